@@ -1,0 +1,285 @@
+#!/usr/bin/python3
+"""Plot and tabulate tadlora-sim runs.
+
+Usage: /usr/bin/python3 analysis/plot_run.py RUN_DIR [RUN_DIR ...] [--out DIR]
+
+Every RUN_DIR is the --out directory of one tadlora-sim run (rounds.csv, summary.json,
+messages.csv). Writes accuracy.png, consensus.png, network.png and report.md into --out
+(default: the first RUN_DIR) and prints their paths. A missing or unreadable input exits
+with status 2 and one line on stderr, before anything is written.
+"""
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+DPI = 110
+ROUND_COLUMNS = [
+    "round", "sim_time_s", "phase", "mean_acc", "std_acc", "avg_model_acc", "mean_loss",
+    "consensus_A", "consensus_B", "cross_term", "active_edges", "w_colsum_dev", "msgs_sent",
+    "msgs_delivered", "msgs_rejected", "bytes_sent",
+]
+MESSAGE_COLUMNS = [
+    "round", "factor", "sender", "receiver", "bytes", "fragments", "sent_time_s", "delivered",
+    "latency_s",
+]
+TEXT_COLUMNS = {"phase", "factor"}
+SUMMARY_KEYS = [
+    ("config", "method"), ("config", "switch-interval"), ("config", "link-prob"),
+    ("base_acc",), ("final", "mean_acc"), ("final", "std_acc"), ("final", "avg_model_acc"),
+    ("network", "delivery_ratio"), ("sim_time_s",), ("wall_time_s",),
+]
+# Methods that alternate the trained factor, with the T they use whatever the config says.
+ALTERNATING = {"rolora": 1, "tad-lora-no-joint": None, "tad-lora": None}
+CONSENSUS_PANELS = [
+    ("consensus_A", "consensus distance of A", r"$\frac{1}{m}\sum_i \|A_i - \bar A\|_F^2$"),
+    ("consensus_B", "consensus distance of B", r"$\frac{1}{m}\sum_i \|B_i - \bar B\|_F^2$"),
+    ("cross_term", "cross term", r"$\|C_t\|_F$ (summed over layers)"),
+]
+
+
+class InputError(Exception):
+    """A run directory or one of its files is missing or unreadable."""
+
+
+@dataclass
+class Run:
+    """One simulator run: its directory name, summary and traces."""
+
+    name: str
+    summary: dict
+    rounds: pd.DataFrame
+    messages: pd.DataFrame
+    label: str = ""
+
+    @property
+    def method(self):
+        """The method's name, e.g. "tad-lora"."""
+        return self.summary["config"]["method"]
+
+    @property
+    def switch_interval(self):
+        """T in effect, or None for methods that don't alternate."""
+        if self.method not in ALTERNATING:
+            return None
+        return ALTERNATING[self.method] or self.summary["config"]["switch-interval"]
+
+    @property
+    def link_prob(self):
+        """p, the probability that a base edge is active in a round."""
+        return self.summary["config"]["link-prob"]
+
+
+def one_line(error):
+    """The text of an exception squeezed onto one line."""
+    return " ".join(str(error).split())
+
+
+def read_csv(path, columns):
+    """Read a trace CSV, checking that it has the given columns and that they are numeric."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as error:
+        raise InputError(f"{path}: {one_line(error)}") from error
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    for column in columns:
+        if column not in TEXT_COLUMNS:
+            try:
+                frame[column] = pd.to_numeric(frame[column])
+            except (ValueError, TypeError) as error:
+                raise InputError(f"{path}: column {column}: {one_line(error)}") from error
+    return frame
+
+
+def read_summary(path):
+    """Read summary.json, checking that the keys used here are present."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            summary = json.load(stream)
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: {one_line(error)}") from error
+    for keys in SUMMARY_KEYS:
+        node = summary
+        for key in keys:
+            if not isinstance(node, dict) or key not in node:
+                raise InputError(f"{path}: missing key {'.'.join(keys)}")
+            node = node[key]
+    return summary
+
+
+def load_run(directory):
+    """Load one run directory."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError(f"{directory}: not a run directory")
+    rounds = read_csv(directory / "rounds.csv", ROUND_COLUMNS)
+    if rounds.empty:
+        raise InputError(f"{directory / 'rounds.csv'}: no rounds")
+    return Run(name=directory.resolve().name,
+               summary=read_summary(directory / "summary.json"),
+               rounds=rounds,
+               messages=read_csv(directory / "messages.csv", MESSAGE_COLUMNS))
+
+
+def label_runs(runs):
+    """Give every run a legend label: method, T, p; the directory name if that is ambiguous."""
+    for run in runs:
+        parts = [run.method]
+        if run.switch_interval is not None:
+            parts.append(f"T={run.switch_interval}")
+        parts.append(f"p={run.link_prob:g}")
+        run.label = " ".join(parts)
+    labels = [run.label for run in runs]
+    for run in runs:
+        if labels.count(run.label) > 1:
+            run.label += f" ({run.name})"
+
+
+def save(fig, runs, path, extra_handles=()):
+    """Put one legend for all runs below the panels and write the figure."""
+    handles = [Line2D([], [], color=f"C{i}", label=run.label) for i, run in enumerate(runs)]
+    handles += list(extra_handles)
+    columns = min(len(handles), 3)
+    legend_inches = 0.28 * math.ceil(len(handles) / columns) + 0.15
+    fig.legend(handles=handles, loc="lower center", ncol=columns, frameon=False)
+    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def new_figure(panels, title):
+    """A titled figure with a row of panels, each a little taller than it is wide."""
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 4.4))
+    fig.suptitle(title)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    return fig, axes
+
+
+def plot_accuracy(runs, path):
+    """Mean client accuracy (± std over clients) and averaged-model accuracy per round."""
+    fig, (clients, averaged) = new_figure(2, "Test accuracy")
+    for i, run in enumerate(runs):
+        rounds = run.rounds
+        clients.plot(rounds["round"], rounds["mean_acc"], color=f"C{i}")
+        clients.fill_between(rounds["round"], rounds["mean_acc"] - rounds["std_acc"],
+                             rounds["mean_acc"] + rounds["std_acc"], color=f"C{i}", alpha=0.15)
+        averaged.plot(rounds["round"], rounds["avg_model_acc"], color=f"C{i}")
+    base_style = {"color": "grey", "linestyle": "--", "linewidth": 1}
+    for base in {run.summary["base_acc"] for run in runs}:
+        clients.axhline(base, **base_style)
+        averaged.axhline(base, **base_style)
+    clients.set_title("clients' own models (mean ± std)")
+    averaged.set_title("averaged model")
+    averaged.sharey(clients)
+    for ax in (clients, averaged):
+        ax.set_xlabel("round")
+        ax.set_ylabel("accuracy (fraction correct)")
+    save(fig, runs, path, [Line2D([], [], label="frozen base", **base_style)])
+
+
+def plot_consensus(runs, path):
+    """Consensus distances of A and B and the cross term per round, on log axes."""
+    fig, axes = new_figure(len(CONSENSUS_PANELS), "Disagreement between clients")
+    for ax, (column, title, formula) in zip(axes, CONSENSUS_PANELS):
+        all_zero = []
+        for i, run in enumerate(runs):
+            values = run.rounds[column].where(run.rounds[column] > 0)
+            if values.isna().all():
+                all_zero.append(run.label)
+            ax.plot(run.rounds["round"], values, color=f"C{i}")
+        if len(all_zero) < len(runs):
+            ax.set_yscale("log")
+        if all_zero:
+            ax.text(0.02, 0.02, "always 0: " + ", ".join(all_zero), transform=ax.transAxes,
+                    fontsize="small", color="dimgrey", wrap=True)
+        ax.set_title(title)
+        ax.set_xlabel("round")
+        ax.set_ylabel(formula)
+    save(fig, runs, path)
+
+
+def plot_network(runs, path):
+    """Per-round delivery ratio of factor messages and the CDF of their delivery latency."""
+    fig, (ratio, latency) = new_figure(2, "Gossip network")
+    for i, run in enumerate(runs):
+        messages = run.messages
+        per_round = messages.groupby("round")["delivered"].mean()
+        ratio.plot(per_round.index, per_round.values, color=f"C{i}")
+        delays = messages.loc[messages["delivered"] == 1, "latency_s"].sort_values() * 1e3
+        if not delays.empty:
+            share = [(k + 1) / len(delays) for k in range(len(delays))]
+            latency.step(delays, share, where="post", color=f"C{i}")
+    ratio.set_ylim(-0.03, 1.03)
+    ratio.set_title("messages delivered per round")
+    ratio.set_xlabel("round")
+    ratio.set_ylabel("delivered / sent (fraction)")
+    latency.set_ylim(0, 1.02)
+    latency.set_title("latency of delivered messages (CDF)")
+    latency.set_xlabel("latency (ms)")
+    latency.set_ylabel("fraction of delivered messages")
+    save(fig, runs, path)
+
+
+def write_report(runs, path, figures):
+    """A Markdown table of the runs' settings and final results, followed by the figures."""
+    lines = [
+        "# tadlora runs",
+        "",
+        "| run | method | T | p | base acc | final acc (mean ± std) | averaged-model acc "
+        "| delivery ratio | sim time (s) | wall time (s) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for run in runs:
+        s = run.summary
+        final = s["final"]
+        interval = "-" if run.switch_interval is None else run.switch_interval
+        lines.append(
+            f"| {run.name} | {run.method} | {interval} | {run.link_prob:g} "
+            f"| {s['base_acc']:.4f} | {final['mean_acc']:.4f} ± {final['std_acc']:.4f} "
+            f"| {final['avg_model_acc']:.4f} | {s['network']['delivery_ratio']:.3f} "
+            f"| {s['sim_time_s']:.1f} | {s['wall_time_s']:.1f} |")
+    lines.append("")
+    lines += [f"![{figure.stem}]({figure.name})" for figure in figures]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main():
+    """Parse the command line, load every run, then write the figures and the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="tadlora-sim --out directory")
+    parser.add_argument("--out", metavar="DIR", help="where to write (default: first RUN_DIR)")
+    args = parser.parse_args()
+    try:
+        runs = [load_run(directory) for directory in args.runs]
+    except InputError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
+    label_runs(runs)
+    out = Path(args.out or args.runs[0])
+    out.mkdir(parents=True, exist_ok=True)
+    figures = [out / "accuracy.png", out / "consensus.png", out / "network.png"]
+    for plot, figure in zip((plot_accuracy, plot_consensus, plot_network), figures):
+        plot(runs, figure)
+        print(figure)
+    report = out / "report.md"
+    write_report(runs, report, figures)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

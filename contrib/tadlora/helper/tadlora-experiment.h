@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#ifndef TADLORA_EXPERIMENT_H
+#define TADLORA_EXPERIMENT_H
+
+#include "tadlora-options.h"
+
+#include <string>
+
+namespace ns3
+{
+
+/**
+ * @ingroup tadlora
+ * @brief One run end to end: data, pretrained base, federation, ns-3 network and clients,
+ * simulation, and the output files of DESIGN.md section 4.
+ *
+ * Outputs are written to a staging directory beside `--out` and moved into place only when
+ * the run succeeds, so a failed run leaves nothing half-written.
+ */
+class TadLoraExperiment
+{
+  public:
+    /** @param config the run's configuration */
+    explicit TadLoraExperiment(const TadLoraConfig& config);
+
+    /**
+     * @brief Run the simulation and write the outputs.
+     * @throws std::invalid_argument for bad input, with one line naming the option
+     * @throws std::runtime_error for anything else that stops the run
+     */
+    void Run();
+
+  private:
+    TadLoraConfig m_config; //!< the run's configuration
+};
+
+} // namespace ns3
+
+#endif // TADLORA_EXPERIMENT_H

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#ifndef TADLORA_OPTIONS_H
+#define TADLORA_OPTIONS_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace CLI
+{
+class App;
+} // namespace CLI
+
+/**
+ * @file
+ * Every knob of a simulation run, and the one place that names them for the command line and
+ * the scenario files (TOML, read by CLI11's --config).
+ */
+
+namespace ns3
+{
+
+/** @brief The whole configuration of one run; option names are given beside each field. */
+struct TadLoraConfig
+{
+    // Federation and method
+    std::string method = "tad-lora";   //!< --method
+    uint32_t clients = 10;             //!< --clients
+    uint32_t rounds = 30;              //!< --rounds
+    uint32_t localSteps = 10;          //!< --local-steps
+    uint32_t batchSize = 32;           //!< --batch-size
+    double lr = 2e-3;                  //!< --lr
+    double weightDecay = 0.01;         //!< --weight-decay
+    bool keepOptimizerState = false;   //!< --keep-optimizer-state
+    uint32_t rank = 8;                 //!< --rank
+    double alpha = 16;                 //!< --alpha
+    uint32_t switchInterval = 5;       //!< --switch-interval
+    // Network
+    double linkProb = 0.1;             //!< --link-prob
+    std::string topology = "complete"; //!< --topology
+    std::string network = "p2p";       //!< --network
+    std::string dataRate = "100Mbps";  //!< --data-rate
+    double linkDelayMs = 2;            //!< --link-delay-ms
+    double linkLoss = 0;               //!< --link-loss (packet error rate)
+    double stepTimeS = 0.05;           //!< --step-time-s
+    double roundDeadlineS = 1;         //!< --round-deadline-s
+    uint32_t fragmentSize = 1400;      //!< --fragment-size
+    // Data and model
+    std::string task = "fashion-mnist"; //!< --task
+    std::string partition = "label-skew"; //!< --partition
+    std::string dataDir;                //!< --data-dir (default: Debian's dataset-fashion-mnist)
+    uint32_t testSamples = 2000;        //!< --test-samples
+    uint32_t pretrainSteps = 1500;      //!< --pretrain-steps
+    std::string cacheDir;               //!< --cache-dir (default: tadlora::DefaultCacheDir())
+    // Run
+    uint64_t seed = 1;                  //!< --seed
+    uint32_t evalEvery = 5;             //!< --eval-every
+    uint32_t threads = 0;               //!< --threads (0: one per core)
+    std::string out = "results/default"; //!< --out
+    bool pcap = false;                  //!< --pcap
+    bool flowMonitor = false;           //!< --flow-monitor
+    bool quiet = false;                 //!< --quiet
+};
+
+/**
+ * @brief Declare every option of TadLoraConfig on a CLI11 app, with its checks, and
+ * `--config FILE` for scenario files.
+ * @param app the app
+ * @param config where parsed values land; its current values are the defaults
+ */
+void AddTadLoraOptions(CLI::App& app, TadLoraConfig& config);
+
+/** @brief One option's effective value, typed as a scenario file writes it. */
+struct TadLoraSetting
+{
+    std::string name;  //!< option name without dashes, as in scenario files
+    std::string value; //!< the value as text
+    enum class Kind
+    {
+        Text,
+        Number,
+        Flag,
+    } kind; //!< how to write it
+};
+
+/**
+ * @param config a configuration
+ * @return every option's value, in declaration order
+ */
+std::vector<TadLoraSetting> TadLoraSettings(const TadLoraConfig& config);
+
+/**
+ * @param config a configuration
+ * @return the configuration as a scenario file that --config loads again
+ */
+std::string TadLoraConfigToToml(const TadLoraConfig& config);
+
+} // namespace ns3
+
+#endif // TADLORA_OPTIONS_H

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#ifndef TADLORA_DATASET_H
+#define TADLORA_DATASET_H
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+/**
+ * @file
+ * The classification tasks clients fine-tune on, as token sequences: Fashion-MNIST and a fast
+ * synthetic stand-in.
+ */
+
+namespace tadlora
+{
+
+/** Where Debian's dataset-fashion-mnist package installs the four gzip IDX files. */
+inline constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
+
+/** @brief Labelled samples, each a sequence of tokens. */
+struct Dataset
+{
+    torch::Tensor inputs;    //!< [N, tokens, tokenDim], float32
+    torch::Tensor labels;    //!< [N], int64, each in [0, numClasses)
+    uint32_t numClasses = 0; //!< number of classes
+};
+
+/** @brief A task: its train and test sets and the input shape a model needs. */
+struct TaskData
+{
+    Dataset train;        //!< what clients partition and train on
+    Dataset test;         //!< the held-out set every client is evaluated on
+    std::string name;     //!< task name, as given to --task
+    int64_t tokens = 0;   //!< tokens per sample
+    int64_t tokenDim = 0; //!< features per token
+};
+
+/**
+ * @brief Loads Fashion-MNIST as sequences of 16 image patches.
+ *
+ * Pixels are scaled to [0, 1] and normalized with the training set's mean 0.2860 and std
+ * 0.3530; each 28 x 28 image is cut into 16 non-overlapping 7 x 7 patches in row-major order,
+ * each patch flattened row-major: inputs are [N, 16, 49].
+ *
+ * @param dir directory holding {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
+ * @param trainLimit keep the first trainLimit training samples (0 = all 60000)
+ * @param testLimit keep the first testLimit test samples (0 = all 10000)
+ * @return the task "fashion-mnist", 10 classes
+ * @throws std::runtime_error naming the file and the problem on one line when a file is
+ *         missing, unreadable, truncated or not the expected IDX file
+ * @throws std::invalid_argument on a negative limit
+ */
+TaskData LoadFashionMnist(const std::string& dir, int64_t trainLimit, int64_t testLimit);
+
+/**
+ * @brief Generates a fast, learnable but not trivial task of shape [N, 8, 16].
+ *
+ * Each class has a fixed random prototype sequence with N(0, 1) entries; a sample is its
+ * class's prototype times a scale drawn from U[0.5, 1.5) plus N(0, 3.5^2) noise on every
+ * entry. Classes are balanced (they differ by at most one sample) and shuffled. A
+ * nearest-class-mean classifier scores about 0.87 with 10 classes.
+ *
+ * @param seed the same seed gives the same task, prototypes and samples alike
+ * @param trainSize training samples (at least 1)
+ * @param testSize test samples (at least 1)
+ * @param numClasses classes (at least 2)
+ * @return the task "synthetic"
+ * @throws std::invalid_argument on a size below its minimum
+ */
+TaskData MakeSynthetic(uint64_t seed, int64_t trainSize, int64_t testSize, uint32_t numClasses);
+
+/**
+ * @param data a data set
+ * @return its labels, in sample order (the input of Partition())
+ */
+std::vector<int64_t> LabelsOf(const Dataset& data);
+
+} // namespace tadlora
+
+#endif // TADLORA_DATASET_H

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#ifndef TADLORA_FEDERATION_H
+#define TADLORA_FEDERATION_H
+
+#include "tadlora-method.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+/**
+ * @file
+ * The learning side of a decentralized federation: every client's LoRA factors over one shared
+ * frozen base, and the operations the network side sequences (train, serialize, mix, evaluate).
+ */
+
+namespace tadlora
+{
+
+struct TaskData;
+struct ModelConfig;
+struct TransformerClassifierImpl;
+
+/** @brief The learning knobs of a federation. */
+struct FederationConfig
+{
+    std::string method = "tad-lora"; //!< lora, ffa-lora, rolora, tad-lora-no-joint, tad-lora
+    uint32_t switchInterval = 5;     //!< T
+    uint32_t localSteps = 20;        //!< K optimizer steps per round
+    uint32_t batchSize = 32;         //!< samples per step
+    double lr = 2e-3;                //!< AdamW learning rate
+    double weightDecay = 0.01;       //!< AdamW weight decay
+    bool keepOptimizerState = false; //!< keep each client's AdamW moments across rounds
+    uint64_t seed = 1;               //!< the run's seed: shared A init and per-client batches
+};
+
+/** @brief Disagreement between clients (DESIGN.md section 1), summed over adapted layers. */
+struct Disagreement
+{
+    double consensusA; //!< (1/m) sum_i ||A_i - Abar||_F^2
+    double consensusB; //!< (1/m) sum_i ||B_i - Bbar||_F^2
+    double crossTerm;  //!< ||(1/m) sum_i (B_i - Bbar)(A_i - Abar)||_F
+};
+
+/** @brief Accuracy on the held-out set. */
+struct Accuracy
+{
+    double mean;          //!< mean over clients of each client's own model
+    double std;           //!< population standard deviation over clients
+    double averagedModel; //!< the model with the clients' average A and average B
+};
+
+/** @brief A neighbour's factor message and the weight it gets in a client's mix. */
+struct WeightedMessage
+{
+    double weight;                      //!< W_t[i, j]
+    const std::vector<uint8_t>* message; //!< a message that DecodeMessage accepted
+};
+
+/**
+ * @brief All clients of one run: their data shards, LoRA factors and optimizer state.
+ *
+ * The frozen base is held once; each client's state is its factors (stacked over clients, so
+ * that diagnostics are single tensor operations) and, optionally, its optimizer moments.
+ * Results do not depend on the order in which clients are trained or mixed: every client
+ * draws its batches from a generator of its own, derived from the run's seed.
+ */
+class Federation
+{
+  public:
+    /**
+     * @param config the learning knobs
+     * @param model the pretrained model (base and head frozen); its A is re-drawn from the seed
+     * @param data the task
+     * @param shards each client's training sample indices
+     */
+    Federation(const FederationConfig& config,
+               std::shared_ptr<TransformerClassifierImpl> model,
+               std::shared_ptr<const TaskData> data,
+               const std::vector<std::vector<uint32_t>>& shards);
+    ~Federation();
+    Federation(const Federation&) = delete;
+    Federation& operator=(const Federation&) = delete;
+
+    /** @return the number of clients m */
+    uint32_t Clients() const;
+    /** @return the learning knobs */
+    const FederationConfig& Config() const;
+    /** @return the method and its scheduler */
+    const Method& GetMethod() const;
+
+    /**
+     * @brief Run the round's K local AdamW steps on a client's trainable factors.
+     * @param client the client
+     * @param round the round, which selects the trainable factors
+     * @return the mean training loss over the K steps
+     */
+    double Train(uint32_t client, uint64_t round);
+
+    /**
+     * @brief A client's factor as a message.
+     * @param client the sender
+     * @param factor the factor
+     * @param round the round, stamped in the header
+     * @param degree the sender's degree in the round's graph, stamped in the header
+     * @return the encoded message
+     */
+    std::vector<uint8_t> Serialize(uint32_t client,
+                                   Factor factor,
+                                   uint64_t round,
+                                   uint32_t degree) const;
+
+    /**
+     * @brief x_i <- selfWeight x_i + sum_j W_ij x_j for one factor of one client.
+     * @param client the client i
+     * @param factor the factor mixed
+     * @param selfWeight W_ii
+     * @param neighbours the received messages of this factor and their weights
+     * @throws MessageError if a message's shapes do not match the model's
+     */
+    void Mix(uint32_t client,
+             Factor factor,
+             double selfWeight,
+             const std::vector<WeightedMessage>& neighbours);
+
+    /** @return wall-clock seconds spent in Train so far */
+    double TrainSeconds() const;
+
+    /** @return the clients' disagreement; cheap */
+    Disagreement Diagnose() const;
+    /** @return accuracy on the held-out set; runs every client's model over it */
+    Accuracy Evaluate();
+    /** @return accuracy of the frozen base before fine-tuning (B = 0) */
+    double BaseAccuracy();
+
+    /**
+     * @param client the client
+     * @param factor the factor
+     * @return a copy of the client's factor, layer after layer, each row-major
+     */
+    std::vector<float> FactorValues(uint32_t client, Factor factor) const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl; //!< keeps LibTorch out of this header
+};
+
+/**
+ * @brief Seeds for independent streams derived from the run's seed (SplitMix64).
+ * @param seed the run's seed
+ * @param stream the stream's index
+ * @return the stream's seed
+ */
+uint64_t DeriveSeed(uint64_t seed, uint64_t stream);
+
+} // namespace tadlora
+
+#endif // TADLORA_FEDERATION_H

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "tadlora-message.h"
+
+#include <zlib.h>
+
+#include <cstring>
+
+namespace tadlora
+{
+namespace
+{
+
+constexpr uint8_t kMagic[4] = {'T', 'D', 'L', 'R'};
+constexpr uint8_t kFloat32 = 0;
+
+/** @brief Appends little-endian integers to a byte vector. */
+class Writer
+{
+  public:
+    explicit Writer(std::vector<uint8_t>& out)
+        : m_out(out)
+    {
+    }
+
+    template <typename T>
+    void Put(T value)
+    {
+        for (size_t i = 0; i < sizeof(T); ++i)
+        {
+            m_out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(value) >> (8 * i)));
+        }
+    }
+
+  private:
+    std::vector<uint8_t>& m_out;
+};
+
+/** @brief Reads little-endian integers, refusing to run past the end. */
+class Reader
+{
+  public:
+    Reader(const std::vector<uint8_t>& in, uint64_t begin, uint64_t end)
+        : m_in(in),
+          m_end(end),
+          m_pos(begin)
+    {
+    }
+
+    template <typename T>
+    T Get()
+    {
+        if (m_pos + sizeof(T) > m_end)
+        {
+            throw MessageError("message truncated");
+        }
+        uint64_t value = 0;
+        for (size_t i = 0; i < sizeof(T); ++i)
+        {
+            value |= static_cast<uint64_t>(m_in[m_pos + i]) << (8 * i);
+        }
+        m_pos += sizeof(T);
+        return static_cast<T>(value);
+    }
+
+    uint64_t Position() const
+    {
+        return m_pos;
+    }
+
+  private:
+    const std::vector<uint8_t>& m_in;
+    uint64_t m_end;
+    uint64_t m_pos;
+};
+
+uint32_t
+Crc32(const uint8_t* data, uint64_t size)
+{
+    return static_cast<uint32_t>(crc32_z(crc32_z(0L, Z_NULL, 0), data, size));
+}
+
+} // namespace
+
+uint64_t
+MessageHeader::ValueCount() const
+{
+    uint64_t count = 0;
+    for (const auto& [rows, cols] : shapes)
+    {
+        count += static_cast<uint64_t>(rows) * cols;
+    }
+    return count;
+}
+
+std::vector<uint8_t>
+EncodeMessage(const MessageHeader& header, const std::vector<float>& values)
+{
+    if (header.ValueCount() != values.size())
+    {
+        throw std::invalid_argument("factor message: shapes do not match the values");
+    }
+    std::vector<uint8_t> out(std::begin(kMagic), std::end(kMagic));
+    out.reserve(64 + 8 * header.shapes.size() + 4 * values.size());
+    Writer w(out);
+    w.Put<uint16_t>(MessageHeader::kVersion);
+    w.Put<uint8_t>(kFloat32);
+    w.Put<uint8_t>(static_cast<uint8_t>(header.factor));
+    w.Put<uint32_t>(header.sender);
+    w.Put<uint64_t>(header.round);
+    w.Put<uint32_t>(header.senderDegree);
+    w.Put<uint32_t>(static_cast<uint32_t>(header.shapes.size()));
+    for (const auto& [rows, cols] : header.shapes)
+    {
+        w.Put<uint32_t>(rows);
+        w.Put<uint32_t>(cols);
+    }
+    for (float v : values)
+    {
+        uint32_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        w.Put<uint32_t>(bits);
+    }
+    w.Put<uint32_t>(Crc32(out.data(), out.size()));
+    return out;
+}
+
+DecodedMessage
+DecodeMessage(const std::vector<uint8_t>& bytes)
+{
+    if (bytes.size() < sizeof kMagic + 4 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
+    {
+        throw MessageError("not a factor message");
+    }
+    const uint64_t bodyEnd = bytes.size() - 4;
+    if (Reader(bytes, bodyEnd, bytes.size()).Get<uint32_t>() != Crc32(bytes.data(), bodyEnd))
+    {
+        throw MessageError("factor message fails its CRC-32");
+    }
+    Reader r(bytes, sizeof kMagic, bodyEnd);
+    if (r.Get<uint16_t>() != MessageHeader::kVersion)
+    {
+        throw MessageError("factor message of an unknown version");
+    }
+    if (r.Get<uint8_t>() != kFloat32)
+    {
+        throw MessageError("factor message of an unknown dtype");
+    }
+    DecodedMessage decoded;
+    const uint8_t factor = r.Get<uint8_t>();
+    if (factor > 1)
+    {
+        throw MessageError("factor message names an unknown factor");
+    }
+    decoded.header.factor = static_cast<Factor>(factor);
+    decoded.header.sender = r.Get<uint32_t>();
+    decoded.header.round = r.Get<uint64_t>();
+    decoded.header.senderDegree = r.Get<uint32_t>();
+    const uint32_t layers = r.Get<uint32_t>();
+    if (layers > (bodyEnd - r.Position()) / 8)
+    {
+        throw MessageError("message truncated");
+    }
+    for (uint32_t l = 0; l < layers; ++l)
+    {
+        const uint32_t rows = r.Get<uint32_t>();
+        decoded.header.shapes.emplace_back(rows, r.Get<uint32_t>());
+    }
+    decoded.valuesOffset = r.Position();
+    if (decoded.header.ValueCount() * 4 != bodyEnd - decoded.valuesOffset)
+    {
+        throw MessageError("factor message's values do not match its shapes");
+    }
+    return decoded;
+}
+
+std::vector<float>
+MessageValues(const std::vector<uint8_t>& bytes, const DecodedMessage& decoded)
+{
+    std::vector<float> values(decoded.header.ValueCount());
+    Reader r(bytes, decoded.valuesOffset, bytes.size() - 4);
+    for (float& v : values)
+    {
+        const uint32_t bits = r.Get<uint32_t>();
+        std::memcpy(&v, &bits, sizeof v);
+    }
+    return values;
+}
+
+} // namespace tadlora

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "tadlora-pretrain.h"
+
+#include "tadlora-dataset.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <unistd.h>
+
+namespace tadlora
+{
+
+std::string
+PretrainConfig::Key() const
+{
+    std::ostringstream key;
+    key << "mtm-s" << steps << "-b" << batchSize << "-lr" << lr << "-m" << maskRatio << "-seed"
+        << seed;
+    return key.str();
+}
+
+std::string
+DefaultCacheDir()
+{
+    if (const char* dir = std::getenv("TADLORA_CACHE_DIR"); dir != nullptr && *dir != '\0')
+    {
+        return dir;
+    }
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0')
+    {
+        return std::string(xdg) + "/tadlora";
+    }
+    const char* home = std::getenv("HOME");
+    return std::string(home != nullptr ? home : ".") + "/.cache/tadlora";
+}
+
+namespace
+{
+
+void
+Pretrain(TransformerClassifier& model,
+         const Dataset& unlabeled,
+         const PretrainConfig& recipe,
+         const std::function<void(int64_t, int64_t, double)>& progress)
+{
+    const ModelConfig& c = model->config;
+    torch::nn::Linear reconstruct(c.dModel, c.tokenDim);
+    std::vector<torch::Tensor> params;
+    for (const auto& item : model->named_parameters())
+    {
+        const std::string& name = item.key();
+        // LoRA stays at B = 0 and the head stays random: pretraining shapes the encoder only.
+        const bool lora = name.size() >= 2 && (name.substr(name.size() - 2) == ".a" ||
+                                              name.substr(name.size() - 2) == ".b");
+        if (!lora && name.rfind("head.", 0) != 0)
+        {
+            params.push_back(item.value());
+        }
+    }
+    for (auto& p : reconstruct->parameters())
+    {
+        params.push_back(p);
+    }
+    torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(recipe.lr).weight_decay(0.01));
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(recipe.seed + 1);
+    const int64_t n = unlabeled.inputs.size(0);
+    for (int64_t step = 0; step < recipe.steps; ++step)
+    {
+        const double lr = 0.5 * recipe.lr * (1 + std::cos(M_PI * step / recipe.steps));
+        for (auto& group : optimizer.param_groups())
+        {
+            static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+        }
+        auto index = torch::randint(n, {recipe.batchSize}, generator, torch::kLong);
+        auto x = unlabeled.inputs.index_select(0, index); // [batch, tokens, tokenDim]
+        auto mask = torch::rand({recipe.batchSize, c.tokens, 1}, generator) < recipe.maskRatio;
+        auto hidden = model->Encode(x.masked_fill(mask, 0)).slice(1, 1); // [batch, tokens, d]
+        auto error = (reconstruct(hidden) - x).pow(2) * mask;
+        auto loss = error.sum() / (mask.sum() * c.tokenDim).clamp_min(1);
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+        if (progress && (step % 100 == 0 || step + 1 == recipe.steps))
+        {
+            progress(step + 1, recipe.steps, loss.item<double>());
+        }
+    }
+}
+
+} // namespace
+
+TransformerClassifier
+PretrainedModel(const ModelConfig& config,
+                const Dataset& unlabeled,
+                const std::string& taskName,
+                const PretrainConfig& recipe,
+                const std::string& cacheDir,
+                const std::function<void(int64_t, int64_t, double)>& progress)
+{
+    torch::manual_seed(recipe.seed);
+    TransformerClassifier model(config);
+    const std::filesystem::path path = std::filesystem::path(cacheDir) /
+                                       ("base-" + taskName + "-n" + std::to_string(unlabeled.inputs.size(0)) + "-" + config.BaseKey() + "-" +
+                                        recipe.Key() + ".pt");
+    if (std::filesystem::exists(path))
+    {
+        torch::load(model, path.string());
+    }
+    else
+    {
+        Pretrain(model, unlabeled, recipe, progress);
+        std::filesystem::create_directories(path.parent_path());
+        // Written under a private name, then renamed: a concurrent or interrupted run never
+        // sees half a file.
+        const std::string partial = path.string() + ".partial-" + std::to_string(getpid());
+        torch::save(model, partial);
+        std::filesystem::rename(partial, path);
+    }
+    torch::NoGradGuard noGrad;
+    for (auto& adapted : model->Adapted())
+    {
+        adapted->b.zero_();
+    }
+    model->FreezeBase();
+    return model;
+}
+
+} // namespace tadlora

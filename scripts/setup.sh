@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian bookworm packages tadlora builds and runs with (README "Dependencies"),
+# only those that are missing. Needs root (or sudo) when something is missing.
+set -euo pipefail
+
+packages=(
+  g++ cmake make                      # toolchain
+  libns3-dev ns3 libgsl-dev           # ns-3 3.37; ns3 holds helpers its CMake targets reference
+  libtorch-dev libopenblas0-openmp    # LibTorch 1.13 on OpenBLAS (the reference BLAS is 10x slower)
+  libboost-graph-dev libcli11-dev     # topologies; command line and scenario files
+  nlohmann-json3-dev zlib1g-dev       # summary.json; gzip IDX reading and CRC-32
+  libgtest-dev libbenchmark-dev       # tests and benchmarks
+  dataset-fashion-mnist               # the default task's data
+  python3-matplotlib python3-pandas   # analysis/ plots
+  parallel                            # sweeps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}" >&2
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * @file
+ * Tests of the tasks: Fashion-MNIST loading and patching, and the synthetic task.
+ */
+
+#include "tadlora-dataset.h"
+
+#include <gtest/gtest.h>
+#include <torch/types.h>
+
+#include <zlib.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include <unistd.h>
+
+namespace
+{
+
+using namespace tadlora;
+
+/** Fashion-MNIST is loaded once: decompressing it dominates these tests' run time. */
+class FashionMnist : public testing::Test
+{
+protected:
+    static void SetUpTestSuite()
+    {
+        s_task = LoadFashionMnist(kFashionMnistDir, 0, 0);
+    }
+
+    static TaskData s_task; //!< the full data set
+};
+
+TaskData FashionMnist::s_task;
+
+/** @return the raw bytes of the first training image, read independently of the loader */
+std::vector<uint8_t>
+FirstRawTrainingImage()
+{
+    const std::string path = std::string(kFashionMnistDir) + "/train-images-idx3-ubyte.gz";
+    gzFile file = gzopen(path.c_str(), "rb");
+    std::vector<uint8_t> bytes(16 + 28 * 28); // header, then the image
+    const int got = file ? gzread(file, bytes.data(), unsigned(bytes.size())) : -1;
+    if (file)
+    {
+        gzclose(file);
+    }
+    EXPECT_EQ(got, int(bytes.size()));
+    return {bytes.begin() + 16, bytes.end()};
+}
+
+/** @return the one-line message of the runtime_error that loading from dir throws, or "" */
+std::string
+LoadError(const std::string& dir)
+{
+    try
+    {
+        LoadFashionMnist(dir, 0, 0);
+    }
+    catch (const std::runtime_error& error)
+    {
+        return error.what();
+    }
+    return "";
+}
+
+/** @return the accuracy on test of the nearest class mean of train's samples */
+double
+NearestClassMeanAccuracy(const TaskData& task)
+{
+    const int64_t classes = task.train.numClasses;
+    const torch::Tensor train = task.train.inputs.flatten(1); // [N, tokens * tokenDim]
+    const torch::Tensor test = task.test.inputs.flatten(1);
+    const torch::Tensor means = torch::zeros({classes, train.size(1)}) // [C, tokens * tokenDim]
+                                    .index_add_(0, task.train.labels, train) /
+                                torch::bincount(task.train.labels, {}, classes).unsqueeze(1);
+    const torch::Tensor predicted = torch::cdist(test, means).argmin(1); // [N_test]
+    return predicted.eq(task.test.labels).to(torch::kFloat64).mean().item<double>();
+}
+
+TEST_F(FashionMnist, LoadsAllSamplesAsSixteenPatchTokens)
+{
+    EXPECT_EQ(s_task.name, "fashion-mnist");
+    EXPECT_EQ(s_task.tokens, 16);
+    EXPECT_EQ(s_task.tokenDim, 49);
+    EXPECT_EQ(s_task.train.inputs.sizes(), (std::vector<int64_t>{60000, 16, 49}));
+    EXPECT_EQ(s_task.test.inputs.sizes(), (std::vector<int64_t>{10000, 16, 49}));
+    EXPECT_EQ(s_task.train.inputs.scalar_type(), torch::kFloat32);
+    EXPECT_EQ(s_task.train.labels.scalar_type(), torch::kInt64);
+    EXPECT_EQ(s_task.train.numClasses, 10U);
+    EXPECT_EQ(s_task.test.numClasses, 10U);
+}
+
+TEST_F(FashionMnist, ClassesAreExactlyBalanced)
+{
+    EXPECT_TRUE(torch::bincount(s_task.train.labels).eq(6000).all().item<bool>());
+    EXPECT_TRUE(torch::bincount(s_task.test.labels).eq(1000).all().item<bool>());
+    EXPECT_EQ(torch::bincount(s_task.train.labels).numel(), 10);
+    EXPECT_EQ(s_task.train.labels[0].item<int64_t>(), 9); // the first image is an ankle boot
+}
+
+TEST_F(FashionMnist, PixelsAreNormalizedWithTheDatasetMeanAndStd)
+{
+    EXPECT_NEAR(s_task.train.inputs.min().item<double>(), (0 - 0.2860) / 0.3530, 1e-5);
+    EXPECT_NEAR(s_task.train.inputs.max().item<double>(), (1 - 0.2860) / 0.3530, 1e-5);
+    // Normalizing with the training set's own statistics centres and scales it.
+    EXPECT_NEAR(s_task.train.inputs.mean().item<double>(), 0.0, 0.01);
+    EXPECT_NEAR(s_task.train.inputs.std().item<double>(), 1.0, 0.01);
+}
+
+TEST_F(FashionMnist, PatchesAreRowMajorSevenBySevenTiles)
+{
+    const std::vector<uint8_t> raw = FirstRawTrainingImage();
+    const torch::Tensor first = s_task.train.inputs[0]; // [16, 49]
+    for (int64_t patch = 0; patch < 16; ++patch)
+    {
+        for (int64_t k = 0; k < 49; ++k)
+        {
+            const int64_t row = patch / 4 * 7 + k / 7;
+            const int64_t col = patch % 4 * 7 + k % 7;
+            const double expected = (raw[row * 28 + col] / 255.0 - 0.2860) / 0.3530;
+            ASSERT_NEAR(first[patch][k].item<double>(), expected, 1e-5)
+                << "patch " << patch << ", pixel " << k;
+        }
+    }
+}
+
+TEST_F(FashionMnist, LimitsKeepTheFirstSamples)
+{
+    const TaskData small = LoadFashionMnist(kFashionMnistDir, 1000, 300);
+    EXPECT_EQ(small.train.inputs.size(0), 1000);
+    EXPECT_EQ(small.test.inputs.size(0), 300);
+    EXPECT_TRUE(small.train.inputs.equal(s_task.train.inputs.slice(0, 0, 1000)));
+    EXPECT_TRUE(small.test.labels.equal(s_task.test.labels.slice(0, 0, 300)));
+}
+
+TEST(FashionMnistErrors, MissingDirectoryThrowsOneLineNamingTheFile)
+{
+    const std::string message = LoadError("/nonexistent/fashion");
+    EXPECT_NE(message.find("/nonexistent/fashion/train-images-idx3-ubyte.gz"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("cannot open"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
+TEST(FashionMnistErrors, CorruptFilesThrowNamingTheProblem)
+{
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("tadlora-test-dataset-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    auto writeGzip = [&](const std::string& name, const std::vector<uint8_t>& bytes)
+    {
+        gzFile file = gzopen((dir / name).c_str(), "wb");
+        gzwrite(file, bytes.data(), unsigned(bytes.size()));
+        gzclose(file);
+    };
+
+    writeGzip("train-images-idx3-ubyte.gz", {0, 0, 8, 1, 0, 0, 0, 1}); // a labels header
+    EXPECT_NE(LoadError(dir).find("bad magic number"), std::string::npos) << LoadError(dir);
+
+    writeGzip("train-images-idx3-ubyte.gz", {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28, 7});
+    EXPECT_NE(LoadError(dir).find("truncated"), std::string::npos) << LoadError(dir);
+
+    std::filesystem::remove_all(dir);
+}
+
+TEST(Synthetic, SameSeedSameTaskOtherSeedDifferent)
+{
+    const TaskData a = MakeSynthetic(11, 200, 100, 4);
+    const TaskData b = MakeSynthetic(11, 200, 100, 4);
+    const TaskData c = MakeSynthetic(12, 200, 100, 4);
+    EXPECT_TRUE(a.train.inputs.equal(b.train.inputs));
+    EXPECT_TRUE(a.test.labels.equal(b.test.labels));
+    EXPECT_FALSE(a.train.inputs.equal(c.train.inputs));
+}
+
+TEST(Synthetic, HasTheDocumentedShapeAndBalancedClasses)
+{
+    const TaskData task = MakeSynthetic(1, 1003, 500, 10);
+    EXPECT_EQ(task.name, "synthetic");
+    EXPECT_EQ(task.train.inputs.sizes(), (std::vector<int64_t>{1003, task.tokens, task.tokenDim}));
+    EXPECT_EQ(task.tokens, 8);
+    EXPECT_EQ(task.tokenDim, 16);
+    const torch::Tensor counts = torch::bincount(task.train.labels, {}, 10);
+    EXPECT_EQ(counts.min().item<int64_t>(), 100);
+    EXPECT_EQ(counts.max().item<int64_t>(), 101);
+    EXPECT_EQ(LabelsOf(task.train).size(), 1003U);
+    EXPECT_EQ(LabelsOf(task.train)[5], task.train.labels[5].item<int64_t>());
+}
+
+TEST(Synthetic, NearestClassMeanIsWellAboveChanceButNotPerfect)
+{
+    const double accuracy = NearestClassMeanAccuracy(MakeSynthetic(3, 5000, 2000, 10));
+    // Measured: 0.873; chance is 0.1.
+    EXPECT_GT(accuracy, 0.7);
+    EXPECT_LT(accuracy, 0.95);
+}
+
+} // namespace
