@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 DPI = 110
 ROUND_COLUMNS = [
@@ -34,17 +35,20 @@ MESSAGE_COLUMNS = [
     "latency_s",
 ]
 TEXT_COLUMNS = {"phase", "factor"}
-SUMMARY_KEYS = [
-    ("config", "method"), ("config", "switch-interval"), ("config", "link-prob"),
-    ("base_acc",), ("final", "mean_acc"), ("final", "std_acc"), ("final", "avg_model_acc"),
-    ("network", "delivery_ratio"), ("sim_time_s",), ("wall_time_s",),
-]
-# Methods that alternate the trained factor, with the T they use whatever the config says.
-ALTERNATING = {"rolora": 1, "tad-lora-no-joint": None, "tad-lora": None}
+NUMBER = (int, float)
+SUMMARY_FIELDS = {
+    "config.method": str, "config.switch-interval": NUMBER, "config.link-prob": NUMBER,
+    "base_acc": NUMBER, "final.mean_acc": NUMBER, "final.std_acc": NUMBER,
+    "final.avg_model_acc": NUMBER, "network.delivery_ratio": NUMBER, "sim_time_s": NUMBER,
+    "wall_time_s": NUMBER,
+}
+ALTERNATING = {"rolora", "tad-lora-no-joint", "tad-lora"}
+# rolora alternates every round whatever --switch-interval says (DESIGN.md, section 1).
+FIXED_INTERVAL = {"rolora": 1}
 CONSENSUS_PANELS = [
-    ("consensus_A", "consensus distance of A", r"$\frac{1}{m}\sum_i \|A_i - \bar A\|_F^2$"),
-    ("consensus_B", "consensus distance of B", r"$\frac{1}{m}\sum_i \|B_i - \bar B\|_F^2$"),
-    ("cross_term", "cross term", r"$\|C_t\|_F$ (summed over layers)"),
+    ("consensus_A", "consensus distance of A", r"$\frac{1}{m}\sum_i \Vert A_i - \bar A\Vert_F^2$"),
+    ("consensus_B", "consensus distance of B", r"$\frac{1}{m}\sum_i \Vert B_i - \bar B\Vert_F^2$"),
+    ("cross_term", "cross term", r"$\Vert C_t\Vert_F$ (summed over layers)"),
 ]
 
 
@@ -72,7 +76,7 @@ class Run:
         """T in effect, or None for methods that don't alternate."""
         if self.method not in ALTERNATING:
             return None
-        return ALTERNATING[self.method] or self.summary["config"]["switch-interval"]
+        return FIXED_INTERVAL.get(self.method, self.summary["config"]["switch-interval"])
 
     @property
     def link_prob(self):
@@ -80,8 +84,10 @@ class Run:
         return self.summary["config"]["link-prob"]
 
 
-def one_line(error):
-    """The text of an exception squeezed onto one line."""
+def describe(error):
+    """An exception's message on one line, without repeating the file name."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
     return " ".join(str(error).split())
 
 
@@ -91,7 +97,7 @@ def read_csv(path, columns):
         frame = pd.read_csv(path)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError,
             pd.errors.EmptyDataError) as error:
-        raise InputError(f"{path}: {one_line(error)}") from error
+        raise InputError(f"{path}: {describe(error)}") from error
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -100,23 +106,25 @@ def read_csv(path, columns):
             try:
                 frame[column] = pd.to_numeric(frame[column])
             except (ValueError, TypeError) as error:
-                raise InputError(f"{path}: column {column}: {one_line(error)}") from error
+                raise InputError(f"{path}: column {column}: {describe(error)}") from error
     return frame
 
 
 def read_summary(path):
-    """Read summary.json, checking that the keys used here are present."""
+    """Read summary.json, checking that the values used here are present and typed."""
     try:
         with open(path, encoding="utf-8") as stream:
             summary = json.load(stream)
     except (OSError, ValueError) as error:
-        raise InputError(f"{path}: {one_line(error)}") from error
-    for keys in SUMMARY_KEYS:
+        raise InputError(f"{path}: {describe(error)}") from error
+    for name, kind in SUMMARY_FIELDS.items():
         node = summary
-        for key in keys:
+        for key in name.split("."):
             if not isinstance(node, dict) or key not in node:
-                raise InputError(f"{path}: missing key {'.'.join(keys)}")
+                raise InputError(f"{path}: missing key {name}")
             node = node[key]
+        if not isinstance(node, kind) or isinstance(node, bool):
+            raise InputError(f"{path}: {name} has the wrong type ({type(node).__name__})")
     return summary
 
 
@@ -149,20 +157,32 @@ def label_runs(runs):
 
 
 def save(fig, runs, path, extra_handles=()):
-    """Put one legend for all runs below the panels and write the figure."""
-    handles = [Line2D([], [], color=f"C{i}", label=run.label) for i, run in enumerate(runs)]
+    """Put one legend for all runs below the panels, growing the figure for it, and save."""
+    handles = [Line2D([], [], label=run.label, **run_style(i)) for i, run in enumerate(runs)]
     handles += list(extra_handles)
     columns = min(len(handles), 3)
-    legend_inches = 0.28 * math.ceil(len(handles) / columns) + 0.15
+    legend_inches = 0.25 * math.ceil(len(handles) / columns) + 0.1
+    fig.set_figheight(fig.get_figheight() + legend_inches)
     fig.legend(handles=handles, loc="lower center", ncol=columns, frameon=False)
     fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
 
+def run_style(index):
+    """Line colour and style of the index-th run: ten colours, then the next line style."""
+    return {"color": f"C{index % 10}", "linestyle": ("-", "-.", ":")[index // 10 % 3]}
+
+
+def round_axis(ax):
+    """Label the x axis as the (integer) round number."""
+    ax.set_xlabel("round")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def new_figure(panels, title):
-    """A titled figure with a row of panels, each a little taller than it is wide."""
-    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 4.4))
+    """A titled figure with a row of gridded panels."""
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.9))
     fig.suptitle(title)
     for ax in axes:
         ax.grid(alpha=0.3)
@@ -174,10 +194,11 @@ def plot_accuracy(runs, path):
     fig, (clients, averaged) = new_figure(2, "Test accuracy")
     for i, run in enumerate(runs):
         rounds = run.rounds
-        clients.plot(rounds["round"], rounds["mean_acc"], color=f"C{i}")
+        clients.plot(rounds["round"], rounds["mean_acc"], **run_style(i))
         clients.fill_between(rounds["round"], rounds["mean_acc"] - rounds["std_acc"],
-                             rounds["mean_acc"] + rounds["std_acc"], color=f"C{i}", alpha=0.15)
-        averaged.plot(rounds["round"], rounds["avg_model_acc"], color=f"C{i}")
+                             rounds["mean_acc"] + rounds["std_acc"], alpha=0.15,
+                             color=run_style(i)["color"])
+        averaged.plot(rounds["round"], rounds["avg_model_acc"], **run_style(i))
     base_style = {"color": "grey", "linestyle": "--", "linewidth": 1}
     for base in {run.summary["base_acc"] for run in runs}:
         clients.axhline(base, **base_style)
@@ -186,28 +207,31 @@ def plot_accuracy(runs, path):
     averaged.set_title("averaged model")
     averaged.sharey(clients)
     for ax in (clients, averaged):
-        ax.set_xlabel("round")
+        round_axis(ax)
         ax.set_ylabel("accuracy (fraction correct)")
     save(fig, runs, path, [Line2D([], [], label="frozen base", **base_style)])
 
 
 def plot_consensus(runs, path):
-    """Consensus distances of A and B and the cross term per round, on log axes."""
+    """Consensus distances of A and B and the cross term per round, on log axes.
+
+    Zeros (FFA-LoRA never changes A) can't be drawn on a log axis: they are left out, and a
+    panel where every run is always 0 is drawn on a linear axis instead.
+    """
     fig, axes = new_figure(len(CONSENSUS_PANELS), "Disagreement between clients")
     for ax, (column, title, formula) in zip(axes, CONSENSUS_PANELS):
-        all_zero = []
-        for i, run in enumerate(runs):
-            values = run.rounds[column].where(run.rounds[column] > 0)
-            if values.isna().all():
-                all_zero.append(run.label)
-            ax.plot(run.rounds["round"], values, color=f"C{i}")
-        if len(all_zero) < len(runs):
+        positive = [run.rounds[column].where(run.rounds[column] > 0) for run in runs]
+        all_zero = [run.label for run, values in zip(runs, positive) if values.isna().all()]
+        if len(all_zero) == len(runs):
+            positive = [run.rounds[column] for run in runs]
+        else:
             ax.set_yscale("log")
-        if all_zero:
-            ax.text(0.02, 0.02, "always 0: " + ", ".join(all_zero), transform=ax.transAxes,
-                    fontsize="small", color="dimgrey", wrap=True)
+            if all_zero:
+                title += "\n(not drawn, always 0: " + ", ".join(all_zero) + ")"
+        for i, (run, values) in enumerate(zip(runs, positive)):
+            ax.plot(run.rounds["round"], values, **run_style(i))
         ax.set_title(title)
-        ax.set_xlabel("round")
+        round_axis(ax)
         ax.set_ylabel(formula)
     save(fig, runs, path)
 
@@ -218,14 +242,14 @@ def plot_network(runs, path):
     for i, run in enumerate(runs):
         messages = run.messages
         per_round = messages.groupby("round")["delivered"].mean()
-        ratio.plot(per_round.index, per_round.values, color=f"C{i}")
+        ratio.plot(per_round.index, per_round.values, **run_style(i))
         delays = messages.loc[messages["delivered"] == 1, "latency_s"].sort_values() * 1e3
         if not delays.empty:
             share = [(k + 1) / len(delays) for k in range(len(delays))]
-            latency.step(delays, share, where="post", color=f"C{i}")
+            latency.step(delays, share, where="post", **run_style(i))
     ratio.set_ylim(-0.03, 1.03)
     ratio.set_title("messages delivered per round")
-    ratio.set_xlabel("round")
+    round_axis(ratio)
     ratio.set_ylabel("delivered / sent (fraction)")
     latency.set_ylim(0, 1.02)
     latency.set_title("latency of delivered messages (CDF)")
@@ -252,8 +276,8 @@ def write_report(runs, path, figures):
             f"| {s['base_acc']:.4f} | {final['mean_acc']:.4f} ± {final['std_acc']:.4f} "
             f"| {final['avg_model_acc']:.4f} | {s['network']['delivery_ratio']:.3f} "
             f"| {s['sim_time_s']:.1f} | {s['wall_time_s']:.1f} |")
-    lines.append("")
-    lines += [f"![{figure.stem}]({figure.name})" for figure in figures]
+    for figure in figures:
+        lines += ["", f"![{figure.stem}]({figure.name})"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -270,16 +294,19 @@ def main():
         return 2
     label_runs(runs)
     out = Path(args.out or args.runs[0])
-    out.mkdir(parents=True, exist_ok=True)
     figures = [out / "accuracy.png", out / "consensus.png", out / "network.png"]
-    for plot, figure in zip((plot_accuracy, plot_consensus, plot_network), figures):
-        plot(runs, figure)
-        print(figure)
     report = out / "report.md"
-    write_report(runs, report, figures)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for plot, figure in zip((plot_accuracy, plot_consensus, plot_network), figures):
+            plot(runs, figure)
+            print(figure)
+        write_report(runs, report, figures)
+    except OSError as error:
+        print(f"{parser.prog}: error: {error.filename or out}: {describe(error)}", file=sys.stderr)
+        return 2
     print(report)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -114,6 +114,17 @@ class Recorder
         }
     }
 
+    void WriteMixing(std::ostream& out) const
+    {
+        out << "round,factor,client,peer,weight\n";
+        for (const auto& [key, weight] : m_weights)
+        {
+            const auto& [round, factor, client, peer] = key;
+            out << round << "," << (factor == tadlora::Factor::A ? "A" : "B") << "," << client
+                << "," << peer << "," << weight << "\n";
+        }
+    }
+
     const RoundRow& Last() const
     {
         return m_last;
@@ -162,9 +173,11 @@ class Recorder
         auto [it, inserted] = m_mixing.try_emplace(e.factor, m_federation.Clients());
         tadlora::MixingMatrix& w = it->second;
         w(e.client, e.client) = e.selfWeight;
+        m_weights[{e.round, e.factor, e.client, e.client}] = e.selfWeight;
         for (const auto& [j, weight] : e.weights)
         {
             w(e.client, j) = weight;
+            m_weights[{e.round, e.factor, e.client, j}] = weight;
         }
     }
 
@@ -231,6 +244,7 @@ class Recorder
     std::ostream& m_rounds;
     Clock::time_point m_start;
     std::map<MessageKey, MessageRecord> m_messages;
+    std::map<MessageKey, double> m_weights; //!< realized W_t[client, peer] by round and factor
     std::map<tadlora::Factor, tadlora::MixingMatrix> m_mixing; //!< realized W_t of this round
     uint32_t m_completed = 0;
     double m_lossSum = 0;
@@ -404,6 +418,7 @@ TadLoraExperiment::Run()
     auto graph = std::make_shared<tadlora::GossipGraph>(c.clients, baseEdges, c.linkProb, c.seed);
 
     // The network: one point-to-point link per base edge, each a /30 of its own.
+    Ipv4AddressGenerator::Reset(); // a process may run several experiments
     RngSeedManager::SetSeed(1);
     RngSeedManager::SetRun(c.seed);
     NodeContainer nodes;
@@ -477,6 +492,9 @@ TadLoraExperiment::Run()
     std::ofstream messages(staging.File("messages.csv"));
     messages << std::setprecision(9);
     recorder.WriteMessages(messages);
+    std::ofstream mixing(staging.File("mixing.csv"));
+    mixing << std::setprecision(17);
+    recorder.WriteMixing(mixing);
     std::ofstream(staging.File("config.toml")) << TadLoraConfigToToml(c);
 
     const RoundRow& last = recorder.Last();
@@ -509,7 +527,8 @@ TadLoraExperiment::Run()
     std::ofstream(staging.File("summary.json")) << summary.dump(2) << "\n";
     rounds.close();
     messages.close();
-    if (!rounds || !messages)
+    mixing.close();
+    if (!rounds || !messages || !mixing)
     {
         throw std::runtime_error("--out: could not write the traces");
     }

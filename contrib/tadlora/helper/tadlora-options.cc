@@ -14,6 +14,10 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.set_config("--config", "", "Scenario file (TOML); the command line overrides it");
     app.allow_config_extras(CLI::config_extras_mode::error);
     app.option_defaults()->always_capture_default();
+    // CLI11 captures no default for flags: state it, so that a run's config.toml records it.
+    auto flag = [&app](const std::string& name, bool& value, const std::string& help) {
+        app.add_flag(name, value, help)->default_str(value ? "true" : "false");
+    };
 
     app.add_option("--method", c.method, "Decentralized LoRA method")
         ->check(CLI::IsMember(tadlora::Method::Names()));
@@ -26,9 +30,9 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--lr", c.lr, "AdamW learning rate")->check(CLI::Range(0.0, 10.0));
     app.add_option("--weight-decay", c.weightDecay, "AdamW weight decay")
         ->check(CLI::Range(0.0, 1.0));
-    app.add_flag("--keep-optimizer-state",
-                 c.keepOptimizerState,
-                 "Keep each client's AdamW moments across rounds (default: fresh each round)");
+    flag("--keep-optimizer-state",
+         c.keepOptimizerState,
+         "Keep each client's AdamW moments across rounds (default: fresh each round)");
     app.add_option("--rank", c.rank, "LoRA rank r")->check(CLI::Range(1, 1024));
     app.add_option("--alpha", c.alpha, "LoRA alpha (scale alpha / r)")->check(CLI::Range(0.0, 1e6));
     app.add_option("--switch-interval", c.switchInterval, "Switching interval T of alternating methods")
@@ -71,9 +75,9 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--threads", c.threads, "LibTorch threads (0: one per core)")
         ->check(CLI::Range(0, 1024));
     app.add_option("--out", c.out, "Output directory");
-    app.add_flag("--pcap", c.pcap, "Write PCAP traces of every link");
-    app.add_flag("--flow-monitor", c.flowMonitor, "Write FlowMonitor XML");
-    app.add_flag("--quiet", c.quiet, "No progress on stderr");
+    flag("--pcap", c.pcap, "Write PCAP traces of every link");
+    flag("--flow-monitor", c.flowMonitor, "Write FlowMonitor XML");
+    flag("--quiet", c.quiet, "No progress on stderr");
 }
 
 std::vector<TadLoraSetting>
@@ -96,7 +100,8 @@ TadLoraSettings(const TadLoraConfig& config)
         {
             kind = TadLoraSetting::Kind::Flag;
         }
-        else if (type == "UINT" || type == "INT" || type == "FLOAT")
+        else if (type.rfind("UINT", 0) == 0 || type.rfind("INT", 0) == 0 ||
+                 type.rfind("FLOAT", 0) == 0)
         {
             kind = TadLoraSetting::Kind::Number;
         }

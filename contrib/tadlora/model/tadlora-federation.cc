@@ -285,10 +285,13 @@ Federation::Diagnose() const
     Disagreement d{0, 0, 0};
     for (size_t l = 0; l < s.a.size(); ++l)
     {
-        auto centredA = s.a[l] - s.a[l].mean(0, true); // [m, r, d_in]
-        auto centredB = s.b[l] - s.b[l].mean(0, true); // [m, d_out, r]
-        d.consensusA += centredA.pow(2).sum(torch::kDouble).item<double>() / s.a[l].size(0);
-        d.consensusB += centredB.pow(2).sum(torch::kDouble).item<double>() / s.b[l].size(0);
+        // In double, the mean of identical float32 values is exact: agreement measures as 0.
+        const auto a = s.a[l].to(torch::kDouble);
+        const auto b = s.b[l].to(torch::kDouble);
+        auto centredA = a - a.mean(0, true); // [m, r, d_in]
+        auto centredB = b - b.mean(0, true); // [m, d_out, r]
+        d.consensusA += centredA.pow(2).sum().item<double>() / a.size(0);
+        d.consensusB += centredB.pow(2).sum().item<double>() / b.size(0);
         d.crossTerm += torch::bmm(centredB, centredA).mean(0).norm().item<double>();
     }
     return d;

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "tadlora-test-task.h"
+
+#include "tadlora-pretrain.h"
+
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace tadlora::test
+{
+
+const std::string&
+CacheDir()
+{
+    static const std::string dir = [] {
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "tadlora-test-cache-XXXXXX").string();
+        return std::string(mkdtemp(pattern.data()));
+    }();
+    return dir;
+}
+
+std::shared_ptr<const TaskData>
+SyntheticTask()
+{
+    static const auto task = std::make_shared<const TaskData>(MakeSynthetic(7, 3000, 600, 10));
+    return task;
+}
+
+TransformerClassifier
+PretrainedSyntheticModel()
+{
+    const auto task = SyntheticTask();
+    ModelConfig config;
+    config.tokens = task->tokens;
+    config.tokenDim = task->tokenDim;
+    config.classes = task->train.numClasses;
+    PretrainConfig recipe;
+    recipe.steps = kPretrainSteps;
+    return PretrainedModel(config, task->train, task->name, recipe, CacheDir(), nullptr);
+}
+
+} // namespace tadlora::test

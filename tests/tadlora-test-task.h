@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#ifndef TADLORA_TEST_TASK_H
+#define TADLORA_TEST_TASK_H
+
+// The small task and pretrained base the learning and simulation tests share.
+
+#include "tadlora-dataset.h"
+#include "tadlora-transformer.h"
+
+#include <memory>
+#include <string>
+
+namespace tadlora::test
+{
+
+/** @return a temporary directory for this test process's pretrained bases */
+const std::string& CacheDir();
+/** @return the synthetic task, generated once per process */
+std::shared_ptr<const TaskData> SyntheticTask();
+/** @return a fresh copy of a base pretrained (briefly) on the synthetic task */
+TransformerClassifier PretrainedSyntheticModel();
+
+/** Pretraining steps of the tests' base: enough to pass through the cache code. */
+constexpr int64_t kPretrainSteps = 100;
+
+} // namespace tadlora::test
+
+#endif // TADLORA_TEST_TASK_H

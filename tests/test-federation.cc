@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The learning side's algorithmic claims (DESIGN.md section 1), on real LibTorch training.
+
+#include "tadlora-federation.h"
+#include "tadlora-message.h"
+#include "tadlora-mixing.h"
+#include "tadlora-partition.h"
+#include "tadlora-test-task.h"
+#include "tadlora-topology.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace tadlora;
+
+namespace
+{
+
+constexpr uint32_t kClients = 6;
+
+std::unique_ptr<Federation>
+MakeFederation(const std::string& method, uint32_t switchInterval, uint64_t seed = 3)
+{
+    FederationConfig config;
+    config.method = method;
+    config.switchInterval = switchInterval;
+    config.localSteps = 3;
+    config.batchSize = 16;
+    config.lr = 1e-2;
+    config.seed = seed;
+    const auto task = test::SyntheticTask();
+    const auto shards =
+        Partition(LabelsOf(task->train), task->train.numClasses, kClients, "label-skew", seed);
+    return std::make_unique<Federation>(config,
+                                        test::PretrainedSyntheticModel().ptr(),
+                                        task,
+                                        shards);
+}
+
+/** The clients' average of a factor, element by element. */
+std::vector<double>
+Average(const Federation& federation, Factor factor)
+{
+    std::vector<double> average;
+    for (uint32_t i = 0; i < federation.Clients(); ++i)
+    {
+        const std::vector<float> values = federation.FactorValues(i, factor);
+        average.resize(values.size());
+        for (size_t k = 0; k < values.size(); ++k)
+        {
+            average[k] += values[k] / static_cast<double>(federation.Clients());
+        }
+    }
+    return average;
+}
+
+/**
+ * One synchronous gossip exchange without a network: every client's message is serialized
+ * before anyone mixes, and each client mixes the round's factors with MH weights of `active`.
+ */
+void
+MixAll(Federation& federation, uint64_t round, const std::vector<Edge>& active)
+{
+    const std::vector<uint32_t> degree = Degrees(active, federation.Clients());
+    const MixingMatrix w = MetropolisHastings(federation.Clients(), active);
+    for (Factor factor : federation.GetMethod().Plan(round).MixedFactors())
+    {
+        std::vector<std::vector<uint8_t>> messages;
+        for (uint32_t j = 0; j < federation.Clients(); ++j)
+        {
+            messages.push_back(federation.Serialize(j, factor, round, degree[j]));
+        }
+        for (uint32_t i = 0; i < federation.Clients(); ++i)
+        {
+            std::vector<WeightedMessage> neighbours;
+            for (uint32_t j = 0; j < federation.Clients(); ++j)
+            {
+                if (j != i && w(i, j) > 0)
+                {
+                    neighbours.push_back({w(i, j), &messages[j]});
+                }
+            }
+            federation.Mix(i, factor, w(i, i), neighbours);
+        }
+    }
+}
+
+void
+TrainAll(Federation& federation, uint64_t round)
+{
+    for (uint32_t i = 0; i < federation.Clients(); ++i)
+    {
+        federation.Train(i, round);
+    }
+}
+
+std::vector<Edge>
+ActiveEdges(uint64_t round, double p = 0.5)
+{
+    return DrawActiveEdges(MakeBaseGraph("complete", kClients, 1), p, 11, round);
+}
+
+} // namespace
+
+TEST(Federation, AllClientsStartFromOneAAndZeroB)
+{
+    auto federation = MakeFederation("lora", 1);
+    const auto a0 = federation->FactorValues(0, Factor::A);
+    for (uint32_t i = 0; i < kClients; ++i)
+    {
+        EXPECT_EQ(federation->FactorValues(i, Factor::A), a0);
+        for (float b : federation->FactorValues(i, Factor::B))
+        {
+            ASSERT_EQ(b, 0.0f);
+        }
+    }
+    EXPECT_EQ(a0.size(), 4u * 8 * 64); // 2 blocks x (query, value) x [r=8, d=64]
+    const Disagreement d = federation->Diagnose();
+    EXPECT_EQ(d.consensusA, 0.0);
+    EXPECT_EQ(d.consensusB, 0.0);
+    EXPECT_EQ(d.crossTerm, 0.0);
+}
+
+TEST(Federation, MixingPreservesEachFactorsClientAverage)
+{
+    auto federation = MakeFederation("lora", 1);
+    TrainAll(*federation, 0);
+    const Disagreement before = federation->Diagnose();
+    const auto averageA = Average(*federation, Factor::A);
+    const auto averageB = Average(*federation, Factor::B);
+    MixAll(*federation, 0, ActiveEdges(0));
+    const Disagreement after = federation->Diagnose();
+    ASSERT_GT(before.consensusB, 0.0);
+    EXPECT_LT(after.consensusA, 0.9 * before.consensusA);
+    EXPECT_LT(after.consensusB, 0.9 * before.consensusB);
+    const auto mixedA = Average(*federation, Factor::A);
+    const auto mixedB = Average(*federation, Factor::B);
+    for (size_t k = 0; k < averageA.size(); ++k)
+    {
+        ASSERT_NEAR(mixedA[k], averageA[k], 1e-6 * (1 + std::abs(averageA[k]))) << "A " << k;
+    }
+    for (size_t k = 0; k < averageB.size(); ++k)
+    {
+        ASSERT_NEAR(mixedB[k], averageB[k], 1e-6 * (1 + std::abs(averageB[k]))) << "B " << k;
+    }
+}
+
+TEST(Federation, FullMixingOnCompleteGraphReachesExactConsensus)
+{
+    auto federation = MakeFederation("lora", 1);
+    TrainAll(*federation, 0);
+    MixAll(*federation, 0, ActiveEdges(0, 1.0));
+    const Disagreement d = federation->Diagnose();
+    EXPECT_LT(d.consensusA, 1e-10);
+    EXPECT_LT(d.consensusB, 1e-10);
+    EXPECT_LT(d.crossTerm, 1e-6);
+}
+
+TEST(Federation, FfaLoraNeverChangesA)
+{
+    auto federation = MakeFederation("ffa-lora", 1);
+    const auto a0 = federation->FactorValues(0, Factor::A);
+    for (uint64_t round = 0; round < 4; ++round)
+    {
+        TrainAll(*federation, round);
+        MixAll(*federation, round, ActiveEdges(round));
+    }
+    for (uint32_t i = 0; i < kClients; ++i)
+    {
+        EXPECT_EQ(federation->FactorValues(i, Factor::A), a0) << "client " << i;
+    }
+    const Disagreement d = federation->Diagnose();
+    EXPECT_EQ(d.consensusA, 0.0);
+    EXPECT_EQ(d.crossTerm, 0.0);
+    EXPECT_GT(d.consensusB, 0.0);
+}
+
+TEST(Federation, TrainingMovesOnlyThePhaseFactor)
+{
+    auto federation = MakeFederation("tad-lora", 2);
+    const auto a0 = federation->FactorValues(1, Factor::A);
+    federation->Train(1, 0); // phase B
+    EXPECT_EQ(federation->FactorValues(1, Factor::A), a0);
+    const auto b1 = federation->FactorValues(1, Factor::B);
+    EXPECT_NE(b1, std::vector<float>(b1.size(), 0.0f));
+    federation->Train(1, 2); // phase A
+    EXPECT_EQ(federation->FactorValues(1, Factor::B), b1);
+    EXPECT_NE(federation->FactorValues(1, Factor::A), a0);
+}
+
+/** Disagreement of the frozen factor A across the mixing step of a B-phase round. */
+std::pair<double, double>
+FrozenADisagreementAcrossMixing(const std::string& method)
+{
+    auto federation = MakeFederation(method, 1);
+    for (uint64_t round = 0; round < 2; ++round) // B, then A: A now differs across clients
+    {
+        TrainAll(*federation, round);
+        MixAll(*federation, round, ActiveEdges(round));
+    }
+    TrainAll(*federation, 2); // B phase: A frozen
+    const double before = federation->Diagnose().consensusA;
+    MixAll(*federation, 2, ActiveEdges(2));
+    return {before, federation->Diagnose().consensusA};
+}
+
+TEST(Federation, WithoutJointMixingTheFrozenFactorsDisagreementStays)
+{
+    for (const std::string method : {"rolora", "tad-lora-no-joint"})
+    {
+        const auto [before, after] = FrozenADisagreementAcrossMixing(method);
+        EXPECT_GT(before, 0.0) << method;
+        EXPECT_EQ(after, before) << method;
+    }
+}
+
+TEST(Federation, JointMixingShrinksFrozenFactorDisagreement)
+{
+    const auto [before, after] = FrozenADisagreementAcrossMixing("tad-lora");
+    EXPECT_GT(before, 0.0);
+    EXPECT_LT(after, 0.8 * before);
+}
+
+TEST(Federation, MixingWithNoNeighboursKeepsTheOwnFactor)
+{
+    auto federation = MakeFederation("lora", 1);
+    federation->Train(2, 0);
+    const auto b = federation->FactorValues(2, Factor::B);
+    federation->Mix(2, Factor::B, 1.0, {});
+    EXPECT_EQ(federation->FactorValues(2, Factor::B), b);
+}
+
+TEST(Federation, AMessageOfAnotherShapeIsRefused)
+{
+    auto federation = MakeFederation("lora", 1);
+    MessageHeader header;
+    header.factor = Factor::B;
+    header.shapes = {{2, 2}};
+    const auto message = EncodeMessage(header, {1, 2, 3, 4});
+    EXPECT_THROW(federation->Mix(0, Factor::B, 0.5, {{0.5, &message}}), MessageError);
+}
+
+TEST(Federation, ResultsDoNotDependOnTheOrderClientsTrainIn)
+{
+    auto forward = MakeFederation("lora", 1);
+    auto backward = MakeFederation("lora", 1);
+    for (uint32_t i = 0; i < kClients; ++i)
+    {
+        forward->Train(i, 0);
+        backward->Train(kClients - 1 - i, 0);
+    }
+    for (uint32_t i = 0; i < kClients; ++i)
+    {
+        EXPECT_EQ(forward->FactorValues(i, Factor::A), backward->FactorValues(i, Factor::A));
+        EXPECT_EQ(forward->FactorValues(i, Factor::B), backward->FactorValues(i, Factor::B));
+    }
+}
+
+TEST(Federation, BaseAccuracyIsEveryClientsAccuracyBeforeTraining)
+{
+    auto federation = MakeFederation("lora", 1);
+    const double base = federation->BaseAccuracy();
+    const Accuracy acc = federation->Evaluate();
+    EXPECT_DOUBLE_EQ(acc.mean, base);
+    EXPECT_NEAR(acc.std, 0.0, 1e-12);
+    EXPECT_DOUBLE_EQ(acc.averagedModel, base);
+}

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The factor message's wire format: round trips, and damage of any kind is refused.
+
+#include "tadlora-message.h"
+
+#include <gtest/gtest.h>
+
+using namespace tadlora;
+
+namespace
+{
+
+MessageHeader
+SampleHeader()
+{
+    MessageHeader header;
+    header.sender = 7;
+    header.round = 123456789012ULL;
+    header.factor = Factor::B;
+    header.senderDegree = 4;
+    header.shapes = {{3, 2}, {1, 4}};
+    return header;
+}
+
+std::vector<float>
+SampleValues()
+{
+    return {1.5f, -2.25f, 0.0f, 3.0e-8f, -1.0e30f, 42.0f, 0.1f, 0.2f, 0.3f, -0.4f};
+}
+
+} // namespace
+
+TEST(Message, RoundTripsHeaderAndValuesExactly)
+{
+    const std::vector<uint8_t> bytes = EncodeMessage(SampleHeader(), SampleValues());
+    EXPECT_EQ(bytes.size(), 4u + 2 + 1 + 1 + 4 + 8 + 4 + 4 + 2 * 8 + 10 * 4 + 4);
+    const DecodedMessage decoded = DecodeMessage(bytes);
+    EXPECT_EQ(decoded.header.sender, 7u);
+    EXPECT_EQ(decoded.header.round, 123456789012ULL);
+    EXPECT_EQ(decoded.header.factor, Factor::B);
+    EXPECT_EQ(decoded.header.senderDegree, 4u);
+    EXPECT_EQ(decoded.header.shapes, SampleHeader().shapes);
+    EXPECT_EQ(MessageValues(bytes, decoded), SampleValues());
+}
+
+TEST(Message, EveryFlippedByteIsRejected)
+{
+    const std::vector<uint8_t> bytes = EncodeMessage(SampleHeader(), SampleValues());
+    for (size_t i = 0; i < bytes.size(); ++i)
+    {
+        std::vector<uint8_t> damaged = bytes;
+        damaged[i] ^= 0x10;
+        EXPECT_THROW(DecodeMessage(damaged), MessageError) << "byte " << i;
+    }
+}
+
+TEST(Message, TruncatedOrPaddedMessagesAreRejected)
+{
+    const std::vector<uint8_t> bytes = EncodeMessage(SampleHeader(), SampleValues());
+    for (size_t size : {size_t(0), size_t(3), size_t(10), bytes.size() - 5, bytes.size() - 1})
+    {
+        EXPECT_THROW(DecodeMessage(std::vector<uint8_t>(bytes.begin(), bytes.begin() + size)),
+                     MessageError)
+            << "size " << size;
+    }
+    std::vector<uint8_t> padded = bytes;
+    padded.push_back(0);
+    EXPECT_THROW(DecodeMessage(padded), MessageError);
+}
+
+TEST(Message, ShapesThatDoNotMatchTheValuesCannotBeEncoded)
+{
+    std::vector<float> values = SampleValues();
+    values.pop_back();
+    EXPECT_THROW(EncodeMessage(SampleHeader(), values), std::invalid_argument);
+}

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Whole runs through ns-3: clients on nodes, factors as fragmented UDP over point-to-point links.
+
+#include "tadlora-experiment.h"
+#include "tadlora-mixing.h"
+#include "tadlora-test-task.h"
+#include "tadlora-topology.h"
+
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using namespace tadlora;
+
+namespace
+{
+
+ns3::TadLoraConfig
+ShortRun(const std::string& name)
+{
+    ns3::TadLoraConfig c;
+    c.task = "synthetic";
+    c.clients = 6;
+    c.rounds = 8;
+    c.localSteps = 5;
+    c.lr = 1e-2;
+    c.linkProb = 0.5;
+    c.switchInterval = 2;
+    c.evalEvery = 4;
+    c.testSamples = 500;
+    c.pretrainSteps = test::kPretrainSteps;
+    c.cacheDir = test::CacheDir();
+    c.quiet = true;
+    c.out = (fs::path(test::CacheDir()) / name).string();
+    return c;
+}
+
+std::string
+Slurp(const fs::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+/** Rows of a CSV file as column -> text maps. */
+std::vector<std::map<std::string, std::string>>
+ReadCsv(const fs::path& path)
+{
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    std::vector<std::string> columns;
+    std::stringstream header(line);
+    for (std::string column; std::getline(header, column, ',');)
+    {
+        columns.push_back(column);
+    }
+    std::vector<std::map<std::string, std::string>> rows;
+    while (std::getline(in, line))
+    {
+        std::stringstream fields(line);
+        std::map<std::string, std::string> row;
+        for (const std::string& column : columns)
+        {
+            std::getline(fields, row[column], ',');
+        }
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+/** Realized W_t from mixing.csv: (round, factor) -> matrix. */
+std::map<std::pair<uint64_t, std::string>, MixingMatrix>
+RealizedMixing(const fs::path& dir, uint32_t clients)
+{
+    std::map<std::pair<uint64_t, std::string>, MixingMatrix> w;
+    for (const auto& row : ReadCsv(dir / "mixing.csv"))
+    {
+        auto [it, inserted] =
+            w.try_emplace({std::stoull(row.at("round")), row.at("factor")}, clients);
+        it->second(std::stoul(row.at("client")), std::stoul(row.at("peer"))) =
+            std::stod(row.at("weight"));
+    }
+    return w;
+}
+
+} // namespace
+
+TEST(Simulation, ShortRunThroughNs3Learns)
+{
+    ns3::TadLoraConfig c = ShortRun("learns");
+    c.rounds = 12;
+    ns3::TadLoraExperiment(c).Run();
+    const auto summary = nlohmann::json::parse(Slurp(fs::path(c.out) / "summary.json"));
+    const double base = summary["base_acc"];
+    const double final = summary["final"]["mean_acc"];
+    EXPECT_GT(final, base + 0.15) << "base " << base << " final " << final;
+    EXPECT_EQ(summary["final"]["round"], 11);
+    EXPECT_EQ(summary["network"]["delivery_ratio"], 1.0);
+    const auto rounds = ReadCsv(fs::path(c.out) / "rounds.csv");
+    ASSERT_EQ(rounds.size(), 4u); // rounds 0, 4, 8 and the last, 11
+    EXPECT_EQ(rounds.back().at("round"), "11");
+    EXPECT_GT(std::stod(rounds.back().at("sim_time_s")), std::stod(rounds.front().at("sim_time_s")));
+}
+
+TEST(Simulation, SameSeedGivesByteIdenticalTraces)
+{
+    const ns3::TadLoraConfig first = ShortRun("seed-a");
+    ns3::TadLoraConfig second = ShortRun("seed-b");
+    ns3::TadLoraConfig other = ShortRun("seed-c");
+    other.seed = 2;
+    for (const auto& c : {first, second, other})
+    {
+        ns3::TadLoraExperiment(c).Run();
+    }
+    for (const std::string file : {"rounds.csv", "messages.csv", "mixing.csv"})
+    {
+        const std::string a = Slurp(fs::path(first.out) / file);
+        EXPECT_FALSE(a.empty());
+        EXPECT_EQ(a, Slurp(fs::path(second.out) / file)) << file;
+        EXPECT_NE(a, Slurp(fs::path(other.out) / file)) << file;
+    }
+}
+
+TEST(Simulation, LosslessLinksRealizeTheMetropolisHastingsMatrixOfTheRound)
+{
+    const ns3::TadLoraConfig c = ShortRun("lossless");
+    ns3::TadLoraExperiment(c).Run();
+    const auto base = MakeBaseGraph(c.topology, c.clients, c.seed);
+    const auto realized = RealizedMixing(c.out, c.clients);
+    ASSERT_EQ(realized.size(), 2u * c.rounds); // tad-lora mixes A and B every round
+    for (const auto& [key, w] : realized)
+    {
+        const MixingMatrix expected =
+            MetropolisHastings(c.clients, DrawActiveEdges(base, c.linkProb, c.seed, key.first));
+        for (uint32_t i = 0; i < c.clients; ++i)
+        {
+            for (uint32_t j = 0; j < c.clients; ++j)
+            {
+                ASSERT_NEAR(w(i, j), expected(i, j), 1e-15)
+                    << "round " << key.first << " " << key.second << " (" << i << "," << j << ")";
+            }
+        }
+    }
+    for (const auto& row : ReadCsv(fs::path(c.out) / "rounds.csv"))
+    {
+        EXPECT_LT(std::stod(row.at("w_colsum_dev")), 1e-12);
+        EXPECT_EQ(row.at("msgs_sent"), row.at("msgs_delivered"));
+    }
+}
+
+TEST(Simulation, DroppedMessagesShowInTheTraceAndInTheRealizedMatrix)
+{
+    ns3::TadLoraConfig c = ShortRun("lossy");
+    c.linkLoss = 0.1;
+    ns3::TadLoraExperiment(c).Run();
+    const auto realized = RealizedMixing(c.out, c.clients);
+    uint32_t dropped = 0;
+    for (const auto& m : ReadCsv(fs::path(c.out) / "messages.csv"))
+    {
+        const MixingMatrix& w = realized.at({std::stoull(m.at("round")), m.at("factor")});
+        const uint32_t sender = std::stoul(m.at("sender"));
+        const uint32_t receiver = std::stoul(m.at("receiver"));
+        if (m.at("delivered") == "0")
+        {
+            ++dropped;
+            EXPECT_EQ(w(receiver, sender), 0.0); // its weight stayed with the receiver
+        }
+        else
+        {
+            EXPECT_GT(w(receiver, sender), 0.0);
+        }
+    }
+    EXPECT_GT(dropped, 0u);
+    double worst = 0;
+    for (const auto& [key, w] : realized)
+    {
+        for (uint32_t i = 0; i < c.clients; ++i)
+        {
+            EXPECT_NEAR(w.RowSum(i), 1.0, 1e-12);
+        }
+        worst = std::max(worst, w.MaxColumnSumDeviation());
+    }
+    EXPECT_GT(worst, 0.0);
+    const auto summary = nlohmann::json::parse(Slurp(fs::path(c.out) / "summary.json"));
+    EXPECT_LT(summary["network"]["delivery_ratio"].get<double>(), 1.0);
+}
