@@ -98,11 +98,13 @@ TEST(Simulation, ShortRunThroughNs3Learns)
 {
     ns3::TadLoraConfig c = ShortRun("learns");
     c.rounds = 12;
+    c.localSteps = 10;
+    c.partition = "iid";
     ns3::TadLoraExperiment(c).Run();
     const auto summary = nlohmann::json::parse(Slurp(fs::path(c.out) / "summary.json"));
     const double base = summary["base_acc"];
     const double final = summary["final"]["mean_acc"];
-    EXPECT_GT(final, base + 0.15) << "base " << base << " final " << final;
+    EXPECT_GT(final, base + 0.25) << "base " << base << " final " << final;
     EXPECT_EQ(summary["final"]["round"], 11);
     EXPECT_EQ(summary["network"]["delivery_ratio"], 1.0);
     const auto rounds = ReadCsv(fs::path(c.out) / "rounds.csv");

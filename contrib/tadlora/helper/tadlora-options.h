@@ -27,9 +27,9 @@ struct TadLoraConfig
     std::string method = "tad-lora";   //!< --method
     uint32_t clients = 10;             //!< --clients
     uint32_t rounds = 30;              //!< --rounds
-    uint32_t localSteps = 10;          //!< --local-steps
+    uint32_t localSteps = 20;          //!< --local-steps
     uint32_t batchSize = 32;           //!< --batch-size
-    double lr = 2e-3;                  //!< --lr
+    double lr = 1e-2;                  //!< --lr
     double weightDecay = 0.01;         //!< --weight-decay
     bool keepOptimizerState = false;   //!< --keep-optimizer-state
     uint32_t rank = 8;                 //!< --rank
@@ -49,8 +49,8 @@ struct TadLoraConfig
     std::string task = "fashion-mnist"; //!< --task
     std::string partition = "label-skew"; //!< --partition
     std::string dataDir;                //!< --data-dir (default: Debian's dataset-fashion-mnist)
-    uint32_t testSamples = 2000;        //!< --test-samples
-    uint32_t pretrainSteps = 1500;      //!< --pretrain-steps
+    uint32_t testSamples = 1000;        //!< --test-samples
+    uint32_t pretrainSteps = 600;       //!< --pretrain-steps
     std::string cacheDir;               //!< --cache-dir (default: tadlora::DefaultCacheDir())
     // Run
     uint64_t seed = 1;                  //!< --seed

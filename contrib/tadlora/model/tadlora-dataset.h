@@ -59,9 +59,9 @@ TaskData LoadFashionMnist(const std::string& dir, int64_t trainLimit, int64_t te
  * @brief Generates a fast, learnable but not trivial task of shape [N, 8, 16].
  *
  * Each class has a fixed random prototype sequence with N(0, 1) entries; a sample is its
- * class's prototype times a scale drawn from U[0.5, 1.5) plus N(0, 3.5^2) noise on every
+ * class's prototype times a scale drawn from U[0.5, 1.5) plus N(0, 2^2) noise on every
  * entry. Classes are balanced (they differ by at most one sample) and shuffled. A
- * nearest-class-mean classifier scores about 0.87 with 10 classes.
+ * nearest-class-mean classifier scores about 0.98 with 10 classes.
  *
  * @param seed the same seed gives the same task, prototypes and samples alike
  * @param trainSize training samples (at least 1)

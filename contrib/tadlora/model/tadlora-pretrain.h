@@ -21,7 +21,7 @@ struct Dataset;
 /** @brief How the base is pretrained: masked token modelling, the analogue of RoBERTa's MLM. */
 struct PretrainConfig
 {
-    int64_t steps = 1500;    //!< AdamW steps
+    int64_t steps = 600;     //!< AdamW steps
     int64_t batchSize = 128; //!< samples per step
     double lr = 2e-3;        //!< learning rate, cosine-decayed to 0
     double maskRatio = 0.3;  //!< share of tokens hidden and reconstructed
