@@ -31,7 +31,8 @@ struct Setup
 Setup&
 Shared()
 {
-    static Setup setup = [] {
+    static Setup setup = []
+    {
         torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
         Setup s;
         s.task = std::make_shared<TaskData>(LoadFashionMnist(kFashionMnistDir, 0, 1000));
@@ -43,8 +44,8 @@ Shared()
         s.model = PretrainedModel(config, s.task->train, s.task->name, recipe, DefaultCacheDir(),
                                   nullptr);
         const auto shards = Partition(LabelsOf(s.task->train), 10, kClients, "label-skew", 1);
-        s.federation = std::make_unique<Federation>(FederationConfig{}, s.model.ptr(), s.task,
-                                                    shards);
+        s.federation =
+            std::make_unique<Federation>(FederationConfig{}, s.model.ptr(), s.task, shards);
         return s;
     }();
     return setup;

@@ -13,7 +13,8 @@ int
 main(int argc, char** argv)
 {
     ns3::TadLoraConfig config;
-    CLI::App app{"tadlora-sim: TAD-LoRA and its baselines, trained in LibTorch, gossiped over ns-3"};
+    CLI::App app{
+        "tadlora-sim: TAD-LoRA and its baselines, trained in LibTorch, gossiped over ns-3"};
     ns3::AddTadLoraOptions(app, config);
     try
     {

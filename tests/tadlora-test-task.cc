@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace tadlora::test
 {
@@ -14,7 +16,8 @@ namespace tadlora::test
 const std::string&
 CacheDir()
 {
-    static const std::string dir = [] {
+    static const std::string dir = []
+    {
         std::string pattern =
             (std::filesystem::temp_directory_path() / "tadlora-test-cache-XXXXXX").string();
         return std::string(mkdtemp(pattern.data()));
@@ -40,6 +43,15 @@ PretrainedSyntheticModel()
     PretrainConfig recipe;
     recipe.steps = kPretrainSteps;
     return PretrainedModel(config, task->train, task->name, recipe, CacheDir(), nullptr);
+}
+
+std::string
+Slurp(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
 }
 
 } // namespace tadlora::test

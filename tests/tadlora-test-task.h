@@ -20,6 +20,9 @@ std::shared_ptr<const TaskData> SyntheticTask();
 /** @return a fresh copy of a base pretrained (briefly) on the synthetic task */
 TransformerClassifier PretrainedSyntheticModel();
 
+/** @param path a file @return its whole content, or "" if it cannot be read */
+std::string Slurp(const std::string& path);
+
 /** Pretraining steps of the tests' base: enough to pass through the cache code. */
 constexpr int64_t kPretrainSteps = 100;
 

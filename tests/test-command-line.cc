@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -26,22 +27,13 @@ Result
 RunSim(const std::string& args)
 {
     const fs::path err = fs::path(tadlora::test::CacheDir()) / "stderr.txt";
-    const std::string command = std::string(TADLORA_SIM) + " " + args + " 2>" + err.string() +
-                                " >/dev/null";
+    const std::string command =
+        std::string(TADLORA_SIM) + " " + args + " 2>" + err.string() + " >/dev/null";
     const int raw = std::system(command.c_str());
     std::ifstream in(err);
     std::ostringstream text;
     text << in.rdbuf();
     return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, text.str()};
-}
-
-std::string
-Slurp(const fs::path& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
 }
 
 std::string
@@ -99,17 +91,19 @@ TEST(CommandLine, ConfigTomlOfARunReproducesIt)
 {
     const fs::path first = fs::path(tadlora::test::CacheDir()) / "cli-first";
     const fs::path second = fs::path(tadlora::test::CacheDir()) / "cli-second";
-    ASSERT_EQ(RunSim(TinyRunArgs() + " --method rolora --seed 5 --out " + first.string()).status, 0);
-    for (const std::string file : {"rounds.csv", "messages.csv", "mixing.csv", "summary.json",
-                                   "config.toml"})
+    ASSERT_EQ(RunSim(TinyRunArgs() + " --method rolora --seed 5 --out " + first.string()).status,
+              0);
+    for (const std::string file :
+         {"rounds.csv", "messages.csv", "mixing.csv", "summary.json", "config.toml"})
     {
         EXPECT_TRUE(fs::exists(first / file)) << file;
     }
-    const std::string config = Slurp(first / "config.toml");
+    const std::string config = tadlora::test::Slurp(first / "config.toml");
     EXPECT_NE(config.find("method = \"rolora\""), std::string::npos) << config;
     EXPECT_NE(config.find("seed = 5"), std::string::npos) << config;
-    ASSERT_EQ(RunSim("--config " + (first / "config.toml").string() + " --out " + second.string())
-                  .status,
-              0);
-    EXPECT_EQ(Slurp(first / "rounds.csv"), Slurp(second / "rounds.csv"));
+    ASSERT_EQ(
+        RunSim("--config " + (first / "config.toml").string() + " --out " + second.string()).status,
+        0);
+    EXPECT_EQ(tadlora::test::Slurp(first / "rounds.csv"),
+              tadlora::test::Slurp(second / "rounds.csv"));
 }

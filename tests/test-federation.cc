@@ -32,9 +32,7 @@ MakeFederation(const std::string& method, uint32_t switchInterval, uint64_t seed
     const auto task = test::SyntheticTask();
     const auto shards =
         Partition(LabelsOf(task->train), task->train.numClasses, kClients, "label-skew", seed);
-    return std::make_unique<Federation>(config,
-                                        test::PretrainedSyntheticModel().ptr(),
-                                        task,
+    return std::make_unique<Federation>(config, test::PretrainedSyntheticModel().ptr(), task,
                                         shards);
 }
 
@@ -87,6 +85,16 @@ MixAll(Federation& federation, uint64_t round, const std::vector<Edge>& active)
 }
 
 void
+ExpectSameAverage(const std::vector<double>& actual, const std::vector<double>& expected)
+{
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t k = 0; k < actual.size(); ++k)
+    {
+        ASSERT_NEAR(actual[k], expected[k], 1e-6 * (1 + std::abs(expected[k]))) << "element " << k;
+    }
+}
+
+void
 TrainAll(Federation& federation, uint64_t round)
 {
     for (uint32_t i = 0; i < federation.Clients(); ++i)
@@ -134,16 +142,8 @@ TEST(Federation, MixingPreservesEachFactorsClientAverage)
     ASSERT_GT(before.consensusB, 0.0);
     EXPECT_LT(after.consensusA, 0.9 * before.consensusA);
     EXPECT_LT(after.consensusB, 0.9 * before.consensusB);
-    const auto mixedA = Average(*federation, Factor::A);
-    const auto mixedB = Average(*federation, Factor::B);
-    for (size_t k = 0; k < averageA.size(); ++k)
-    {
-        ASSERT_NEAR(mixedA[k], averageA[k], 1e-6 * (1 + std::abs(averageA[k]))) << "A " << k;
-    }
-    for (size_t k = 0; k < averageB.size(); ++k)
-    {
-        ASSERT_NEAR(mixedB[k], averageB[k], 1e-6 * (1 + std::abs(averageB[k]))) << "B " << k;
-    }
+    ExpectSameAverage(Average(*federation, Factor::A), averageA);
+    ExpectSameAverage(Average(*federation, Factor::B), averageB);
 }
 
 TEST(Federation, FullMixingOnCompleteGraphReachesExactConsensus)

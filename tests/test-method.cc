@@ -54,47 +54,43 @@ TEST(Methods, FfaLoraTrainsAndMixesOnlyB)
     }
 }
 
+namespace
+{
+
+/** Checks that a method trains the phase factor and mixes it, plus A and B if joint. */
+void
+ExpectAlternates(const Method& method, uint32_t interval, bool joint)
+{
+    for (uint64_t round = 0; round < 20; ++round)
+    {
+        const auto plan = method.Plan(round);
+        const bool phaseB = (round / interval) % 2 == 0;
+        EXPECT_EQ(plan.trainB, phaseB) << method.Name() << " round " << round;
+        EXPECT_EQ(plan.trainA, !phaseB) << method.Name() << " round " << round;
+        EXPECT_EQ(plan.mixB, joint || phaseB) << method.Name() << " round " << round;
+        EXPECT_EQ(plan.mixA, joint || !phaseB) << method.Name() << " round " << round;
+    }
+}
+
+} // namespace
+
 TEST(Methods, RoLoraAlternatesEveryRoundWhateverTIsGiven)
 {
     const Method method("rolora", 7);
     EXPECT_EQ(method.SwitchInterval(), 1u);
-    for (uint64_t round = 0; round < 20; ++round)
-    {
-        const auto plan = method.Plan(round);
-        const bool phaseB = round % 2 == 0;
-        EXPECT_EQ(plan.trainB, phaseB);
-        EXPECT_EQ(plan.trainA, !phaseB);
-        EXPECT_EQ(plan.mixB, phaseB);
-        EXPECT_EQ(plan.mixA, !phaseB);
-    }
+    ExpectAlternates(method, 1, false);
 }
 
 TEST(Methods, TadLoraNoJointMixesOnlyTheActiveFactor)
 {
-    const Method method("tad-lora-no-joint", 4);
-    for (uint64_t round = 0; round < 20; ++round)
-    {
-        const auto plan = method.Plan(round);
-        const bool phaseB = (round / 4) % 2 == 0;
-        EXPECT_EQ(plan.trainB, phaseB);
-        EXPECT_EQ(plan.trainA, !phaseB);
-        EXPECT_EQ(plan.mixB, phaseB);
-        EXPECT_EQ(plan.mixA, !phaseB);
-    }
+    ExpectAlternates(Method("tad-lora-no-joint", 4), 4, false);
 }
 
 TEST(Methods, TadLoraTrainsThePhaseFactorAndMixesBoth)
 {
     const Method method("tad-lora", 4);
-    for (uint64_t round = 0; round < 20; ++round)
-    {
-        const auto plan = method.Plan(round);
-        const bool phaseB = (round / 4) % 2 == 0;
-        EXPECT_EQ(plan.trainB, phaseB);
-        EXPECT_EQ(plan.trainA, !phaseB);
-        EXPECT_TRUE(plan.mixA && plan.mixB);
-        EXPECT_EQ(plan.MixedFactors().size(), 2u);
-    }
+    ExpectAlternates(method, 4, true);
+    EXPECT_EQ(method.Plan(0).MixedFactors(), (std::vector<Factor>{Factor::A, Factor::B}));
 }
 
 TEST(Methods, UnknownNameIsRejectedWithTheAllowedList)

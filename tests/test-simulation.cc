@@ -41,15 +41,6 @@ ShortRun(const std::string& name)
     return c;
 }
 
-std::string
-Slurp(const fs::path& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 /** Rows of a CSV file as column -> text maps. */
 std::vector<std::map<std::string, std::string>>
 ReadCsv(const fs::path& path)
@@ -101,7 +92,7 @@ TEST(Simulation, ShortRunThroughNs3Learns)
     c.localSteps = 10;
     c.partition = "iid";
     ns3::TadLoraExperiment(c).Run();
-    const auto summary = nlohmann::json::parse(Slurp(fs::path(c.out) / "summary.json"));
+    const auto summary = nlohmann::json::parse(test::Slurp(fs::path(c.out) / "summary.json"));
     const double base = summary["base_acc"];
     const double final = summary["final"]["mean_acc"];
     EXPECT_GT(final, base + 0.25) << "base " << base << " final " << final;
@@ -110,7 +101,8 @@ TEST(Simulation, ShortRunThroughNs3Learns)
     const auto rounds = ReadCsv(fs::path(c.out) / "rounds.csv");
     ASSERT_EQ(rounds.size(), 4u); // rounds 0, 4, 8 and the last, 11
     EXPECT_EQ(rounds.back().at("round"), "11");
-    EXPECT_GT(std::stod(rounds.back().at("sim_time_s")), std::stod(rounds.front().at("sim_time_s")));
+    EXPECT_GT(std::stod(rounds.back().at("sim_time_s")),
+              std::stod(rounds.front().at("sim_time_s")));
 }
 
 TEST(Simulation, SameSeedGivesByteIdenticalTraces)
@@ -125,10 +117,10 @@ TEST(Simulation, SameSeedGivesByteIdenticalTraces)
     }
     for (const std::string file : {"rounds.csv", "messages.csv", "mixing.csv"})
     {
-        const std::string a = Slurp(fs::path(first.out) / file);
+        const std::string a = test::Slurp(fs::path(first.out) / file);
         EXPECT_FALSE(a.empty());
-        EXPECT_EQ(a, Slurp(fs::path(second.out) / file)) << file;
-        EXPECT_NE(a, Slurp(fs::path(other.out) / file)) << file;
+        EXPECT_EQ(a, test::Slurp(fs::path(second.out) / file)) << file;
+        EXPECT_NE(a, test::Slurp(fs::path(other.out) / file)) << file;
     }
 }
 
@@ -192,6 +184,6 @@ TEST(Simulation, DroppedMessagesShowInTheTraceAndInTheRealizedMatrix)
         worst = std::max(worst, w.MaxColumnSumDeviation());
     }
     EXPECT_GT(worst, 0.0);
-    const auto summary = nlohmann::json::parse(Slurp(fs::path(c.out) / "summary.json"));
+    const auto summary = nlohmann::json::parse(test::Slurp(fs::path(c.out) / "summary.json"));
     EXPECT_LT(summary["network"]["delivery_ratio"].get<double>(), 1.0);
 }

@@ -10,8 +10,8 @@ namespace ns3
 
 TadLoraClientHelper::TadLoraClientHelper(tadlora::Federation* federation,
                                          std::shared_ptr<tadlora::GossipGraph> graph)
-    : m_federation(federation),
-      m_graph(std::move(graph))
+    : m_federation(federation)
+    , m_graph(std::move(graph))
 {
     m_factory.SetTypeId(TadLoraClient::GetTypeId());
 }

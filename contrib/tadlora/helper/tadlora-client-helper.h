@@ -23,12 +23,13 @@ namespace ns3
  */
 class TadLoraClientHelper
 {
-  public:
+public:
     /**
      * @param federation the run's learning side; must outlive the simulation
      * @param graph the run's intended graph of each round
      */
-    TadLoraClientHelper(tadlora::Federation* federation, std::shared_ptr<tadlora::GossipGraph> graph);
+    TadLoraClientHelper(tadlora::Federation* federation,
+                        std::shared_ptr<tadlora::GossipGraph> graph);
 
     /**
      * @brief Set an attribute of every client installed from now on.
@@ -50,7 +51,7 @@ class TadLoraClientHelper
      */
     ApplicationContainer Install(const NodeContainer& nodes) const;
 
-  private:
+private:
     ObjectFactory m_factory;                       //!< makes TadLoraClient objects
     tadlora::Federation* m_federation;             //!< learning side
     std::shared_ptr<tadlora::GossipGraph> m_graph; //!< intended graph of each round

@@ -76,16 +76,14 @@ constexpr char kRoundsHeader[] =
  */
 class Recorder
 {
-  public:
-    Recorder(const TadLoraConfig& config,
-             tadlora::Federation& federation,
-             tadlora::GossipGraph& graph,
-             std::ostream& rounds)
-        : m_config(config),
-          m_federation(federation),
-          m_graph(graph),
-          m_rounds(rounds),
-          m_start(Clock::now())
+public:
+    Recorder(const TadLoraConfig& config, tadlora::Federation& federation,
+             tadlora::GossipGraph& graph, std::ostream& rounds)
+        : m_config(config)
+        , m_federation(federation)
+        , m_graph(graph)
+        , m_rounds(rounds)
+        , m_start(Clock::now())
     {
         m_rounds << kRoundsHeader << "\n";
     }
@@ -135,7 +133,7 @@ class Recorder
         return m_evaluateSeconds;
     }
 
-  private:
+private:
     using MessageKey = std::tuple<uint64_t, tadlora::Factor, uint32_t, uint32_t>;
 
     struct MessageRecord
@@ -220,21 +218,20 @@ class Recorder
         m_evaluateSeconds += SecondsSince(start);
         m_last = row;
 
-        m_rounds << row.round << "," << row.simTime << "," << row.phase << ","
-                 << row.accuracy.mean << "," << row.accuracy.std << ","
-                 << row.accuracy.averagedModel << "," << row.meanLoss << ","
-                 << row.disagreement.consensusA << "," << row.disagreement.consensusB << ","
-                 << row.disagreement.crossTerm << "," << row.activeEdges << ","
-                 << row.columnSumDeviation << "," << row.msgsSent << "," << row.msgsDelivered
-                 << "," << row.msgsRejected << "," << row.bytesSent << "\n";
+        m_rounds << row.round << "," << row.simTime << "," << row.phase << "," << row.accuracy.mean
+                 << "," << row.accuracy.std << "," << row.accuracy.averagedModel << ","
+                 << row.meanLoss << "," << row.disagreement.consensusA << ","
+                 << row.disagreement.consensusB << "," << row.disagreement.crossTerm << ","
+                 << row.activeEdges << "," << row.columnSumDeviation << "," << row.msgsSent << ","
+                 << row.msgsDelivered << "," << row.msgsRejected << "," << row.bytesSent << "\n";
         if (!m_config.quiet)
         {
             std::cerr << std::fixed << std::setprecision(3) << "[tadlora] round " << round + 1
                       << "/" << m_config.rounds << "  acc " << row.accuracy.mean << " ± "
                       << row.accuracy.std << "  loss " << row.meanLoss << "  delivered "
                       << row.msgsDelivered << "/" << row.msgsSent << "  sim "
-                      << std::setprecision(1) << row.simTime << " s  wall "
-                      << SecondsSince(m_start) << " s" << std::defaultfloat << std::endl;
+                      << std::setprecision(1) << row.simTime << " s  wall " << SecondsSince(m_start)
+                      << " s" << std::defaultfloat << std::endl;
         }
     }
 
@@ -259,21 +256,22 @@ class Recorder
 /** Removes a staging directory unless the run got to move its files into place. */
 class StagingDir
 {
-  public:
+public:
     explicit StagingDir(const fs::path& out)
-        : m_out(out),
-          m_path(out.string() + ".partial-" + std::to_string(getpid()))
+        : m_out(out)
+        , m_path(out.string() + ".partial-" + std::to_string(getpid()))
     {
         std::error_code ec;
         if (fs::exists(out, ec) && !fs::is_directory(out, ec))
         {
-            throw std::invalid_argument("--out: '" + out.string() + "' exists and is not a directory");
+            throw std::invalid_argument("--out: '" + out.string() +
+                                        "' exists and is not a directory");
         }
         fs::create_directories(m_path, ec);
         if (ec)
         {
-            throw std::invalid_argument("--out: cannot create '" + m_path.string() + "': " +
-                                        ec.message());
+            throw std::invalid_argument("--out: cannot create '" + m_path.string() +
+                                        "': " + ec.message());
         }
     }
 
@@ -298,7 +296,7 @@ class StagingDir
         }
     }
 
-  private:
+private:
     fs::path m_out;
     fs::path m_path;
 };
@@ -331,15 +329,15 @@ ConfigJson(const TadLoraConfig& config)
     {
         switch (s.kind)
         {
-        case TadLoraSetting::Kind::Flag:
-            json[s.name] = s.value == "true";
-            break;
-        case TadLoraSetting::Kind::Number:
-            json[s.name] = nlohmann::json::parse(s.value);
-            break;
-        case TadLoraSetting::Kind::Text:
-            json[s.name] = s.value;
-            break;
+            case TadLoraSetting::Kind::Flag:
+                json[s.name] = s.value == "true";
+                break;
+            case TadLoraSetting::Kind::Number:
+                json[s.name] = nlohmann::json::parse(s.value);
+                break;
+            case TadLoraSetting::Kind::Text:
+                json[s.name] = s.value;
+                break;
         }
     }
     return json;
@@ -357,7 +355,8 @@ TadLoraExperiment::Run()
 {
     const TadLoraConfig& c = m_config;
     const Clock::time_point start = Clock::now();
-    auto progress = [&c](const std::string& line) {
+    auto progress = [&c](const std::string& line)
+    {
         if (!c.quiet)
         {
             std::cerr << "[tadlora] " << line << std::endl;
@@ -366,7 +365,8 @@ TadLoraExperiment::Run()
 
     // Everything that can be checked is checked before anything runs or is written.
     const tadlora::Method method(c.method, c.switchInterval);
-    const std::vector<tadlora::Edge> baseEdges = tadlora::MakeBaseGraph(c.topology, c.clients, c.seed);
+    const std::vector<tadlora::Edge> baseEdges =
+        tadlora::MakeBaseGraph(c.topology, c.clients, c.seed);
     if (DataRateValue rate; !rate.DeserializeFromString(c.dataRate, MakeDataRateChecker()))
     {
         throw std::invalid_argument("--data-rate: '" + c.dataRate +
@@ -378,9 +378,8 @@ TadLoraExperiment::Run()
                                           : std::max(1u, std::thread::hardware_concurrency()));
     const Clock::time_point dataStart = Clock::now();
     auto task = std::make_shared<tadlora::TaskData>(LoadTask(c));
-    const std::vector<std::vector<uint32_t>> shards =
-        tadlora::Partition(tadlora::LabelsOf(task->train), task->train.numClasses, c.clients,
-                           c.partition, c.seed);
+    const std::vector<std::vector<uint32_t>> shards = tadlora::Partition(
+        tadlora::LabelsOf(task->train), task->train.numClasses, c.clients, c.partition, c.seed);
     const double dataSeconds = SecondsSince(dataStart);
 
     const Clock::time_point pretrainStart = Clock::now();
@@ -395,7 +394,8 @@ TadLoraExperiment::Run()
     tadlora::TransformerClassifier model = tadlora::PretrainedModel(
         modelConfig, task->train, task->name, recipe,
         c.cacheDir.empty() ? tadlora::DefaultCacheDir() : c.cacheDir,
-        [&progress](int64_t step, int64_t steps, double loss) {
+        [&progress](int64_t step, int64_t steps, double loss)
+        {
             progress("pretraining the base: step " + std::to_string(step) + "/" +
                      std::to_string(steps) + ", reconstruction loss " + std::to_string(loss));
         });
@@ -510,20 +510,21 @@ TadLoraExperiment::Run()
                         {"consensus_A", last.disagreement.consensusA},
                         {"consensus_B", last.disagreement.consensusB},
                         {"cross_term", last.disagreement.crossTerm}};
-    summary["network"] = {{"msgs_sent", last.msgsSent},
-                          {"msgs_delivered", last.msgsDelivered},
-                          {"msgs_rejected", last.msgsRejected},
-                          {"delivery_ratio", last.msgsSent == 0 ? 1.0 : double(last.msgsDelivered) / last.msgsSent},
-                          {"bytes_sent", last.bytesSent}};
+    summary["network"] = {
+        {"msgs_sent", last.msgsSent},
+        {"msgs_delivered", last.msgsDelivered},
+        {"msgs_rejected", last.msgsRejected},
+        {"delivery_ratio", last.msgsSent == 0 ? 1.0 : double(last.msgsDelivered) / last.msgsSent},
+        {"bytes_sent", last.bytesSent}};
     summary["sim_time_s"] = simTime;
     summary["wall_time_s"] = SecondsSince(start);
-    summary["wall_breakdown_s"] = {{"data", dataSeconds},
-                                   {"pretrain", pretrainSeconds},
-                                   {"setup", setupSeconds},
-                                   {"train", trainSeconds},
-                                   {"evaluate", recorder.EvaluateSeconds()},
-                                   {"network_and_mixing",
-                                    simSeconds - trainSeconds - recorder.EvaluateSeconds()}};
+    summary["wall_breakdown_s"] = {
+        {"data", dataSeconds},
+        {"pretrain", pretrainSeconds},
+        {"setup", setupSeconds},
+        {"train", trainSeconds},
+        {"evaluate", recorder.EvaluateSeconds()},
+        {"network_and_mixing", simSeconds - trainSeconds - recorder.EvaluateSeconds()}};
     std::ofstream(staging.File("summary.json")) << summary.dump(2) << "\n";
     rounds.close();
     messages.close();

@@ -19,7 +19,7 @@ namespace ns3
  */
 class TadLoraExperiment
 {
-  public:
+public:
     /** @param config the run's configuration */
     explicit TadLoraExperiment(const TadLoraConfig& config);
 
@@ -30,7 +30,7 @@ class TadLoraExperiment
      */
     void Run();
 
-  private:
+private:
     TadLoraConfig m_config; //!< the run's configuration
 };
 

@@ -15,9 +15,8 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.allow_config_extras(CLI::config_extras_mode::error);
     app.option_defaults()->always_capture_default();
     // CLI11 captures no default for flags: state it, so that a run's config.toml records it.
-    auto flag = [&app](const std::string& name, bool& value, const std::string& help) {
-        app.add_flag(name, value, help)->default_str(value ? "true" : "false");
-    };
+    auto flag = [&app](const std::string& name, bool& value, const std::string& help)
+    { app.add_flag(name, value, help)->default_str(value ? "true" : "false"); };
 
     app.add_option("--method", c.method, "Decentralized LoRA method")
         ->check(CLI::IsMember(tadlora::Method::Names()));
@@ -30,18 +29,17 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--lr", c.lr, "AdamW learning rate")->check(CLI::Range(0.0, 10.0));
     app.add_option("--weight-decay", c.weightDecay, "AdamW weight decay")
         ->check(CLI::Range(0.0, 1.0));
-    flag("--keep-optimizer-state",
-         c.keepOptimizerState,
+    flag("--keep-optimizer-state", c.keepOptimizerState,
          "Keep each client's AdamW moments across rounds (default: fresh each round)");
     app.add_option("--rank", c.rank, "LoRA rank r")->check(CLI::Range(1, 1024));
     app.add_option("--alpha", c.alpha, "LoRA alpha (scale alpha / r)")->check(CLI::Range(0.0, 1e6));
-    app.add_option("--switch-interval", c.switchInterval, "Switching interval T of alternating methods")
+    app.add_option("--switch-interval", c.switchInterval,
+                   "Switching interval T of alternating methods")
         ->check(CLI::Range(1, 1000000));
 
     app.add_option("--link-prob", c.linkProb, "Probability p that a base edge is active in a round")
         ->check(CLI::Range(0.0, 1.0));
-    app.add_option("--topology",
-                   c.topology,
+    app.add_option("--topology", c.topology,
                    "Base graph: complete, ring, grid, erdos-renyi:P, geometric:R, "
                    "small-world:K:BETA, edges:PATH, dot:PATH");
     app.add_option("--network", c.network, "Network model")->check(CLI::IsMember({"p2p"}));
@@ -52,8 +50,7 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
         ->check(CLI::Range(0.0, 1.0));
     app.add_option("--step-time-s", c.stepTimeS, "Simulated seconds per local step")
         ->check(CLI::Range(0.0, 1e6));
-    app.add_option("--round-deadline-s",
-                   c.roundDeadlineS,
+    app.add_option("--round-deadline-s", c.roundDeadlineS,
                    "Seconds after the exchange starts until messages stop counting")
         ->check(CLI::Range(1e-6, 1e6));
     app.add_option("--fragment-size", c.fragmentSize, "UDP payload per fragment, bytes")

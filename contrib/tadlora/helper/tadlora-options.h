@@ -24,17 +24,17 @@ namespace ns3
 struct TadLoraConfig
 {
     // Federation and method
-    std::string method = "tad-lora";   //!< --method
-    uint32_t clients = 10;             //!< --clients
-    uint32_t rounds = 30;              //!< --rounds
-    uint32_t localSteps = 20;          //!< --local-steps
-    uint32_t batchSize = 32;           //!< --batch-size
-    double lr = 1e-2;                  //!< --lr
-    double weightDecay = 0.01;         //!< --weight-decay
-    bool keepOptimizerState = false;   //!< --keep-optimizer-state
-    uint32_t rank = 8;                 //!< --rank
-    double alpha = 16;                 //!< --alpha
-    uint32_t switchInterval = 5;       //!< --switch-interval
+    std::string method = "tad-lora"; //!< --method
+    uint32_t clients = 10;           //!< --clients
+    uint32_t rounds = 30;            //!< --rounds
+    uint32_t localSteps = 20;        //!< --local-steps
+    uint32_t batchSize = 32;         //!< --batch-size
+    double lr = 1e-2;                //!< --lr
+    double weightDecay = 0.01;       //!< --weight-decay
+    bool keepOptimizerState = false; //!< --keep-optimizer-state
+    uint32_t rank = 8;               //!< --rank
+    double alpha = 16;               //!< --alpha
+    uint32_t switchInterval = 5;     //!< --switch-interval
     // Network
     double linkProb = 0.1;             //!< --link-prob
     std::string topology = "complete"; //!< --topology
@@ -46,20 +46,20 @@ struct TadLoraConfig
     double roundDeadlineS = 1;         //!< --round-deadline-s
     uint32_t fragmentSize = 1400;      //!< --fragment-size
     // Data and model
-    std::string task = "fashion-mnist"; //!< --task
+    std::string task = "fashion-mnist";   //!< --task
     std::string partition = "label-skew"; //!< --partition
-    std::string dataDir;                //!< --data-dir (default: Debian's dataset-fashion-mnist)
-    uint32_t testSamples = 1000;        //!< --test-samples
-    uint32_t pretrainSteps = 600;       //!< --pretrain-steps
-    std::string cacheDir;               //!< --cache-dir (default: tadlora::DefaultCacheDir())
+    std::string dataDir;                  //!< --data-dir (default: Debian's dataset-fashion-mnist)
+    uint32_t testSamples = 1000;          //!< --test-samples
+    uint32_t pretrainSteps = 600;         //!< --pretrain-steps
+    std::string cacheDir;                 //!< --cache-dir (default: tadlora::DefaultCacheDir())
     // Run
-    uint64_t seed = 1;                  //!< --seed
-    uint32_t evalEvery = 5;             //!< --eval-every
-    uint32_t threads = 0;               //!< --threads (0: one per core)
+    uint64_t seed = 1;                   //!< --seed
+    uint32_t evalEvery = 5;              //!< --eval-every
+    uint32_t threads = 0;                //!< --threads (0: one per core)
     std::string out = "results/default"; //!< --out
-    bool pcap = false;                  //!< --pcap
-    bool flowMonitor = false;           //!< --flow-monitor
-    bool quiet = false;                 //!< --quiet
+    bool pcap = false;                   //!< --pcap
+    bool flowMonitor = false;            //!< --flow-monitor
+    bool quiet = false;                  //!< --quiet
 };
 
 /**

@@ -57,51 +57,39 @@ TadLoraClient::GetTypeId()
             .SetParent<Application>()
             .SetGroupName("TadLora")
             .AddConstructor<TadLoraClient>()
-            .AddAttribute("ClientId",
-                          "This client's index in the federation.",
-                          UintegerValue(0),
+            .AddAttribute("ClientId", "This client's index in the federation.", UintegerValue(0),
                           MakeUintegerAccessor(&TadLoraClient::m_clientId),
                           MakeUintegerChecker<uint32_t>())
-            .AddAttribute("Port",
-                          "UDP port every client listens on.",
-                          UintegerValue(9000),
+            .AddAttribute("Port", "UDP port every client listens on.", UintegerValue(9000),
                           MakeUintegerAccessor(&TadLoraClient::m_port),
                           MakeUintegerChecker<uint16_t>(1))
-            .AddAttribute("Rounds",
-                          "Number of rounds to run (--rounds).",
-                          UintegerValue(40),
+            .AddAttribute("Rounds", "Number of rounds to run (--rounds).", UintegerValue(40),
                           MakeUintegerAccessor(&TadLoraClient::m_rounds),
                           MakeUintegerChecker<uint64_t>(1))
             .AddAttribute("StepTime",
                           "Simulated duration of one local optimizer step (--step-time-s).",
-                          TimeValue(MilliSeconds(50)),
-                          MakeTimeAccessor(&TadLoraClient::m_stepTime),
+                          TimeValue(MilliSeconds(50)), MakeTimeAccessor(&TadLoraClient::m_stepTime),
                           MakeTimeChecker(Seconds(0)))
             .AddAttribute("RoundDeadline",
                           "Time from the start of the exchange after which messages of the round "
                           "are no longer mixed (--round-deadline-s).",
-                          TimeValue(Seconds(1)),
-                          MakeTimeAccessor(&TadLoraClient::m_roundDeadline),
+                          TimeValue(Seconds(1)), MakeTimeAccessor(&TadLoraClient::m_roundDeadline),
                           MakeTimeChecker(MicroSeconds(1)))
             .AddAttribute("MaxPayloadSize",
                           "UDP payload of one fragment, its header included, in bytes.",
-                          UintegerValue(1400),
-                          MakeUintegerAccessor(&TadLoraClient::m_maxPayload),
+                          UintegerValue(1400), MakeUintegerAccessor(&TadLoraClient::m_maxPayload),
                           MakeUintegerChecker<uint32_t>(kFragmentHeaderSize + 1, 65507))
-            .AddTraceSource("FactorSent",
-                            "A factor message was handed to the socket.",
+            .AddTraceSource("FactorSent", "A factor message was handed to the socket.",
                             MakeTraceSourceAccessor(&TadLoraClient::m_sentTrace),
                             "ns3::TadLoraClient::MessageTracedCallback")
-            .AddTraceSource("FactorReceived",
-                            "A factor message arrived whole, intact and in time.",
+            .AddTraceSource("FactorReceived", "A factor message arrived whole, intact and in time.",
                             MakeTraceSourceAccessor(&TadLoraClient::m_receivedTrace),
                             "ns3::TadLoraClient::MessageTracedCallback")
             .AddTraceSource("FactorRejected",
                             "A reassembled message failed its checks or came too late.",
                             MakeTraceSourceAccessor(&TadLoraClient::m_rejectedTrace),
                             "ns3::TadLoraClient::MessageTracedCallback")
-            .AddTraceSource("FactorMixed",
-                            "A factor was mixed: one row of the realized W_t.",
+            .AddTraceSource("FactorMixed", "A factor was mixed: one row of the realized W_t.",
                             MakeTraceSourceAccessor(&TadLoraClient::m_mixedTrace),
                             "ns3::TadLoraClient::MixTracedCallback")
             .AddTraceSource("RoundCompleted",
@@ -112,11 +100,11 @@ TadLoraClient::GetTypeId()
 }
 
 TadLoraClient::TadLoraClient()
-    : m_federation(nullptr),
-      m_round(0),
-      m_degree(0),
-      m_trainLoss(0),
-      m_nextMessageId(0)
+    : m_federation(nullptr)
+    , m_round(0)
+    , m_degree(0)
+    , m_trainLoss(0)
+    , m_nextMessageId(0)
 {
     NS_LOG_FUNCTION(this);
 }
@@ -209,16 +197,11 @@ TadLoraClient::SendFactors()
                 const size_t begin = static_cast<size_t>(f) * chunk;
                 const size_t end = std::min(message.size(), begin + chunk);
                 datagram.insert(datagram.end(), message.begin() + begin, message.begin() + end);
-                m_socket->SendTo(Create<Packet>(datagram.data(), datagram.size()),
-                                 0,
+                m_socket->SendTo(Create<Packet>(datagram.data(), datagram.size()), 0,
                                  m_peers.at(peer));
             }
-            m_sentTrace(TadLoraMessageEvent{m_clientId,
-                                            peer,
-                                            m_round,
-                                            factor,
-                                            static_cast<uint32_t>(message.size()),
-                                            fragments});
+            m_sentTrace(TadLoraMessageEvent{m_clientId, peer, m_round, factor,
+                                            static_cast<uint32_t>(message.size()), fragments});
         }
     }
     m_event = Simulator::Schedule(m_roundDeadline, &TadLoraClient::FinishRound, this);
@@ -233,15 +216,14 @@ TadLoraClient::FinishRound()
         TadLoraMixEvent mix{m_clientId, m_round, factor, 1.0, {}};
         std::vector<tadlora::WeightedMessage> neighbours;
         // The inbox is ordered by (factor, sender): the mix does not depend on arrival order.
-        for (const auto& [key, message] : m_inbox)
+        for (const auto& [key, received] : m_inbox)
         {
             if (key.first != factor)
             {
                 continue;
             }
-            const uint32_t senderDegree = tadlora::DecodeMessage(message).header.senderDegree;
-            const double w = tadlora::MetropolisHastingsWeight(m_degree, senderDegree);
-            neighbours.push_back({w, &message});
+            const double w = tadlora::MetropolisHastingsWeight(m_degree, received.senderDegree);
+            neighbours.push_back({w, &received.message});
             mix.weights.emplace_back(key.second, w);
             mix.selfWeight -= w;
         }
@@ -305,12 +287,9 @@ TadLoraClient::HandleRead(Ptr<Socket> socket)
 void
 TadLoraClient::Deliver(uint32_t sender, std::vector<uint8_t> message, uint32_t fragments)
 {
-    TadLoraMessageEvent event{sender,
-                              m_clientId,
-                              0,
-                              tadlora::Factor::A,
-                              static_cast<uint32_t>(message.size()),
-                              fragments};
+    TadLoraMessageEvent event{
+        sender,   m_clientId, 0, tadlora::Factor::A, static_cast<uint32_t>(message.size()),
+        fragments};
     tadlora::DecodedMessage decoded;
     try
     {
@@ -331,7 +310,8 @@ TadLoraClient::Deliver(uint32_t sender, std::vector<uint8_t> message, uint32_t f
         m_rejectedTrace(event);
         return;
     }
-    m_inbox[{decoded.header.factor, sender}] = std::move(message);
+    m_inbox[{decoded.header.factor, sender}] =
+        Received{std::move(message), decoded.header.senderDegree};
     m_receivedTrace(event);
 }
 

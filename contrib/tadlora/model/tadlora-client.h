@@ -28,21 +28,21 @@ namespace ns3
 /** @brief A factor message between two clients, as sent or as received whole and intact. */
 struct TadLoraMessageEvent
 {
-    uint32_t sender;         //!< sending client
-    uint32_t receiver;       //!< receiving client
-    uint64_t round;          //!< round of the factor
-    tadlora::Factor factor;  //!< which factor
-    uint32_t bytes;          //!< message size, fragment headers excluded
-    uint32_t fragments;      //!< UDP datagrams it took
+    uint32_t sender;        //!< sending client
+    uint32_t receiver;      //!< receiving client
+    uint64_t round;         //!< round of the factor
+    tadlora::Factor factor; //!< which factor
+    uint32_t bytes;         //!< message size, fragment headers excluded
+    uint32_t fragments;     //!< UDP datagrams it took
 };
 
 /** @brief One row of the realized mixing matrix W_t for one factor. */
 struct TadLoraMixEvent
 {
-    uint32_t client;        //!< i
-    uint64_t round;         //!< t
-    tadlora::Factor factor; //!< the factor mixed
-    double selfWeight;      //!< W_t[i, i]
+    uint32_t client;                                  //!< i
+    uint64_t round;                                   //!< t
+    tadlora::Factor factor;                           //!< the factor mixed
+    double selfWeight;                                //!< W_t[i, i]
     std::vector<std::pair<uint32_t, double>> weights; //!< (j, W_t[i, j]) for each factor mixed in
 };
 
@@ -60,7 +60,7 @@ struct TadLoraMixEvent
  */
 class TadLoraClient : public Application
 {
-  public:
+public:
     /** @return the object TypeId */
     static TypeId GetTypeId();
     TadLoraClient();
@@ -87,10 +87,10 @@ class TadLoraClient : public Application
     /** TracedCallback signature for the end of a round. */
     typedef void (*RoundTracedCallback)(uint32_t client, uint64_t round, double trainLoss);
 
-  protected:
+protected:
     void DoDispose() override;
 
-  private:
+private:
     void StartApplication() override;
     void StopApplication() override;
 
@@ -112,23 +112,30 @@ class TadLoraClient : public Application
         uint32_t received = 0;                       //!< fragments received so far
     };
 
-    uint32_t m_clientId;        //!< this client's index
-    uint16_t m_port;            //!< UDP port of every client
-    uint64_t m_rounds;          //!< rounds to run
-    Time m_stepTime;            //!< simulated time of one local step
-    Time m_roundDeadline;       //!< time after the exchange starts that messages count
-    uint32_t m_maxPayload;      //!< UDP payload per datagram, fragment header included
+    uint32_t m_clientId;   //!< this client's index
+    uint16_t m_port;       //!< UDP port of every client
+    uint64_t m_rounds;     //!< rounds to run
+    Time m_stepTime;       //!< simulated time of one local step
+    Time m_roundDeadline;  //!< time after the exchange starts that messages count
+    uint32_t m_maxPayload; //!< UDP payload per datagram, fragment header included
 
-    tadlora::Federation* m_federation;           //!< learning side
+    tadlora::Federation* m_federation;             //!< learning side
     std::shared_ptr<tadlora::GossipGraph> m_graph; //!< intended graph of each round
-    std::map<uint32_t, Address> m_peers;         //!< base-graph neighbours' addresses
-    Ptr<Socket> m_socket;                        //!< bound to m_port
-    uint64_t m_round;                            //!< current round
-    uint32_t m_degree;                           //!< this client's degree in the round's graph
-    double m_trainLoss;                          //!< this round's mean training loss
-    uint32_t m_nextMessageId;                    //!< id of the next message sent
+    std::map<uint32_t, Address> m_peers;           //!< base-graph neighbours' addresses
+    Ptr<Socket> m_socket;                          //!< bound to m_port
+    uint64_t m_round;                              //!< current round
+    uint32_t m_degree;                             //!< this client's degree in the round's graph
+    double m_trainLoss;                            //!< this round's mean training loss
+    uint32_t m_nextMessageId;                      //!< id of the next message sent
     std::map<std::pair<uint32_t, uint32_t>, Reassembly> m_reassembly; //!< (sender, id) -> parts
-    std::map<std::pair<tadlora::Factor, uint32_t>, std::vector<uint8_t>> m_inbox; //!< this round
+    /** @brief A message received in time for this round's mix. */
+    struct Received
+    {
+        std::vector<uint8_t> message; //!< the whole, checked message
+        uint32_t senderDegree;        //!< from its header
+    };
+
+    std::map<std::pair<tadlora::Factor, uint32_t>, Received> m_inbox; //!< (factor, sender)
     EventId m_event; //!< the next scheduled step of the round
 
     TracedCallback<const TadLoraMessageEvent&> m_sentTrace;     //!< a factor message sent

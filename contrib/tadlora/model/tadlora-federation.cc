@@ -36,13 +36,13 @@ struct Federation::Impl
     Method method;
     TransformerClassifier model;
     std::shared_ptr<const TaskData> data;
-    std::vector<LoraLinear> adapted;             //!< the model's adapted projections
-    std::vector<torch::Tensor> shards;           //!< per client: [n_i] training indices
-    std::vector<at::Generator> generators;       //!< per client: batch sampling
-    std::vector<torch::Tensor> a;                //!< per layer: [m, r, d_in]
-    std::vector<torch::Tensor> b;                //!< per layer: [m, d_out, r]
+    std::vector<LoraLinear> adapted;       //!< the model's adapted projections
+    std::vector<torch::Tensor> shards;     //!< per client: [n_i] training indices
+    std::vector<at::Generator> generators; //!< per client: batch sampling
+    std::vector<torch::Tensor> a;          //!< per layer: [m, r, d_in]
+    std::vector<torch::Tensor> b;          //!< per layer: [m, d_out, r]
     std::vector<std::unique_ptr<torch::optim::AdamW>> optimizers; //!< per client, if kept
-    double trainSeconds = 0;                     //!< wall time spent training
+    double trainSeconds = 0;                                      //!< wall time spent training
 
     std::vector<torch::Tensor>& Stack(Factor f)
     {
@@ -108,10 +108,8 @@ Federation::Federation(const FederationConfig& config,
                        std::shared_ptr<TransformerClassifierImpl> model,
                        std::shared_ptr<const TaskData> data,
                        const std::vector<std::vector<uint32_t>>& shards)
-    : m_impl(new Impl{config,
-                      Method(config.method, config.switchInterval),
-                      TransformerClassifier(std::move(model)),
-                      std::move(data)})
+    : m_impl(new Impl{config, Method(config.method, config.switchInterval),
+                      TransformerClassifier(std::move(model)), std::move(data)})
 {
     Impl& s = *m_impl;
     const auto m = static_cast<int64_t>(shards.size());
@@ -120,7 +118,8 @@ Federation::Federation(const FederationConfig& config,
     {
         std::vector<int64_t> indices(shards[i].begin(), shards[i].end());
         s.shards.push_back(torch::tensor(indices, torch::kLong));
-        s.generators.push_back(at::make_generator<at::CPUGeneratorImpl>(DeriveSeed(config.seed, i)));
+        s.generators.push_back(
+            at::make_generator<at::CPUGeneratorImpl>(DeriveSeed(config.seed, i)));
     }
     s.optimizers.resize(shards.size());
     // All clients start from one A, drawn from the run's seed, and B = 0.
@@ -170,15 +169,15 @@ Federation::Train(uint32_t client, uint64_t round)
         layer->a.mutable_grad() = torch::Tensor();
         layer->b.mutable_grad() = torch::Tensor();
     }
-    const auto options =
-        torch::optim::AdamWOptions(s.config.lr).weight_decay(s.config.weightDecay);
+    const auto options = torch::optim::AdamWOptions(s.config.lr).weight_decay(s.config.weightDecay);
     std::unique_ptr<torch::optim::AdamW> fresh;
     torch::optim::AdamW* optimizer = nullptr;
     if (s.config.keepOptimizerState)
     {
         if (!s.optimizers[client])
         {
-            s.optimizers[client] = std::make_unique<torch::optim::AdamW>(s.LoraParameters(), options);
+            s.optimizers[client] =
+                std::make_unique<torch::optim::AdamW>(s.LoraParameters(), options);
         }
         optimizer = s.optimizers[client].get();
     }
@@ -193,13 +192,12 @@ Federation::Train(uint32_t client, uint64_t round)
     double lossSum = 0;
     for (uint32_t step = 0; step < s.config.localSteps; ++step)
     {
-        auto pick = torch::randint(shard.size(0),
-                                   {static_cast<int64_t>(s.config.batchSize)},
-                                   s.generators[client],
-                                   torch::kLong);
+        auto pick = torch::randint(shard.size(0), {static_cast<int64_t>(s.config.batchSize)},
+                                   s.generators[client], torch::kLong);
         auto index = shard.index_select(0, pick);
         auto logits = s.model->forward(train.inputs.index_select(0, index));
-        auto loss = torch::nn::functional::cross_entropy(logits, train.labels.index_select(0, index));
+        auto loss =
+            torch::nn::functional::cross_entropy(logits, train.labels.index_select(0, index));
         optimizer->zero_grad();
         loss.backward();
         optimizer->step();
@@ -212,7 +210,8 @@ Federation::Train(uint32_t client, uint64_t round)
         s.a[l][client].copy_(s.adapted[l]->a);
         s.b[l][client].copy_(s.adapted[l]->b);
     }
-    s.trainSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    s.trainSeconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return s.config.localSteps > 0 ? lossSum / s.config.localSteps : 0.0;
 }
 
@@ -233,9 +232,7 @@ Federation::Serialize(uint32_t client, Factor factor, uint64_t round, uint32_t d
 }
 
 void
-Federation::Mix(uint32_t client,
-                Factor factor,
-                double selfWeight,
+Federation::Mix(uint32_t client, Factor factor, double selfWeight,
                 const std::vector<WeightedMessage>& neighbours)
 {
     torch::NoGradGuard noGrad;
@@ -263,7 +260,8 @@ Federation::Mix(uint32_t client,
                 throw MessageError("factor message does not match the model");
             }
             const int64_t count = static_cast<int64_t>(rows) * cols;
-            mixed[l] += neighbour.weight * values.slice(0, offset, offset + count).view({rows, cols});
+            mixed[l] +=
+                neighbour.weight * values.slice(0, offset, offset + count).view({rows, cols});
             offset += count;
         }
     }

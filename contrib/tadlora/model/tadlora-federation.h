@@ -54,7 +54,7 @@ struct Accuracy
 /** @brief A neighbour's factor message and the weight it gets in a client's mix. */
 struct WeightedMessage
 {
-    double weight;                      //!< W_t[i, j]
+    double weight;                       //!< W_t[i, j]
     const std::vector<uint8_t>* message; //!< a message that DecodeMessage accepted
 };
 
@@ -68,15 +68,14 @@ struct WeightedMessage
  */
 class Federation
 {
-  public:
+public:
     /**
      * @param config the learning knobs
      * @param model the pretrained model (base and head frozen); its A is re-drawn from the seed
      * @param data the task
      * @param shards each client's training sample indices
      */
-    Federation(const FederationConfig& config,
-               std::shared_ptr<TransformerClassifierImpl> model,
+    Federation(const FederationConfig& config, std::shared_ptr<TransformerClassifierImpl> model,
                std::shared_ptr<const TaskData> data,
                const std::vector<std::vector<uint32_t>>& shards);
     ~Federation();
@@ -106,9 +105,7 @@ class Federation
      * @param degree the sender's degree in the round's graph, stamped in the header
      * @return the encoded message
      */
-    std::vector<uint8_t> Serialize(uint32_t client,
-                                   Factor factor,
-                                   uint64_t round,
+    std::vector<uint8_t> Serialize(uint32_t client, Factor factor, uint64_t round,
                                    uint32_t degree) const;
 
     /**
@@ -119,9 +116,7 @@ class Federation
      * @param neighbours the received messages of this factor and their weights
      * @throws MessageError if a message's shapes do not match the model's
      */
-    void Mix(uint32_t client,
-             Factor factor,
-             double selfWeight,
+    void Mix(uint32_t client, Factor factor, double selfWeight,
              const std::vector<WeightedMessage>& neighbours);
 
     /** @return wall-clock seconds spent in Train so far */
@@ -141,7 +136,7 @@ class Federation
      */
     std::vector<float> FactorValues(uint32_t client, Factor factor) const;
 
-  private:
+private:
     struct Impl;
     std::unique_ptr<Impl> m_impl; //!< keeps LibTorch out of this header
 };

@@ -9,11 +9,11 @@ namespace tadlora
 {
 
 GossipGraph::GossipGraph(uint32_t nodes, std::vector<Edge> base, double linkProb, uint64_t seed)
-    : m_nodes(nodes),
-      m_base(std::move(base)),
-      m_linkProb(linkProb),
-      m_seed(seed),
-      m_cachedRound(0)
+    : m_nodes(nodes)
+    , m_base(std::move(base))
+    , m_linkProb(linkProb)
+    , m_seed(seed)
+    , m_cachedRound(0)
 {
 }
 

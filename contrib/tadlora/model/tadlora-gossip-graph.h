@@ -19,7 +19,7 @@ namespace tadlora
 /** @brief E_t for every round t, drawn from a stream that depends only on (seed, t). */
 class GossipGraph
 {
-  public:
+public:
     /**
      * @param nodes m
      * @param base the base graph's edges
@@ -37,14 +37,14 @@ class GossipGraph
     /** @param client i @param round t @return i's neighbours in E_t, ascending */
     std::vector<uint32_t> Neighbours(uint32_t client, uint64_t round);
 
-  private:
-    uint32_t m_nodes;              //!< m
-    std::vector<Edge> m_base;      //!< base graph
-    double m_linkProb;             //!< p
-    uint64_t m_seed;               //!< run's seed
-    uint64_t m_cachedRound;        //!< round of m_active
-    bool m_cached = false;         //!< m_active holds a round
-    std::vector<Edge> m_active;    //!< E_t of m_cachedRound
+private:
+    uint32_t m_nodes;           //!< m
+    std::vector<Edge> m_base;   //!< base graph
+    double m_linkProb;          //!< p
+    uint64_t m_seed;            //!< run's seed
+    uint64_t m_cachedRound;     //!< round of m_active
+    bool m_cached = false;      //!< m_active holds a round
+    std::vector<Edge> m_active; //!< E_t of m_cachedRound
 };
 
 } // namespace tadlora

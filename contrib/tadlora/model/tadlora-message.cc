@@ -16,13 +16,13 @@ constexpr uint8_t kFloat32 = 0;
 /** @brief Appends little-endian integers to a byte vector. */
 class Writer
 {
-  public:
+public:
     explicit Writer(std::vector<uint8_t>& out)
         : m_out(out)
     {
     }
 
-    template <typename T>
+    template<typename T>
     void Put(T value)
     {
         for (size_t i = 0; i < sizeof(T); ++i)
@@ -31,22 +31,22 @@ class Writer
         }
     }
 
-  private:
+private:
     std::vector<uint8_t>& m_out;
 };
 
 /** @brief Reads little-endian integers, refusing to run past the end. */
 class Reader
 {
-  public:
+public:
     Reader(const std::vector<uint8_t>& in, uint64_t begin, uint64_t end)
-        : m_in(in),
-          m_end(end),
-          m_pos(begin)
+        : m_in(in)
+        , m_end(end)
+        , m_pos(begin)
     {
     }
 
-    template <typename T>
+    template<typename T>
     T Get()
     {
         if (m_pos + sizeof(T) > m_end)
@@ -67,7 +67,7 @@ class Reader
         return m_pos;
     }
 
-  private:
+private:
     const std::vector<uint8_t>& m_in;
     uint64_t m_end;
     uint64_t m_pos;

@@ -21,7 +21,7 @@ namespace tadlora
 /** @brief Raised for a message that is truncated, corrupted or of an unknown version. */
 class MessageError : public std::runtime_error
 {
-  public:
+public:
     using std::runtime_error::runtime_error;
 };
 

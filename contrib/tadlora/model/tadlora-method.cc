@@ -98,16 +98,16 @@ Method::Plan(uint64_t round) const
     RoundPlan plan{};
     switch (m_row->trains)
     {
-    case Trains::Both:
-        plan.trainA = plan.trainB = true;
-        break;
-    case Trains::BOnly:
-        plan.trainB = true;
-        break;
-    case Trains::Phase:
-        plan.trainA = Phase(round) == Factor::A;
-        plan.trainB = Phase(round) == Factor::B;
-        break;
+        case Trains::Both:
+            plan.trainA = plan.trainB = true;
+            break;
+        case Trains::BOnly:
+            plan.trainB = true;
+            break;
+        case Trains::Phase:
+            plan.trainA = Phase(round) == Factor::A;
+            plan.trainB = Phase(round) == Factor::B;
+            break;
     }
     plan.mixA = m_row->mixes == Mixes::Both || plan.trainA;
     plan.mixB = m_row->mixes == Mixes::Both || plan.trainB;

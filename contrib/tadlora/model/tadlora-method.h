@@ -46,7 +46,7 @@ struct RoundPlan
  */
 class Method
 {
-  public:
+public:
     /**
      * @brief Look a method up by its command-line name.
      * @param name lora, ffa-lora, rolora, tad-lora-no-joint or tad-lora
@@ -67,7 +67,7 @@ class Method
     /** @param round the round, counted from 0 @return what trains and what mixes in it */
     RoundPlan Plan(uint64_t round) const;
 
-  private:
+private:
     /** @brief Which factors train. */
     enum class Trains
     {
@@ -91,8 +91,8 @@ class Method
     };
     static const Row kTable[]; //!< the five methods
 
-    const Row* m_row;           //!< this method's row
-    std::string m_name;         //!< copy of m_row->name
+    const Row* m_row;          //!< this method's row
+    std::string m_name;        //!< copy of m_row->name
     uint32_t m_switchInterval; //!< T in effect
 };
 

@@ -42,9 +42,7 @@ namespace
 {
 
 void
-Pretrain(TransformerClassifier& model,
-         const Dataset& unlabeled,
-         const PretrainConfig& recipe,
+Pretrain(TransformerClassifier& model, const Dataset& unlabeled, const PretrainConfig& recipe,
          const std::function<void(int64_t, int64_t, double)>& progress)
 {
     const ModelConfig& c = model->config;
@@ -55,7 +53,7 @@ Pretrain(TransformerClassifier& model,
         const std::string& name = item.key();
         // LoRA stays at B = 0 and the head stays random: pretraining shapes the encoder only.
         const bool lora = name.size() >= 2 && (name.substr(name.size() - 2) == ".a" ||
-                                              name.substr(name.size() - 2) == ".b");
+                                               name.substr(name.size() - 2) == ".b");
         if (!lora && name.rfind("head.", 0) != 0)
         {
             params.push_back(item.value());
@@ -94,18 +92,16 @@ Pretrain(TransformerClassifier& model,
 } // namespace
 
 TransformerClassifier
-PretrainedModel(const ModelConfig& config,
-                const Dataset& unlabeled,
-                const std::string& taskName,
-                const PretrainConfig& recipe,
-                const std::string& cacheDir,
+PretrainedModel(const ModelConfig& config, const Dataset& unlabeled, const std::string& taskName,
+                const PretrainConfig& recipe, const std::string& cacheDir,
                 const std::function<void(int64_t, int64_t, double)>& progress)
 {
     torch::manual_seed(recipe.seed);
     TransformerClassifier model(config);
-    const std::filesystem::path path = std::filesystem::path(cacheDir) /
-                                       ("base-" + taskName + "-n" + std::to_string(unlabeled.inputs.size(0)) + "-" + config.BaseKey() + "-" +
-                                        recipe.Key() + ".pt");
+    const std::filesystem::path path =
+        std::filesystem::path(cacheDir) /
+        ("base-" + taskName + "-n" + std::to_string(unlabeled.inputs.size(0)) + "-" +
+         config.BaseKey() + "-" + recipe.Key() + ".pt");
     if (std::filesystem::exists(path))
     {
         torch::load(model, path.string());

@@ -53,12 +53,10 @@ std::string DefaultCacheDir();
  * @param progress called with (step, steps, loss) now and then during pretraining
  * @return the model, with base and head frozen and LoRA B = 0
  */
-TransformerClassifier PretrainedModel(const ModelConfig& config,
-                                      const Dataset& unlabeled,
-                                      const std::string& taskName,
-                                      const PretrainConfig& recipe,
-                                      const std::string& cacheDir,
-                                      const std::function<void(int64_t, int64_t, double)>& progress);
+TransformerClassifier PretrainedModel(
+    const ModelConfig& config, const Dataset& unlabeled, const std::string& taskName,
+    const PretrainConfig& recipe, const std::string& cacheDir,
+    const std::function<void(int64_t, int64_t, double)>& progress);
 
 } // namespace tadlora
 

@@ -19,10 +19,10 @@ ModelConfig::BaseKey() const
 }
 
 LoraLinearImpl::LoraLinearImpl(int64_t in, int64_t out, int64_t rank, double alpha)
-    : base(register_module("base", torch::nn::Linear(in, out))),
-      a(register_parameter("a", torch::empty({rank, in}))),
-      b(register_parameter("b", torch::zeros({out, rank}))),
-      scaling(alpha / static_cast<double>(rank))
+    : base(register_module("base", torch::nn::Linear(in, out)))
+    , a(register_parameter("a", torch::empty({rank, in})))
+    , b(register_parameter("b", torch::zeros({out, rank})))
+    , scaling(alpha / static_cast<double>(rank))
 {
     // Kaiming-uniform with a = sqrt(5), as nn.Linear and the LoRA reference initialize A.
     torch::NoGradGuard noGrad;
@@ -32,19 +32,20 @@ LoraLinearImpl::LoraLinearImpl(int64_t in, int64_t out, int64_t rank, double alp
 torch::Tensor
 LoraLinearImpl::forward(const torch::Tensor& x)
 {
-    return base(x) + scaling * torch::nn::functional::linear(torch::nn::functional::linear(x, a), b);
+    return base(x) +
+           scaling * torch::nn::functional::linear(torch::nn::functional::linear(x, a), b);
 }
 
 EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& c)
-    : heads(c.heads),
-      norm1(register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dModel})))),
-      query(register_module("query", LoraLinear(c.dModel, c.dModel, c.rank, c.alpha))),
-      key(register_module("key", torch::nn::Linear(c.dModel, c.dModel))),
-      value(register_module("value", LoraLinear(c.dModel, c.dModel, c.rank, c.alpha))),
-      output(register_module("output", torch::nn::Linear(c.dModel, c.dModel))),
-      norm2(register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dModel})))),
-      ff1(register_module("ff1", torch::nn::Linear(c.dModel, c.ffn))),
-      ff2(register_module("ff2", torch::nn::Linear(c.ffn, c.dModel)))
+    : heads(c.heads)
+    , norm1(register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dModel}))))
+    , query(register_module("query", LoraLinear(c.dModel, c.dModel, c.rank, c.alpha)))
+    , key(register_module("key", torch::nn::Linear(c.dModel, c.dModel)))
+    , value(register_module("value", LoraLinear(c.dModel, c.dModel, c.rank, c.alpha)))
+    , output(register_module("output", torch::nn::Linear(c.dModel, c.dModel)))
+    , norm2(register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dModel}))))
+    , ff1(register_module("ff1", torch::nn::Linear(c.dModel, c.ffn)))
+    , ff2(register_module("ff2", torch::nn::Linear(c.ffn, c.dModel)))
 {
 }
 
@@ -60,20 +61,21 @@ EncoderBlockImpl::forward(const torch::Tensor& x)
     auto q = split(query(h)); // [N, heads, S, dh]
     auto k = split(key(h));
     auto v = split(value(h));
-    auto attention = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(dh)), -1);
+    auto attention =
+        torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(dh)), -1);
     auto mixed = torch::matmul(attention, v).transpose(1, 2).reshape({n, s, d});
     auto y = x + output(mixed);
     return y + ff2(torch::gelu(ff1(norm2(y))));
 }
 
 TransformerClassifierImpl::TransformerClassifierImpl(const ModelConfig& c)
-    : config(c),
-      embed(register_module("embed", torch::nn::Linear(c.tokenDim, c.dModel))),
-      classToken(register_parameter("classToken", torch::randn({1, 1, c.dModel}) * 0.02)),
-      position(register_parameter("position", torch::randn({1, 1 + c.tokens, c.dModel}) * 0.02)),
-      blocks(register_module("blocks", torch::nn::ModuleList())),
-      norm(register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dModel})))),
-      head(register_module("head", torch::nn::Linear(c.dModel, c.classes)))
+    : config(c)
+    , embed(register_module("embed", torch::nn::Linear(c.tokenDim, c.dModel)))
+    , classToken(register_parameter("classToken", torch::randn({1, 1, c.dModel}) * 0.02))
+    , position(register_parameter("position", torch::randn({1, 1 + c.tokens, c.dModel}) * 0.02))
+    , blocks(register_module("blocks", torch::nn::ModuleList()))
+    , norm(register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dModel}))))
+    , head(register_module("head", torch::nn::Linear(c.dModel, c.classes)))
 {
     for (int64_t l = 0; l < c.layers; ++l)
     {

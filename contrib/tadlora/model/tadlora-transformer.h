@@ -23,15 +23,15 @@ namespace tadlora
 /** @brief Shape of the encoder and of its LoRA adapters. */
 struct ModelConfig
 {
-    int64_t tokens = 16;    //!< input tokens per sample
-    int64_t tokenDim = 49;  //!< features per input token
-    int64_t dModel = 64;    //!< residual width
-    int64_t heads = 4;      //!< attention heads
-    int64_t layers = 2;     //!< encoder blocks
-    int64_t ffn = 128;      //!< feed-forward width
-    int64_t classes = 10;   //!< classification head outputs
-    int64_t rank = 8;       //!< LoRA rank r
-    double alpha = 16;      //!< LoRA alpha; the update is scaled by alpha / r
+    int64_t tokens = 16;   //!< input tokens per sample
+    int64_t tokenDim = 49; //!< features per input token
+    int64_t dModel = 64;   //!< residual width
+    int64_t heads = 4;     //!< attention heads
+    int64_t layers = 2;    //!< encoder blocks
+    int64_t ffn = 128;     //!< feed-forward width
+    int64_t classes = 10;  //!< classification head outputs
+    int64_t rank = 8;      //!< LoRA rank r
+    double alpha = 16;     //!< LoRA alpha; the update is scaled by alpha / r
 
     /** @return a short text that changes whenever the frozen base's shape changes */
     std::string BaseKey() const;
@@ -67,15 +67,15 @@ struct EncoderBlockImpl : torch::nn::Module
     /** @param x [N, S, d] @return [N, S, d] */
     torch::Tensor forward(const torch::Tensor& x);
 
-    int64_t heads;                      //!< attention heads
+    int64_t heads;                       //!< attention heads
     torch::nn::LayerNorm norm1{nullptr}; //!< before attention
-    LoraLinear query{nullptr};          //!< adapted
-    torch::nn::Linear key{nullptr};     //!< frozen
-    LoraLinear value{nullptr};          //!< adapted
-    torch::nn::Linear output{nullptr};  //!< frozen
+    LoraLinear query{nullptr};           //!< adapted
+    torch::nn::Linear key{nullptr};      //!< frozen
+    LoraLinear value{nullptr};           //!< adapted
+    torch::nn::Linear output{nullptr};   //!< frozen
     torch::nn::LayerNorm norm2{nullptr}; //!< before the feed-forward
-    torch::nn::Linear ff1{nullptr};     //!< frozen
-    torch::nn::Linear ff2{nullptr};     //!< frozen
+    torch::nn::Linear ff1{nullptr};      //!< frozen
+    torch::nn::Linear ff2{nullptr};      //!< frozen
 };
 TORCH_MODULE(EncoderBlock);
 
@@ -98,13 +98,13 @@ struct TransformerClassifierImpl : torch::nn::Module
     /** @brief Freeze everything but the LoRA factors. */
     void FreezeBase();
 
-    ModelConfig config;                  //!< shape
-    torch::nn::Linear embed{nullptr};    //!< token features -> d
-    torch::Tensor classToken;            //!< [1, 1, d]
-    torch::Tensor position;              //!< [1, 1 + tokens, d]
-    torch::nn::ModuleList blocks;        //!< EncoderBlock x layers
-    torch::nn::LayerNorm norm{nullptr};  //!< final norm
-    torch::nn::Linear head{nullptr};     //!< classification head
+    ModelConfig config;                 //!< shape
+    torch::nn::Linear embed{nullptr};   //!< token features -> d
+    torch::Tensor classToken;           //!< [1, 1, d]
+    torch::Tensor position;             //!< [1, 1 + tokens, d]
+    torch::nn::ModuleList blocks;       //!< EncoderBlock x layers
+    torch::nn::LayerNorm norm{nullptr}; //!< final norm
+    torch::nn::Linear head{nullptr};    //!< classification head
 };
 TORCH_MODULE(TransformerClassifier);
 
