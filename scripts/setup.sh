@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(
   g++ cmake make                      # toolchain
-  libns3-dev ns3 libgsl-dev           # ns-3 3.37; ns3 holds helpers its CMake targets reference
+  libns3-dev ns3                      # ns-3 3.37; ns3 holds helpers its CMake targets reference
+  libgsl-dev libsqlite3-dev libxml2-dev libpython3-dev  # named by ns-3's exported CMake targets
   libtorch-dev libopenblas0-openmp    # LibTorch 1.13 on OpenBLAS (the reference BLAS is 10x slower)
   libboost-graph-dev libcli11-dev     # topologies; command line and scenario files
   nlohmann-json3-dev zlib1g-dev       # summary.json; gzip IDX reading and CRC-32
