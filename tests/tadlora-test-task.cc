@@ -3,6 +3,7 @@
 
 #include "tadlora-pretrain.h"
 
+#include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cstdlib>
@@ -13,13 +14,39 @@
 namespace tadlora::test
 {
 
+namespace
+{
+
+/** Removes the process's temporary directory after the last test. */
+class TempDirCleanUp : public ::testing::Environment
+{
+public:
+    void TearDown() override
+    {
+        std::error_code ec;
+        std::filesystem::remove_all(TempDir(), ec);
+    }
+};
+
+const auto* g_cleanUp = ::testing::AddGlobalTestEnvironment(new TempDirCleanUp);
+
+} // namespace
+
 const std::string&
 CacheDir()
+{
+    // ctest runs every test in a process of its own: the base is pretrained once, not per test.
+    static const std::string dir = TADLORA_TEST_CACHE_DIR;
+    return dir;
+}
+
+const std::string&
+TempDir()
 {
     static const std::string dir = []
     {
         std::string pattern =
-            (std::filesystem::temp_directory_path() / "tadlora-test-cache-XXXXXX").string();
+            (std::filesystem::temp_directory_path() / "tadlora-test-XXXXXX").string();
         return std::string(mkdtemp(pattern.data()));
     }();
     return dir;

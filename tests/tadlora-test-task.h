@@ -13,8 +13,10 @@
 namespace tadlora::test
 {
 
-/** @return a temporary directory for this test process's pretrained bases */
+/** @return where the tests' pretrained bases are cached, shared by all test processes */
 const std::string& CacheDir();
+/** @return a temporary directory of this test process, removed when it ends */
+const std::string& TempDir();
 /** @return the synthetic task, generated once per process */
 std::shared_ptr<const TaskData> SyntheticTask();
 /** @return a fresh copy of a base pretrained (briefly) on the synthetic task */

@@ -26,7 +26,7 @@ struct Result
 Result
 RunSim(const std::string& args)
 {
-    const fs::path err = fs::path(tadlora::test::CacheDir()) / "stderr.txt";
+    const fs::path err = fs::path(tadlora::test::TempDir()) / "stderr.txt";
     const std::string command =
         std::string(TADLORA_SIM) + " " + args + " 2>" + err.string() + " >/dev/null";
     const int raw = std::system(command.c_str());
@@ -49,7 +49,7 @@ TinyRunArgs()
 
 TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
 {
-    const fs::path dir = fs::path(tadlora::test::CacheDir()) / "bad-input";
+    const fs::path dir = fs::path(tadlora::test::TempDir()) / "bad-input";
     fs::create_directories(dir);
     const fs::path unknownKey = dir / "unknown-key.toml";
     std::ofstream(unknownKey) << "clients = 4\nwarp-speed = 9\n";
@@ -89,8 +89,8 @@ TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
 
 TEST(CommandLine, ConfigTomlOfARunReproducesIt)
 {
-    const fs::path first = fs::path(tadlora::test::CacheDir()) / "cli-first";
-    const fs::path second = fs::path(tadlora::test::CacheDir()) / "cli-second";
+    const fs::path first = fs::path(tadlora::test::TempDir()) / "cli-first";
+    const fs::path second = fs::path(tadlora::test::TempDir()) / "cli-second";
     ASSERT_EQ(RunSim(TinyRunArgs() + " --method rolora --seed 5 --out " + first.string()).status,
               0);
     for (const std::string file :

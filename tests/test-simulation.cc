@@ -37,7 +37,7 @@ ShortRun(const std::string& name)
     c.pretrainSteps = test::kPretrainSteps;
     c.cacheDir = test::CacheDir();
     c.quiet = true;
-    c.out = (fs::path(test::CacheDir()) / name).string();
+    c.out = (fs::path(test::TempDir()) / name).string();
     return c;
 }
 
@@ -186,4 +186,27 @@ TEST(Simulation, DroppedMessagesShowInTheTraceAndInTheRealizedMatrix)
     EXPECT_GT(worst, 0.0);
     const auto summary = nlohmann::json::parse(test::Slurp(fs::path(c.out) / "summary.json"));
     EXPECT_LT(summary["network"]["delivery_ratio"].get<double>(), 1.0);
+}
+
+TEST(Simulation, OptionalPcapAndFlowMonitorOutputsAreWrittenAndTheRunEnds)
+{
+    ns3::TadLoraConfig c = ShortRun("captures");
+    c.rounds = 2;
+    c.pcap = true;
+    c.flowMonitor = true;
+    ns3::TadLoraExperiment(c).Run();
+    EXPECT_NE(test::Slurp(fs::path(c.out) / "flowmon.xml").find("<FlowMonitor>"),
+              std::string::npos);
+    uint32_t pcaps = 0;
+    uint32_t withPackets = 0; // a link never active in the run has only the 24-byte header
+    for (const auto& entry : fs::directory_iterator(c.out))
+    {
+        if (entry.path().extension() == ".pcap")
+        {
+            ++pcaps;
+            withPackets += fs::file_size(entry.path()) > 24;
+        }
+    }
+    EXPECT_EQ(pcaps, 2 * MakeBaseGraph(c.topology, c.clients, c.seed).size());
+    EXPECT_GT(withPackets, 0u);
 }

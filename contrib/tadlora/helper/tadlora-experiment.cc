@@ -191,6 +191,11 @@ private:
         {
             WriteRow(round);
         }
+        if (last)
+        {
+            // Periodic helpers such as FlowMonitor's loss check would keep the event list alive.
+            Simulator::Stop();
+        }
         m_completed = 0;
         m_lossSum = 0;
         m_mixing.clear();
