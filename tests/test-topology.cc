@@ -5,6 +5,7 @@
  * determinism of the random kinds, file readers, and one-line errors naming the option.
  */
 
+#include "tadlora-test-task.h"
 #include "tadlora-topology.h"
 
 #include <gtest/gtest.h>
@@ -70,7 +71,7 @@ ExpectSimpleConnected(const std::vector<Edge>& edges, uint32_t nodes)
 std::string
 WriteTempFile(const std::string& name, const std::string& content)
 {
-    const std::string path = ::testing::TempDir() + "tadlora-test-topology-" + name;
+    const std::string path = tadlora::test::TempDir() + "/topology-" + name;
     std::ofstream(path) << content;
     return path;
 }
@@ -211,7 +212,7 @@ TEST(Topology, DotFileIsReadByNodeId)
 
 TEST(Topology, BadSpecsThrowOneLineNamingTheOption)
 {
-    const std::string missing = ::testing::TempDir() + "tadlora-test-topology-no-such-file";
+    const std::string missing = tadlora::test::TempDir() + "/topology-no-such-file";
     const std::vector<std::string> badSpecs{"foo",
                                             "",
                                             "complete:3",
