@@ -20,9 +20,11 @@ namespace
 constexpr uint32_t kClients = 6;
 
 std::unique_ptr<Federation>
-MakeFederation(const std::string& method, uint32_t switchInterval, uint64_t seed = 3)
+MakeFederation(const std::string& method, uint32_t switchInterval, uint64_t seed = 3,
+               bool keepOptimizerState = false)
 {
     FederationConfig config;
+    config.keepOptimizerState = keepOptimizerState;
     config.method = method;
     config.switchInterval = switchInterval;
     config.localSteps = 3;
@@ -265,4 +267,23 @@ TEST(Federation, BaseAccuracyIsEveryClientsAccuracyBeforeTraining)
     EXPECT_DOUBLE_EQ(acc.mean, base);
     EXPECT_NEAR(acc.std, 0.0, 1e-12);
     EXPECT_DOUBLE_EQ(acc.averagedModel, base);
+}
+
+TEST(Federation, KeptOptimizerStateCarriesMomentsIntoTheNextRound)
+{
+    auto fresh = MakeFederation("lora", 1, 3, false);
+    auto kept = MakeFederation("lora", 1, 3, true);
+    for (auto* f : {fresh.get(), kept.get()})
+    {
+        f->Train(0, 0);
+    }
+    // Same data, same start: the first round cannot tell the two apart...
+    EXPECT_EQ(fresh->FactorValues(0, Factor::B), kept->FactorValues(0, Factor::B));
+    for (auto* f : {fresh.get(), kept.get()})
+    {
+        f->Train(0, 1);
+    }
+    // ...the second starts from AdamW moments in one and from zero in the other.
+    EXPECT_NE(fresh->FactorValues(0, Factor::B), kept->FactorValues(0, Factor::B));
+    EXPECT_NE(fresh->FactorValues(0, Factor::A), kept->FactorValues(0, Factor::A));
 }
