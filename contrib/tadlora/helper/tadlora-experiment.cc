@@ -148,7 +148,7 @@ private:
     void OnSent(const TadLoraMessageEvent& e)
     {
         m_messages[{e.round, e.factor, e.sender, e.receiver}] =
-            MessageRecord{e.bytes, e.fragments, Simulator::Now()};
+            MessageRecord{e.bytes, e.fragments, Simulator::Now(), false, Time()};
         ++m_msgsSent;
         m_bytesSent += e.bytes;
     }
@@ -168,13 +168,9 @@ private:
 
     void OnMixed(const TadLoraMixEvent& e)
     {
-        auto [it, inserted] = m_mixing.try_emplace(e.factor, m_federation.Clients());
-        tadlora::MixingMatrix& w = it->second;
-        w(e.client, e.client) = e.selfWeight;
         m_weights[{e.round, e.factor, e.client, e.client}] = e.selfWeight;
         for (const auto& [j, weight] : e.weights)
         {
-            w(e.client, j) = weight;
             m_weights[{e.round, e.factor, e.client, j}] = weight;
         }
     }
@@ -198,7 +194,25 @@ private:
         }
         m_completed = 0;
         m_lossSum = 0;
-        m_mixing.clear();
+    }
+
+    /** max |column sum - 1| over the realized W_t of each factor mixed in the round. */
+    double ColumnSumDeviation(uint64_t round) const
+    {
+        std::map<tadlora::Factor, tadlora::MixingMatrix> w;
+        const auto begin = m_weights.lower_bound({round, tadlora::Factor::A, 0, 0});
+        const auto end = m_weights.lower_bound({round + 1, tadlora::Factor::A, 0, 0});
+        for (auto it = begin; it != end; ++it)
+        {
+            const auto& [r, factor, client, peer] = it->first;
+            w.try_emplace(factor, m_federation.Clients()).first->second(client, peer) = it->second;
+        }
+        double deviation = 0;
+        for (const auto& [factor, matrix] : w)
+        {
+            deviation = std::max(deviation, matrix.MaxColumnSumDeviation());
+        }
+        return deviation;
     }
 
     void WriteRow(uint64_t round)
@@ -212,10 +226,7 @@ private:
         row.meanLoss = m_lossSum / m_federation.Clients();
         row.disagreement = m_federation.Diagnose();
         row.activeEdges = m_graph.Active(round).size();
-        for (const auto& [factor, w] : m_mixing)
-        {
-            row.columnSumDeviation = std::max(row.columnSumDeviation, w.MaxColumnSumDeviation());
-        }
+        row.columnSumDeviation = ColumnSumDeviation(round);
         row.msgsSent = m_msgsSent;
         row.msgsDelivered = m_msgsDelivered;
         row.msgsRejected = m_msgsRejected;
@@ -247,7 +258,6 @@ private:
     Clock::time_point m_start;
     std::map<MessageKey, MessageRecord> m_messages;
     std::map<MessageKey, double> m_weights; //!< realized W_t[client, peer] by round and factor
-    std::map<tadlora::Factor, tadlora::MixingMatrix> m_mixing; //!< realized W_t of this round
     uint32_t m_completed = 0;
     double m_lossSum = 0;
     uint64_t m_msgsSent = 0;
