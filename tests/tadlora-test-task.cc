@@ -81,4 +81,46 @@ Slurp(const std::string& path)
     return text.str();
 }
 
+/** Rows of a CSV file as column -> text maps. */
+std::vector<std::map<std::string, std::string>>
+ReadCsv(const std::filesystem::path& path)
+{
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    std::vector<std::string> columns;
+    std::stringstream header(line);
+    for (std::string column; std::getline(header, column, ',');)
+    {
+        columns.push_back(column);
+    }
+    std::vector<std::map<std::string, std::string>> rows;
+    while (std::getline(in, line))
+    {
+        std::stringstream fields(line);
+        std::map<std::string, std::string> row;
+        for (const std::string& column : columns)
+        {
+            std::getline(fields, row[column], ',');
+        }
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+/** Realized W_t from mixing.csv: (round, factor) -> matrix. */
+std::map<std::pair<uint64_t, std::string>, MixingMatrix>
+RealizedMixing(const std::filesystem::path& dir, uint32_t clients)
+{
+    std::map<std::pair<uint64_t, std::string>, MixingMatrix> w;
+    for (const auto& row : ReadCsv(dir / "mixing.csv"))
+    {
+        auto [it, inserted] =
+            w.try_emplace({std::stoull(row.at("round")), row.at("factor")}, clients);
+        it->second(std::stoul(row.at("client")), std::stoul(row.at("peer"))) =
+            std::stod(row.at("weight"));
+    }
+    return w;
+}
+
 } // namespace tadlora::test

@@ -5,10 +5,15 @@
 // The small task and pretrained base the learning and simulation tests share.
 
 #include "tadlora-dataset.h"
+#include "tadlora-mixing.h"
 #include "tadlora-transformer.h"
 
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace tadlora::test
 {
@@ -24,6 +29,17 @@ TransformerClassifier PretrainedSyntheticModel();
 
 /** @param path a file @return its whole content, or "" if it cannot be read */
 std::string Slurp(const std::string& path);
+
+/** @param path a CSV file with a header line @return its rows as column -> text maps */
+std::vector<std::map<std::string, std::string>> ReadCsv(const std::filesystem::path& path);
+
+/**
+ * @param dir a run's output directory
+ * @param clients m
+ * @return the realized W_t from its mixing.csv, by (round, factor)
+ */
+std::map<std::pair<uint64_t, std::string>, MixingMatrix> RealizedMixing(
+    const std::filesystem::path& dir, uint32_t clients);
 
 /** Pretraining steps of the tests' base: enough to pass through the cache code. */
 constexpr int64_t kPretrainSteps = 100;

@@ -74,3 +74,49 @@ TEST(Message, ShapesThatDoNotMatchTheValuesCannotBeEncoded)
     values.pop_back();
     EXPECT_THROW(EncodeMessage(SampleHeader(), values), std::invalid_argument);
 }
+
+TEST(Record, FragmentHeaderRoundTrips)
+{
+    FragmentHeader header;
+    header.sender = 3;
+    header.messageId = 0xdeadbeef;
+    header.round = 1ULL << 40;
+    header.index = 5;
+    header.count = 9;
+    header.messageBytes = 8333;
+    const std::vector<uint8_t> bytes = EncodeFragmentHeader(header);
+    ASSERT_EQ(bytes.size(), FragmentHeader::kSize);
+    EXPECT_EQ(KindOf(bytes), RecordKind::Fragment);
+    const FragmentHeader decoded = DecodeFragmentHeader(bytes);
+    EXPECT_EQ(decoded.sender, 3u);
+    EXPECT_EQ(decoded.messageId, 0xdeadbeefu);
+    EXPECT_EQ(decoded.round, 1ULL << 40);
+    EXPECT_EQ(decoded.index, 5u);
+    EXPECT_EQ(decoded.count, 9u);
+    EXPECT_EQ(decoded.messageBytes, 8333u);
+}
+
+TEST(Record, ControlRecordRoundTrips)
+{
+    const std::vector<uint8_t> bytes = EncodeControl({RecordKind::Confirm, 12, 77, 4});
+    ASSERT_EQ(bytes.size(), ControlRecord::kSize);
+    const ControlRecord decoded = DecodeControl(bytes);
+    EXPECT_EQ(decoded.kind, RecordKind::Confirm);
+    EXPECT_EQ(decoded.sender, 12u);
+    EXPECT_EQ(decoded.round, 77u);
+    EXPECT_EQ(decoded.degree, 4u);
+}
+
+TEST(Record, DamagedRecordsAreRefused)
+{
+    FragmentHeader header;
+    header.index = 2;
+    header.count = 2; // index out of range
+    EXPECT_THROW(DecodeFragmentHeader(EncodeFragmentHeader(header)), MessageError);
+    std::vector<uint8_t> control = EncodeControl({RecordKind::Ack, 1, 2, 0});
+    control.pop_back();
+    EXPECT_THROW(DecodeControl(control), MessageError);
+    EXPECT_THROW(KindOf({0x74, 0x4c, 9}), MessageError);
+    EXPECT_THROW(KindOf({0x00, 0x4c, 1}), MessageError);
+    EXPECT_THROW(KindOf({0x74}), MessageError);
+}

@@ -2,6 +2,9 @@
 #ifndef TADLORA_CLIENT_HELPER_H
 #define TADLORA_CLIENT_HELPER_H
 
+#include "tadlora-network-helper.h"
+#include "tadlora-options.h"
+
 #include "ns3/application-container.h"
 #include "ns3/node-container.h"
 #include "ns3/object-factory.h"
@@ -39,6 +42,12 @@ public:
     void SetAttribute(const std::string& name, const AttributeValue& value);
 
     /**
+     * @brief Set every client attribute that a run's options name (--rounds, --transport, ...).
+     * @param config the run's options
+     */
+    void SetAttributes(const TadLoraConfig& config);
+
+    /**
      * @param node the node
      * @param clientId the client index it gets
      * @return the installed application
@@ -50,6 +59,24 @@ public:
      * @return the installed applications, in the same order
      */
     ApplicationContainer Install(const NodeContainer& nodes) const;
+
+    /**
+     * @brief Install a client on each node and give it its base-graph neighbours' addresses on
+     * the network.
+     * @param nodes the network's nodes; the i-th becomes client i
+     * @param network the network they are on
+     * @return the installed applications, in the same order
+     */
+    ApplicationContainer Install(const NodeContainer& nodes,
+                                 const TadLoraNetworkHelper& network) const;
+
+    /**
+     * @brief Fix the random streams of installed clients, as ns-3 helpers do.
+     * @param apps clients installed by this helper
+     * @param stream the first stream index
+     * @return the number of streams used
+     */
+    int64_t AssignStreams(const ApplicationContainer& apps, int64_t stream) const;
 
 private:
     ObjectFactory m_factory;                       //!< makes TadLoraClient objects

@@ -7,21 +7,21 @@
 #include "tadlora-federation.h"
 #include "tadlora-gossip-graph.h"
 #include "tadlora-mixing.h"
+#include "tadlora-network-helper.h"
 #include "tadlora-partition.h"
 #include "tadlora-pretrain.h"
 #include "tadlora-topology.h"
 #include "tadlora-transformer.h"
 
 #include "ns3/core-module.h"
-#include "ns3/error-model.h"
 #include "ns3/flow-monitor-helper.h"
 #include "ns3/internet-module.h"
 #include "ns3/network-module.h"
-#include "ns3/point-to-point-module.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -70,27 +70,41 @@ constexpr char kRoundsHeader[] =
     "round,sim_time_s,phase,mean_acc,std_acc,avg_model_acc,mean_loss,consensus_A,consensus_B,"
     "cross_term,active_edges,w_colsum_dev,msgs_sent,msgs_delivered,msgs_rejected,bytes_sent";
 
+constexpr char kNetworkHeader[] =
+    "round,sim_time_s,round_time_s,active_edges,confirmed_edges,one_sided_edges,msgs_sent,"
+    "msgs_delivered,fragments_sent,fragments_lost,w_colsum_dev,bytes_on_air,airtime_s,"
+    "mean_latency_s";
+
 /**
- * Listens to every client's traces; when all clients have finished a round, evaluates it (if
- * due) and writes its row. Message counters are cumulative from round 0.
+ * Listens to every client's traces. When all clients have finished a round it writes the
+ * round's network.csv row and, if the round is evaluated, its rounds.csv row, from the
+ * snapshot each client left as it finished the round (clients drift apart in time).
+ * rounds.csv's message counters are cumulative from round 0; network.csv's are the round's.
  */
 class Recorder
 {
 public:
     Recorder(const TadLoraConfig& config, tadlora::Federation& federation,
-             tadlora::GossipGraph& graph, std::ostream& rounds)
+             tadlora::GossipGraph& graph, const TadLoraNetworkHelper& network, Time start,
+             std::ostream& rounds, std::ostream& networkTrace)
         : m_config(config)
         , m_federation(federation)
         , m_graph(graph)
+        , m_network(network)
         , m_rounds(rounds)
-        , m_start(Clock::now())
+        , m_networkTrace(networkTrace)
+        , m_wallStart(Clock::now())
+        , m_lastCompletion(federation.Clients(), start)
     {
         m_rounds << kRoundsHeader << "\n";
+        m_networkTrace << kNetworkHeader << "\n";
     }
 
     void Connect(Ptr<Application> app)
     {
         app->TraceConnectWithoutContext("FactorSent", MakeCallback(&Recorder::OnSent, this));
+        app->TraceConnectWithoutContext("FragmentReceived",
+                                        MakeCallback(&Recorder::OnFragment, this));
         app->TraceConnectWithoutContext("FactorReceived",
                                         MakeCallback(&Recorder::OnReceived, this));
         app->TraceConnectWithoutContext("FactorRejected",
@@ -101,14 +115,25 @@ public:
 
     void WriteMessages(std::ostream& out) const
     {
-        out << "round,factor,sender,receiver,bytes,fragments,sent_time_s,delivered,latency_s\n";
+        std::vector<std::pair<std::tuple<uint64_t, tadlora::Factor, uint32_t, uint32_t, uint32_t>,
+                              const MessageRecord*>>
+            sorted;
         for (const auto& [key, m] : m_messages)
         {
-            const auto& [round, factor, sender, receiver] = key;
+            const auto& [sender, id, receiver] = key;
+            sorted.push_back({{m.round, m.factor, sender, receiver, id}, &m});
+        }
+        std::sort(sorted.begin(), sorted.end());
+        out << "round,factor,sender,receiver,message_id,bytes,fragments,fragments_received,"
+               "sent_time_s,delivered,latency_s\n";
+        for (const auto& [key, m] : sorted)
+        {
+            const auto& [round, factor, sender, receiver, id] = key;
             out << round << "," << (factor == tadlora::Factor::A ? "A" : "B") << "," << sender
-                << "," << receiver << "," << m.bytes << "," << m.fragments << ","
-                << m.sent.GetSeconds() << "," << (m.delivered ? 1 : 0) << ","
-                << (m.delivered ? (m.arrived - m.sent).GetSeconds() : 0.0) << "\n";
+                << "," << receiver << "," << id << "," << m->bytes << "," << m->fragments << ","
+                << m->fragmentsReceived << "," << m->sent.GetSeconds() << ","
+                << (m->delivered ? 1 : 0) << ","
+                << (m->delivered ? (m->arrived - m->sent).GetSeconds() : 0.0) << "\n";
         }
     }
 
@@ -133,31 +158,84 @@ public:
         return m_evaluateSeconds;
     }
 
+    /** Totals over the run, for summary.json. */
+    nlohmann::json NetworkTotals() const
+    {
+        const TadLoraNetworkHelper::Usage usage = m_network.GetUsage();
+        return {{"msgs_sent", m_last.msgsSent},
+                {"msgs_delivered", m_last.msgsDelivered},
+                {"msgs_rejected", m_last.msgsRejected},
+                {"delivery_ratio",
+                 m_last.msgsSent == 0 ? 1.0 : double(m_last.msgsDelivered) / m_last.msgsSent},
+                {"bytes_sent", m_last.bytesSent},
+                {"active_edges", m_activeEdges},
+                {"confirmed_edges", m_confirmedEdges},
+                {"one_sided_edges", m_oneSidedEdges},
+                {"bytes_on_air", usage.bytes},
+                {"airtime_s", usage.airtime},
+                {"mean_round_time_s", m_roundTimeSum / m_config.rounds}};
+    }
+
 private:
-    using MessageKey = std::tuple<uint64_t, tadlora::Factor, uint32_t, uint32_t>;
+    /** (sender, message id, receiver) */
+    using MessageKey = std::tuple<uint32_t, uint32_t, uint32_t>;
+    /** (round, factor, client, peer) */
+    using WeightKey = std::tuple<uint64_t, tadlora::Factor, uint32_t, uint32_t>;
 
     struct MessageRecord
     {
+        uint64_t round;
+        tadlora::Factor factor;
         uint32_t bytes;
         uint32_t fragments;
         Time sent;
+        uint32_t fragmentsReceived = 0;
         bool delivered = false;
         Time arrived;
     };
 
+    /** What the clients reported of one round so far. */
+    struct RoundProgress
+    {
+        uint32_t completed = 0;
+        double lossSum = 0;
+        double durationSum = 0;
+        uint64_t msgsSent = 0;
+        uint64_t msgsDelivered = 0;
+        uint64_t fragmentsSent = 0;
+        uint64_t fragmentsReceived = 0;
+        double latencySum = 0;
+    };
+
     void OnSent(const TadLoraMessageEvent& e)
     {
-        m_messages[{e.round, e.factor, e.sender, e.receiver}] =
-            MessageRecord{e.bytes, e.fragments, Simulator::Now(), false, Time()};
+        m_messages[{e.sender, e.messageId, e.receiver}] =
+            MessageRecord{e.round, e.factor, e.bytes, e.fragments, Simulator::Now()};
+        RoundProgress& p = m_progress[e.round];
+        ++p.msgsSent;
+        p.fragmentsSent += e.fragments;
         ++m_msgsSent;
         m_bytesSent += e.bytes;
     }
 
+    void OnFragment(uint32_t sender, uint32_t receiver, uint32_t messageId)
+    {
+        auto it = m_messages.find({sender, messageId, receiver});
+        if (it != m_messages.end() && it->second.fragmentsReceived < it->second.fragments)
+        {
+            ++it->second.fragmentsReceived;
+            ++m_progress[it->second.round].fragmentsReceived;
+        }
+    }
+
     void OnReceived(const TadLoraMessageEvent& e)
     {
-        MessageRecord& m = m_messages.at({e.round, e.factor, e.sender, e.receiver});
+        MessageRecord& m = m_messages.at({e.sender, e.messageId, e.receiver});
         m.delivered = true;
         m.arrived = Simulator::Now();
+        RoundProgress& p = m_progress[e.round];
+        ++p.msgsDelivered;
+        p.latencySum += (m.arrived - m.sent).GetSeconds();
         ++m_msgsDelivered;
     }
 
@@ -175,29 +253,38 @@ private:
         }
     }
 
-    void OnRound(uint32_t, uint64_t round, double trainLoss)
+    void OnRound(uint32_t client, uint64_t round, double trainLoss)
     {
-        m_lossSum += trainLoss;
-        if (++m_completed < m_federation.Clients())
+        const bool last = round + 1 == m_config.rounds;
+        const bool evaluated = round % m_config.evalEvery == 0 || last;
+        if (evaluated)
+        {
+            m_federation.Capture(client, round);
+        }
+        RoundProgress& p = m_progress[round];
+        p.lossSum += trainLoss;
+        p.durationSum += (Simulator::Now() - m_lastCompletion[client]).GetSeconds();
+        m_lastCompletion[client] = Simulator::Now();
+        if (++p.completed < m_federation.Clients())
         {
             return;
         }
-        const bool last = round + 1 == m_config.rounds;
-        if (round % m_config.evalEvery == 0 || last)
+        WriteNetworkRow(round, p);
+        if (evaluated)
         {
-            WriteRow(round);
+            WriteRow(round, p);
+            m_federation.Release(round);
         }
+        m_progress.erase(round);
         if (last)
         {
             // Periodic helpers such as FlowMonitor's loss check would keep the event list alive.
             Simulator::Stop();
         }
-        m_completed = 0;
-        m_lossSum = 0;
     }
 
-    /** max |column sum - 1| over the realized W_t of each factor mixed in the round. */
-    double ColumnSumDeviation(uint64_t round) const
+    /** The realized W_t of each factor mixed in the round. */
+    std::map<tadlora::Factor, tadlora::MixingMatrix> RealizedMixing(uint64_t round) const
     {
         std::map<tadlora::Factor, tadlora::MixingMatrix> w;
         const auto begin = m_weights.lower_bound({round, tadlora::Factor::A, 0, 0});
@@ -207,24 +294,69 @@ private:
             const auto& [r, factor, client, peer] = it->first;
             w.try_emplace(factor, m_federation.Clients()).first->second(client, peer) = it->second;
         }
+        return w;
+    }
+
+    /** max |column sum - 1| over the realized W_t of each factor mixed in the round. */
+    double ColumnSumDeviation(uint64_t round) const
+    {
         double deviation = 0;
-        for (const auto& [factor, matrix] : w)
+        for (const auto& [factor, matrix] : RealizedMixing(round))
         {
             deviation = std::max(deviation, matrix.MaxColumnSumDeviation());
         }
         return deviation;
     }
 
-    void WriteRow(uint64_t round)
+    void WriteNetworkRow(uint64_t round, const RoundProgress& p)
+    {
+        // An edge is confirmed if both ends mixed it, one-sided if only one did.
+        uint64_t confirmed = 0;
+        uint64_t oneSided = 0;
+        const uint32_t m = m_federation.Clients();
+        const auto mixing = RealizedMixing(round);
+        for (uint32_t i = 0; i < m; ++i)
+        {
+            for (uint32_t j = i + 1; j < m; ++j)
+            {
+                bool ij = false;
+                bool ji = false;
+                for (const auto& [factor, w] : mixing)
+                {
+                    ij = ij || w(i, j) > 0;
+                    ji = ji || w(j, i) > 0;
+                }
+                confirmed += ij && ji ? 1 : 0;
+                oneSided += ij != ji ? 1 : 0;
+            }
+        }
+        const size_t active = m_graph.Active(round).size();
+        m_activeEdges += active;
+        m_confirmedEdges += confirmed;
+        m_oneSidedEdges += oneSided;
+        const double roundTime = p.durationSum / m;
+        m_roundTimeSum += roundTime;
+        const TadLoraNetworkHelper::Usage usage = m_network.GetUsage();
+        m_networkTrace << round << "," << Simulator::Now().GetSeconds() << "," << roundTime << ","
+                       << active << "," << confirmed << "," << oneSided << "," << p.msgsSent << ","
+                       << p.msgsDelivered << "," << p.fragmentsSent << ","
+                       << p.fragmentsSent - p.fragmentsReceived << "," << ColumnSumDeviation(round)
+                       << "," << usage.bytes - m_usage.bytes << ","
+                       << usage.airtime - m_usage.airtime << ","
+                       << (p.msgsDelivered == 0 ? 0.0 : p.latencySum / p.msgsDelivered) << "\n";
+        m_usage = usage;
+    }
+
+    void WriteRow(uint64_t round, const RoundProgress& p)
     {
         const Clock::time_point start = Clock::now();
         RoundRow row{};
         row.round = round;
         row.simTime = Simulator::Now().GetSeconds();
         row.phase = m_federation.GetMethod().Plan(round).TrainedLabel();
-        row.accuracy = m_federation.Evaluate();
-        row.meanLoss = m_lossSum / m_federation.Clients();
-        row.disagreement = m_federation.Diagnose();
+        row.accuracy = m_federation.Evaluate(round);
+        row.meanLoss = p.lossSum / m_federation.Clients();
+        row.disagreement = m_federation.Diagnose(round);
         row.activeEdges = m_graph.Active(round).size();
         row.columnSumDeviation = ColumnSumDeviation(round);
         row.msgsSent = m_msgsSent;
@@ -246,24 +378,31 @@ private:
                       << "/" << m_config.rounds << "  acc " << row.accuracy.mean << " ± "
                       << row.accuracy.std << "  loss " << row.meanLoss << "  delivered "
                       << row.msgsDelivered << "/" << row.msgsSent << "  sim "
-                      << std::setprecision(1) << row.simTime << " s  wall " << SecondsSince(m_start)
-                      << " s" << std::defaultfloat << std::endl;
+                      << std::setprecision(1) << row.simTime << " s  wall "
+                      << SecondsSince(m_wallStart) << " s" << std::defaultfloat << std::endl;
         }
     }
 
     const TadLoraConfig& m_config;
     tadlora::Federation& m_federation;
     tadlora::GossipGraph& m_graph;
+    const TadLoraNetworkHelper& m_network;
     std::ostream& m_rounds;
-    Clock::time_point m_start;
+    std::ostream& m_networkTrace;
+    Clock::time_point m_wallStart;
+    std::vector<Time> m_lastCompletion; //!< by client: when it finished its previous round
     std::map<MessageKey, MessageRecord> m_messages;
-    std::map<MessageKey, double> m_weights; //!< realized W_t[client, peer] by round and factor
-    uint32_t m_completed = 0;
-    double m_lossSum = 0;
+    std::map<WeightKey, double> m_weights; //!< realized W_t[client, peer] by round and factor
+    std::map<uint64_t, RoundProgress> m_progress;
+    TadLoraNetworkHelper::Usage m_usage; //!< at the end of the previous round
     uint64_t m_msgsSent = 0;
     uint64_t m_msgsDelivered = 0;
     uint64_t m_msgsRejected = 0;
     uint64_t m_bytesSent = 0;
+    uint64_t m_activeEdges = 0;
+    uint64_t m_confirmedEdges = 0;
+    uint64_t m_oneSidedEdges = 0;
+    double m_roundTimeSum = 0;
     double m_evaluateSeconds = 0;
     RoundRow m_last{};
 };
@@ -382,11 +521,7 @@ TadLoraExperiment::Run()
     const tadlora::Method method(c.method, c.switchInterval);
     const std::vector<tadlora::Edge> baseEdges =
         tadlora::MakeBaseGraph(c.topology, c.clients, c.seed);
-    if (DataRateValue rate; !rate.DeserializeFromString(c.dataRate, MakeDataRateChecker()))
-    {
-        throw std::invalid_argument("--data-rate: '" + c.dataRate +
-                                    "' is not a data rate (e.g. 100Mbps, 54Mb/s, 1Gbps)");
-    }
+    TadLoraNetworkHelper::Check(c);
     StagingDir staging(c.out);
 
     torch::set_num_threads(c.threads != 0 ? c.threads
@@ -432,66 +567,37 @@ TadLoraExperiment::Run()
              std::to_string(c.rounds) + " rounds");
     auto graph = std::make_shared<tadlora::GossipGraph>(c.clients, baseEdges, c.linkProb, c.seed);
 
-    // The network: one point-to-point link per base edge, each a /30 of its own.
-    Ipv4AddressGenerator::Reset(); // a process may run several experiments
     RngSeedManager::SetSeed(1);
     RngSeedManager::SetRun(c.seed);
-    NodeContainer nodes;
-    nodes.Create(c.clients);
-    InternetStackHelper internet;
-    internet.Install(nodes);
-    PointToPointHelper p2p;
-    p2p.SetDeviceAttribute("DataRate", StringValue(c.dataRate));
-    p2p.SetChannelAttribute("Delay", TimeValue(Seconds(c.linkDelayMs / 1000)));
-    Ipv4AddressHelper addresses("10.0.0.0", "255.255.255.252");
+    TadLoraNetworkHelper network(c);
+    NodeContainer nodes = network.Install(baseEdges);
+    progress(network.Describe());
     TadLoraClientHelper clientHelper(&federation, graph);
-    clientHelper.SetAttribute("Rounds", UintegerValue(c.rounds));
-    clientHelper.SetAttribute("StepTime", TimeValue(Seconds(c.stepTimeS)));
-    clientHelper.SetAttribute("RoundDeadline", TimeValue(Seconds(c.roundDeadlineS)));
-    clientHelper.SetAttribute("MaxPayloadSize", UintegerValue(c.fragmentSize));
-    ApplicationContainer apps = clientHelper.Install(nodes);
-    UintegerValue port;
-    apps.Get(0)->GetAttribute("Port", port);
-    int64_t stream = 0;
-    for (const tadlora::Edge& e : baseEdges)
-    {
-        NetDeviceContainer devices = p2p.Install(nodes.Get(e.u), nodes.Get(e.v));
-        if (c.linkLoss > 0)
-        {
-            for (uint32_t d = 0; d < devices.GetN(); ++d)
-            {
-                Ptr<RateErrorModel> loss = CreateObject<RateErrorModel>();
-                loss->SetAttribute("ErrorRate", DoubleValue(c.linkLoss));
-                loss->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
-                stream += loss->AssignStreams(stream);
-                devices.Get(d)->SetAttribute("ReceiveErrorModel", PointerValue(loss));
-            }
-        }
-        Ipv4InterfaceContainer interfaces = addresses.Assign(devices);
-        addresses.NewNetwork();
-        DynamicCast<TadLoraClient>(apps.Get(e.u))
-            ->AddPeer(e.v, InetSocketAddress(interfaces.GetAddress(1), port.Get()));
-        DynamicCast<TadLoraClient>(apps.Get(e.v))
-            ->AddPeer(e.u, InetSocketAddress(interfaces.GetAddress(0), port.Get()));
-    }
+    clientHelper.SetAttributes(c);
+    ApplicationContainer apps = clientHelper.Install(nodes, network);
+    clientHelper.AssignStreams(apps, 0);
     if (c.pcap)
     {
-        p2p.EnablePcapAll(staging.File("tadlora").string());
+        network.EnablePcap(staging.File("tadlora").string());
     }
     FlowMonitorHelper flowHelper;
     if (c.flowMonitor)
     {
         flowHelper.InstallAll();
     }
+    // Routed Wi-Fi needs its routes before the first exchange; p2p links need no warm-up.
+    const Time firstRound = Seconds(c.network == "p2p" ? 0.0 : c.warmupS);
 
     std::ofstream rounds(staging.File("rounds.csv"));
     rounds << std::setprecision(9);
-    Recorder recorder(c, federation, *graph, rounds);
+    std::ofstream networkTrace(staging.File("network.csv"));
+    networkTrace << std::setprecision(9);
+    Recorder recorder(c, federation, *graph, network, firstRound, rounds, networkTrace);
     for (uint32_t i = 0; i < apps.GetN(); ++i)
     {
         recorder.Connect(apps.Get(i));
     }
-    apps.Start(Seconds(0));
+    apps.Start(firstRound);
     const double setupSeconds = SecondsSince(start) - dataSeconds - pretrainSeconds;
 
     const Clock::time_point simStart = Clock::now();
@@ -525,12 +631,8 @@ TadLoraExperiment::Run()
                         {"consensus_A", last.disagreement.consensusA},
                         {"consensus_B", last.disagreement.consensusB},
                         {"cross_term", last.disagreement.crossTerm}};
-    summary["network"] = {
-        {"msgs_sent", last.msgsSent},
-        {"msgs_delivered", last.msgsDelivered},
-        {"msgs_rejected", last.msgsRejected},
-        {"delivery_ratio", last.msgsSent == 0 ? 1.0 : double(last.msgsDelivered) / last.msgsSent},
-        {"bytes_sent", last.bytesSent}};
+    summary["network"] = recorder.NetworkTotals();
+    summary["network"]["model"] = network.Describe();
     summary["sim_time_s"] = simTime;
     summary["wall_time_s"] = SecondsSince(start);
     summary["wall_breakdown_s"] = {
@@ -542,9 +644,10 @@ TadLoraExperiment::Run()
         {"network_and_mixing", simSeconds - trainSeconds - recorder.EvaluateSeconds()}};
     std::ofstream(staging.File("summary.json")) << summary.dump(2) << "\n";
     rounds.close();
+    networkTrace.close();
     messages.close();
     mixing.close();
-    if (!rounds || !messages || !mixing)
+    if (!rounds || !networkTrace || !messages || !mixing)
     {
         throw std::runtime_error("--out: could not write the traces");
     }

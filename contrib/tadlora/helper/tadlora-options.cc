@@ -42,19 +42,69 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--topology", c.topology,
                    "Base graph: complete, ring, grid, erdos-renyi:P, geometric:R, "
                    "small-world:K:BETA, edges:PATH, dot:PATH");
-    app.add_option("--network", c.network, "Network model")->check(CLI::IsMember({"p2p"}));
-    app.add_option("--data-rate", c.dataRate, "Point-to-point link data rate (ns-3 DataRate)");
-    app.add_option("--link-delay-ms", c.linkDelayMs, "Point-to-point propagation delay")
-        ->check(CLI::Range(0.0, 1e6));
-    app.add_option("--link-loss", c.linkLoss, "Packet error rate of every link")
-        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--network", c.network, "Network model")
+        ->check(CLI::IsMember({"p2p", "wifi-adhoc"}));
+    app.add_option("--transport", c.transport,
+                   "How factors travel: udp (unicast), broadcast (one-hop), tcp")
+        ->check(CLI::IsMember({"udp", "broadcast", "tcp"}));
     app.add_option("--step-time-s", c.stepTimeS, "Simulated seconds per local step")
         ->check(CLI::Range(0.0, 1e6));
     app.add_option("--round-deadline-s", c.roundDeadlineS,
-                   "Seconds after the exchange starts until messages stop counting")
+                   "Longest exchange phase of a round, seconds")
         ->check(CLI::Range(1e-6, 1e6));
-    app.add_option("--fragment-size", c.fragmentSize, "UDP payload per fragment, bytes")
+    app.add_option("--confirm-timeout-s", c.confirmTimeoutS,
+                   "Longest confirmation phase of a round, seconds")
+        ->check(CLI::Range(1e-6, 1e6));
+    app.add_option("--exchange-jitter-s", c.exchangeJitterS,
+                   "Longest random wait between training and sending, seconds")
+        ->check(CLI::Range(0.0, 1e6));
+    app.add_option("--fragment-size", c.fragmentSize, "Bytes per fragment, header included")
         ->check(CLI::Range(64, 65507));
+    app.add_option("--virtual-payload-bytes", c.virtualPayloadBytes,
+                   "Send each factor message padded to this size (0: real size)")
+        ->check(CLI::Range(0, 1 << 30));
+    app.add_option("--send-rate", c.sendRate, "Pace of UDP fragments per client (0bps: unpaced)");
+    app.add_option("--hop-limit", c.hopLimit, "IP TTL of the clients' unicast (0: IP default)")
+        ->check(CLI::Range(0, 255));
+
+    app.add_option("--data-rate", c.dataRate, "p2p: link data rate (ns-3 DataRate)");
+    app.add_option("--link-delay-ms", c.linkDelayMs, "p2p: propagation delay")
+        ->check(CLI::Range(0.0, 1e6));
+    app.add_option("--link-loss", c.linkLoss, "p2p: packet error rate of every link")
+        ->check(CLI::Range(0.0, 1.0));
+
+    app.add_option("--wifi-standard", c.wifiStandard, "Wi-Fi: 802.11 standard")
+        ->check(CLI::IsMember({"80211a", "80211g", "80211n"}));
+    app.add_option("--rate-control", c.rateControl, "Wi-Fi: rate control")
+        ->check(CLI::IsMember({"constant", "minstrel", "ideal"}));
+    app.add_option("--wifi-mode", c.wifiMode,
+                   "Wi-Fi: data mode of constant rate control (default: the standard's lowest)");
+    flag("--rts-cts", c.rtsCts, "Wi-Fi: RTS/CTS before every unicast frame (hidden nodes)");
+    app.add_option("--tx-power-dbm", c.txPowerDbm, "Wi-Fi: transmit power")
+        ->check(CLI::Range(-50.0, 50.0));
+    app.add_option("--propagation", c.propagation, "Wi-Fi: path loss model")
+        ->check(CLI::IsMember({"log-distance", "friis"}));
+    app.add_option("--path-loss-exponent", c.pathLossExponent, "Wi-Fi: log-distance exponent")
+        ->check(CLI::Range(1.0, 8.0));
+    app.add_option("--fading", c.fading, "Wi-Fi: fading on top of the path loss")
+        ->check(CLI::IsMember({"none", "rayleigh", "nakagami"}));
+    app.add_option("--nakagami-m", c.nakagamiM, "Wi-Fi: Nakagami shape m")
+        ->check(CLI::Range(0.5, 100.0));
+    app.add_option("--area-m", c.areaM, "Wi-Fi: side of the square area (diameter of a disc)")
+        ->check(CLI::Range(1.0, 1e6));
+    app.add_option("--placement", c.placement, "Wi-Fi: initial placement")
+        ->check(CLI::IsMember({"random-rect", "random-disc", "grid"}));
+    app.add_option("--mobility", c.mobility, "Wi-Fi: mobility model")
+        ->check(CLI::IsMember({"static", "random-waypoint", "gauss-markov"}));
+    app.add_option("--speed-mps", c.speedMps, "Wi-Fi: speed of mobile nodes")
+        ->check(CLI::Range(0.0, 1000.0));
+    app.add_option("--pause-s", c.pauseS, "Wi-Fi: random waypoint pause")
+        ->check(CLI::Range(0.0, 1e6));
+    app.add_option("--routing", c.routing, "Wi-Fi: routing (none: one hop)")
+        ->check(CLI::IsMember({"none", "olsr", "aodv"}));
+    app.add_option("--warmup-s", c.warmupS,
+                   "Wi-Fi: seconds the network runs before round 0 (routing converges)")
+        ->check(CLI::Range(0.0, 1e6));
 
     app.add_option("--task", c.task, "Learning task")
         ->check(CLI::IsMember({"fashion-mnist", "synthetic"}));

@@ -35,16 +35,40 @@ struct TadLoraConfig
     uint32_t rank = 8;               //!< --rank
     double alpha = 16;               //!< --alpha
     uint32_t switchInterval = 5;     //!< --switch-interval
-    // Network
+    // Network and exchange
     double linkProb = 0.1;             //!< --link-prob
     std::string topology = "complete"; //!< --topology
     std::string network = "p2p";       //!< --network
-    std::string dataRate = "100Mbps";  //!< --data-rate
-    double linkDelayMs = 2;            //!< --link-delay-ms
-    double linkLoss = 0;               //!< --link-loss (packet error rate)
+    std::string transport = "udp";     //!< --transport
     double stepTimeS = 0.05;           //!< --step-time-s
     double roundDeadlineS = 1;         //!< --round-deadline-s
+    double confirmTimeoutS = 0.2;      //!< --confirm-timeout-s
+    double exchangeJitterS = 0.01;     //!< --exchange-jitter-s
     uint32_t fragmentSize = 1400;      //!< --fragment-size
+    uint32_t virtualPayloadBytes = 0;  //!< --virtual-payload-bytes
+    std::string sendRate = "0bps";     //!< --send-rate (UDP pacing; 0: unpaced)
+    uint32_t hopLimit = 0;             //!< --hop-limit (0: the IP default)
+    // p2p
+    std::string dataRate = "100Mbps"; //!< --data-rate
+    double linkDelayMs = 2;           //!< --link-delay-ms
+    double linkLoss = 0;              //!< --link-loss (packet error rate)
+    // wifi-adhoc
+    std::string wifiStandard = "80211a";      //!< --wifi-standard
+    std::string rateControl = "constant";     //!< --rate-control
+    std::string wifiMode;                     //!< --wifi-mode (default: the standard's lowest)
+    bool rtsCts = false;                      //!< --rts-cts
+    double txPowerDbm = 16;                   //!< --tx-power-dbm
+    std::string propagation = "log-distance"; //!< --propagation
+    double pathLossExponent = 3;              //!< --path-loss-exponent
+    std::string fading = "none";              //!< --fading
+    double nakagamiM = 1.5;                   //!< --nakagami-m
+    double areaM = 100;                       //!< --area-m
+    std::string placement = "random-rect";    //!< --placement
+    std::string mobility = "static";          //!< --mobility
+    double speedMps = 2;                      //!< --speed-mps
+    double pauseS = 2;                        //!< --pause-s
+    std::string routing = "none";             //!< --routing
+    double warmupS = 10;                      //!< --warmup-s
     // Data and model
     std::string task = "fashion-mnist";   //!< --task
     std::string partition = "label-skew"; //!< --partition

@@ -5,14 +5,19 @@
 #include "tadlora-method.h"
 
 #include "ns3/application.h"
+#include "ns3/data-rate.h"
 #include "ns3/event-id.h"
 #include "ns3/nstime.h"
 #include "ns3/ptr.h"
+#include "ns3/random-variable-stream.h"
 #include "ns3/socket.h"
 #include "ns3/traced-callback.h"
 
+#include <deque>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -25,15 +30,16 @@ class GossipGraph;
 namespace ns3
 {
 
-/** @brief A factor message between two clients, as sent or as received whole and intact. */
+/** @brief A factor message between two clients. */
 struct TadLoraMessageEvent
 {
     uint32_t sender;        //!< sending client
-    uint32_t receiver;      //!< receiving client
+    uint32_t receiver;      //!< the client it is meant for
     uint64_t round;         //!< round of the factor
     tadlora::Factor factor; //!< which factor
-    uint32_t bytes;         //!< message size, fragment headers excluded
-    uint32_t fragments;     //!< UDP datagrams it took
+    uint32_t messageId;     //!< the sender's number for the message
+    uint32_t bytes;         //!< message size on the wire, virtual padding included
+    uint32_t fragments;     //!< fragments it took
 };
 
 /** @brief One row of the realized mixing matrix W_t for one factor. */
@@ -50,17 +56,36 @@ struct TadLoraMixEvent
  * @ingroup tadlora
  * @brief A decentralized federated LoRA client on an ns-3 node.
  *
- * Each round: train K local steps (run for real by the learning side, lasting K x StepTime of
- * simulated time), send the round's mixed factors to the neighbours active in the round as
- * fragmented UDP datagrams, and at the round deadline mix what arrived complete and intact.
- * Weights are Metropolis-Hastings, 1 / (1 + max(d_i, d_j)) for each neighbour j heard from,
- * with d_j taken from j's message; the self weight takes the rest, so a lost message leaves
- * its weight with the client's own factor. The client owns no tensors: the learning side
- * (tadlora::Federation) trains, serializes and mixes.
+ * A round, as each client lives it (clients drift apart; each message names its round):
+ * 1. Train K local steps, run for real by the learning side; they last K x StepTime, plus a
+ *    random jitter of up to ExchangeJitter (clients that start in lockstep would make every
+ *    first frame collide on a shared channel).
+ * 2. Exchange: send the round's mixed factors to the neighbours active in the round, as
+ *    fragments (UDP unicast, one UDP broadcast, or TCP). Whoever holds all of a neighbour's
+ *    factors acknowledges them. The exchange ends when every neighbour's factors and
+ *    acknowledgement are in, or RoundDeadline after it began.
+ * 3. Confirm: the confirmed links are the neighbours whose factors and acknowledgement came;
+ *    the client sends each a confirmation carrying its confirmed degree d_i. The phase ends
+ *    when every confirmed neighbour's confirmation is in, or ConfirmTimeout after the
+ *    exchange's deadline (a neighbour may still be exchanging until then).
+ * 4. Mix: with each confirmed neighbour whose confirmation came, with the Metropolis-Hastings
+ *    weight 1 / (1 + max(d_i, d_j)); the self weight takes the rest. A lost confirmation
+ *    means the link is mixed on one side only: that is the one way W_t can leave double
+ *    stochasticity, and the FactorMixed trace shows it.
+ * The client owns no tensors: the learning side (tadlora::Federation) trains, serializes and
+ * mixes.
  */
 class TadLoraClient : public Application
 {
 public:
+    /** @brief How factor messages travel. */
+    enum Transport
+    {
+        UDP,       //!< unicast UDP datagrams to each neighbour
+        BROADCAST, //!< one UDP broadcast that every neighbour in reach hears
+        TCP,       //!< a TCP connection to each neighbour
+    };
+
     /** @return the object TypeId */
     static TypeId GetTypeId();
     TadLoraClient();
@@ -80,8 +105,17 @@ public:
      */
     void AddPeer(uint32_t peer, const Address& address);
 
+    /**
+     * @brief Fix the random stream of the exchange jitter.
+     * @param stream the first stream index to use
+     * @return the number of streams used (1)
+     */
+    int64_t AssignStreams(int64_t stream);
+
     /** TracedCallback signature for a message event. */
     typedef void (*MessageTracedCallback)(const TadLoraMessageEvent& event);
+    /** TracedCallback signature for one fragment received by the client it was meant for. */
+    typedef void (*FragmentTracedCallback)(uint32_t sender, uint32_t receiver, uint32_t messageId);
     /** TracedCallback signature for a mix event. */
     typedef void (*MixTracedCallback)(const TadLoraMixEvent& event);
     /** TracedCallback signature for the end of a round. */
@@ -94,55 +128,134 @@ private:
     void StartApplication() override;
     void StopApplication() override;
 
-    /** @brief Train the round's K steps and schedule the exchange and the deadline. */
-    void StartRound();
-    /** @brief Send the round's mixed factors to the round's neighbours. */
-    void SendFactors();
-    /** @brief Mix what arrived, report, and start the next round. */
-    void FinishRound();
-    /** @brief Read datagrams and reassemble factor messages. */
-    void HandleRead(Ptr<Socket> socket);
-    /** @brief Take a reassembled message: check it, then keep it for this round's mix. */
-    void Deliver(uint32_t sender, std::vector<uint8_t> message, uint32_t fragments);
+    /** @brief Where a round is. */
+    enum class Phase
+    {
+        Training,
+        Exchange,
+        Confirm,
+    };
+
+    /** @brief What has come from the neighbours for one round. */
+    struct Inbox
+    {
+        /** (factor, sender) -> the whole, checked message */
+        std::map<std::pair<tadlora::Factor, uint32_t>, std::vector<uint8_t>> factors;
+        std::set<uint32_t> acks;                    //!< neighbours holding all our factors
+        std::map<uint32_t, uint32_t> confirmations; //!< neighbour -> its confirmed degree
+    };
 
     /** @brief A message being reassembled. */
     struct Reassembly
     {
+        uint64_t round = 0;                          //!< round of the message
         std::vector<std::vector<uint8_t>> fragments; //!< by index; empty until received
         uint32_t received = 0;                       //!< fragments received so far
+        uint32_t messageBytes = 0;                   //!< real bytes, padding excluded
     };
 
-    uint32_t m_clientId;   //!< this client's index
-    uint16_t m_port;       //!< UDP port of every client
-    uint64_t m_rounds;     //!< rounds to run
-    Time m_stepTime;       //!< simulated time of one local step
-    Time m_roundDeadline;  //!< time after the exchange starts that messages count
-    uint32_t m_maxPayload; //!< UDP payload per datagram, fragment header included
+    /** @brief A record waiting for its turn on a paced UDP socket. */
+    struct Queued
+    {
+        uint64_t round;     //!< the round it belongs to
+        Address to;         //!< destination
+        Ptr<Packet> packet; //!< the record
+    };
+
+    /** @brief An outgoing TCP connection and the bytes it has yet to take. */
+    struct Stream
+    {
+        Ptr<Socket> socket;           //!< connecting or connected
+        bool connected = false;       //!< the handshake completed
+        std::vector<uint8_t> pending; //!< length-prefixed records not yet taken
+    };
+
+    /** @brief Train the round's K steps and schedule the exchange. */
+    void StartRound();
+    /** @brief Send the round's mixed factors to the round's neighbours. */
+    void StartExchange();
+    /** @brief End the exchange early once every neighbour's factors and ack are in. */
+    void CheckExchange();
+    /** @brief Settle the confirmed links and send the confirmations. */
+    void EndExchange();
+    /** @brief Mix early once every confirmed neighbour's confirmation is in. */
+    void CheckConfirm();
+    /** @brief Mix, report, and start the next round. */
+    void FinishRound();
+
+    /** @return whether every factor of the round from a neighbour is in the inbox */
+    bool HasAllFactors(uint64_t round, uint32_t neighbour);
+    /** @return whether a neighbour is in the round's intended graph */
+    bool IsNeighbour(uint64_t round, uint32_t peer);
+
+    /** @brief Take one received record (a datagram, or a record cut from a TCP stream). */
+    void HandleRecord(const std::vector<uint8_t>& record);
+    /** @brief Take a fragment; deliver the message once whole. */
+    void HandleFragment(const std::vector<uint8_t>& record);
+    /** @brief Take an acknowledgement or a confirmation. */
+    void HandleControl(const std::vector<uint8_t>& record);
+    /** @brief Take a reassembled message: check it, keep it, acknowledge the round's set. */
+    void Deliver(const Reassembly& reassembly, uint32_t sender, uint32_t messageId);
+
+    /**
+     * @brief Send one record to a peer, or to every node in reach if peer is not set.
+     * @param round the round it belongs to
+     * @param peer the neighbour, or none for a broadcast
+     * @param record the record
+     * @param control an acknowledgement or a confirmation: it goes before queued fragments
+     */
+    void Transmit(uint64_t round, std::optional<uint32_t> peer, Ptr<Packet> record, bool control);
+    /** @brief Send the next queued UDP record and schedule the one after (pacing). */
+    void SendNext();
+    /** @brief Hand a TCP stream as many pending bytes as it takes. */
+    void Flush(Stream& stream);
+
+    void HandleRead(Ptr<Socket> socket);                        //!< UDP datagrams
+    void HandleAccept(Ptr<Socket> socket, const Address& from); //!< a TCP connection from a peer
+    void HandleStream(Ptr<Socket> socket);                      //!< TCP bytes from a peer
+
+    // Attributes
+    uint32_t m_clientId;       //!< this client's index
+    uint16_t m_port;           //!< port of every client
+    uint64_t m_rounds;         //!< rounds to run
+    Time m_stepTime;           //!< simulated time of one local step
+    Time m_roundDeadline;      //!< longest exchange phase
+    Time m_confirmTimeout;     //!< longest confirmation phase
+    Time m_exchangeJitter;     //!< longest random wait between training and sending
+    uint32_t m_maxPayload;     //!< bytes per fragment record, header included
+    uint32_t m_virtualPayload; //!< bytes a factor message occupies on the wire, if larger
+    Transport m_transport;     //!< how messages travel
+    uint8_t m_hopLimit;        //!< IP TTL of unicast records; 0: the IP default
+    DataRate m_sendRate;       //!< UDP pacing; 0: as fast as the socket takes them
 
     tadlora::Federation* m_federation;             //!< learning side
     std::shared_ptr<tadlora::GossipGraph> m_graph; //!< intended graph of each round
     std::map<uint32_t, Address> m_peers;           //!< base-graph neighbours' addresses
-    Ptr<Socket> m_socket;                          //!< bound to m_port
-    uint64_t m_round;                              //!< current round
-    uint32_t m_degree;                             //!< this client's degree in the round's graph
-    double m_trainLoss;                            //!< this round's mean training loss
-    uint32_t m_nextMessageId;                      //!< id of the next message sent
+    Ptr<Socket> m_socket;                          //!< UDP socket, or the TCP listener
+    Ptr<UniformRandomVariable> m_jitter;           //!< draws the exchange jitter
+
+    uint64_t m_round;                   //!< current round
+    Phase m_phase;                      //!< where the round is
+    Time m_exchangeStart;               //!< when the round's exchange began
+    double m_trainLoss;                 //!< this round's mean training loss
+    std::vector<uint32_t> m_neighbours; //!< the round's intended neighbours
+    std::vector<uint32_t> m_confirmed;  //!< neighbours whose factors and ack came in time
+    EventId m_event;                    //!< the round's next scheduled step
+    uint32_t m_nextMessageId;           //!< id of the next message sent
+    std::map<uint64_t, Inbox> m_inbox;  //!< by round, the current one and later ones
     std::map<std::pair<uint32_t, uint32_t>, Reassembly> m_reassembly; //!< (sender, id) -> parts
-    /** @brief A message received in time for this round's mix. */
-    struct Received
-    {
-        std::vector<uint8_t> message; //!< the whole, checked message
-        uint32_t senderDegree;        //!< from its header
-    };
 
-    std::map<std::pair<tadlora::Factor, uint32_t>, Received> m_inbox; //!< (factor, sender)
-    EventId m_event; //!< the next scheduled step of the round
+    std::deque<Queued> m_queue;                       //!< paced UDP records
+    EventId m_sendEvent;                              //!< the next paced send
+    std::map<uint32_t, Stream> m_streams;             //!< outgoing TCP, by peer
+    std::map<Ptr<Socket>, std::vector<uint8_t>> m_in; //!< incoming TCP bytes, by connection
 
-    TracedCallback<const TadLoraMessageEvent&> m_sentTrace;     //!< a factor message sent
-    TracedCallback<const TadLoraMessageEvent&> m_receivedTrace; //!< received in time and intact
-    TracedCallback<const TadLoraMessageEvent&> m_rejectedTrace; //!< corrupt, late or unexpected
-    TracedCallback<const TadLoraMixEvent&> m_mixedTrace;        //!< a factor mixed
-    TracedCallback<uint32_t, uint64_t, double> m_roundTrace;    //!< a round completed
+    TracedCallback<const TadLoraMessageEvent&> m_sentTrace;       //!< a factor message sent
+    TracedCallback<uint32_t, uint32_t, uint32_t> m_fragmentTrace; //!< a fragment received
+    TracedCallback<const TadLoraMessageEvent&> m_receivedTrace;   //!< received whole and in time
+    TracedCallback<const TadLoraMessageEvent&> m_rejectedTrace;   //!< whole, but corrupt or late
+    TracedCallback<const TadLoraMixEvent&> m_mixedTrace;          //!< a factor mixed
+    TracedCallback<uint32_t, uint64_t, double> m_roundTrace;      //!< a round completed
 };
 
 } // namespace ns3

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <optional>
 
 namespace tadlora
 {
@@ -41,6 +43,8 @@ struct Federation::Impl
     std::vector<at::Generator> generators; //!< per client: batch sampling
     std::vector<torch::Tensor> a;          //!< per layer: [m, r, d_in]
     std::vector<torch::Tensor> b;          //!< per layer: [m, d_out, r]
+    /** By key: per layer, the captured [m, r, d_in] A and [m, d_out, r] B. */
+    std::map<uint64_t, std::pair<std::vector<torch::Tensor>, std::vector<torch::Tensor>>> snapshots;
     std::vector<std::unique_ptr<torch::optim::AdamW>> optimizers; //!< per client, if kept
     double trainSeconds = 0;                                      //!< wall time spent training
 
@@ -53,6 +57,20 @@ struct Federation::Impl
     {
         return f == Factor::A ? a : b;
     }
+
+    /** The stacked factor, current or of a snapshot. */
+    const std::vector<torch::Tensor>& Stack(Factor f, std::optional<uint64_t> snapshot) const
+    {
+        if (!snapshot)
+        {
+            return Stack(f);
+        }
+        const auto& captured = snapshots.at(*snapshot);
+        return f == Factor::A ? captured.first : captured.second;
+    }
+
+    Disagreement Diagnose(std::optional<uint64_t> snapshot) const;
+    Accuracy Evaluate(std::optional<uint64_t> snapshot);
 
     std::vector<torch::Tensor> LoraParameters() const
     {
@@ -76,14 +94,14 @@ struct Federation::Impl
         }
     }
 
-    void LoadClient(uint32_t client)
+    void LoadClient(uint32_t client, std::optional<uint64_t> snapshot)
     {
         std::vector<torch::Tensor> as;
         std::vector<torch::Tensor> bs;
         for (size_t l = 0; l < adapted.size(); ++l)
         {
-            as.push_back(a[l][client]);
-            bs.push_back(b[l][client]);
+            as.push_back(Stack(Factor::A, snapshot)[l][client]);
+            bs.push_back(Stack(Factor::B, snapshot)[l][client]);
         }
         Load(as, bs);
     }
@@ -159,7 +177,7 @@ Federation::Train(uint32_t client, uint64_t round)
     Impl& s = *m_impl;
     const auto start = std::chrono::steady_clock::now();
     const RoundPlan plan = s.method.Plan(round);
-    s.LoadClient(client);
+    s.LoadClient(client, std::nullopt);
     for (auto& layer : s.adapted)
     {
         layer->a.set_requires_grad(plan.trainA);
@@ -277,55 +295,102 @@ Federation::TrainSeconds() const
     return m_impl->trainSeconds;
 }
 
+void
+Federation::Capture(uint32_t client, uint64_t snapshot)
+{
+    torch::NoGradGuard noGrad;
+    Impl& s = *m_impl;
+    auto [it, made] = s.snapshots.try_emplace(snapshot);
+    auto& [as, bs] = it->second;
+    for (size_t l = 0; l < s.a.size(); ++l)
+    {
+        if (made)
+        {
+            as.push_back(torch::empty_like(s.a[l]));
+            bs.push_back(torch::empty_like(s.b[l]));
+        }
+        as[l][client].copy_(s.a[l][client]);
+        bs[l][client].copy_(s.b[l][client]);
+    }
+}
+
+void
+Federation::Release(uint64_t snapshot)
+{
+    m_impl->snapshots.erase(snapshot);
+}
+
 Disagreement
 Federation::Diagnose() const
 {
+    return m_impl->Diagnose(std::nullopt);
+}
+
+Disagreement
+Federation::Diagnose(uint64_t snapshot) const
+{
+    return m_impl->Diagnose(snapshot);
+}
+
+Accuracy
+Federation::Evaluate()
+{
+    return m_impl->Evaluate(std::nullopt);
+}
+
+Accuracy
+Federation::Evaluate(uint64_t snapshot)
+{
+    return m_impl->Evaluate(snapshot);
+}
+
+Disagreement
+Federation::Impl::Diagnose(std::optional<uint64_t> snapshot) const
+{
     torch::NoGradGuard noGrad;
-    const Impl& s = *m_impl;
     Disagreement d{0, 0, 0};
-    for (size_t l = 0; l < s.a.size(); ++l)
+    for (size_t l = 0; l < a.size(); ++l)
     {
         // In double, the mean of identical float32 values is exact: agreement measures as 0.
-        const auto a = s.a[l].to(torch::kDouble);
-        const auto b = s.b[l].to(torch::kDouble);
-        auto centredA = a - a.mean(0, true); // [m, r, d_in]
-        auto centredB = b - b.mean(0, true); // [m, d_out, r]
-        d.consensusA += centredA.pow(2).sum().item<double>() / a.size(0);
-        d.consensusB += centredB.pow(2).sum().item<double>() / b.size(0);
+        const auto al = Stack(Factor::A, snapshot)[l].to(torch::kDouble);
+        const auto bl = Stack(Factor::B, snapshot)[l].to(torch::kDouble);
+        auto centredA = al - al.mean(0, true); // [m, r, d_in]
+        auto centredB = bl - bl.mean(0, true); // [m, d_out, r]
+        d.consensusA += centredA.pow(2).sum().item<double>() / al.size(0);
+        d.consensusB += centredB.pow(2).sum().item<double>() / bl.size(0);
         d.crossTerm += torch::bmm(centredB, centredA).mean(0).norm().item<double>();
     }
     return d;
 }
 
 Accuracy
-Federation::Evaluate()
+Federation::Impl::Evaluate(std::optional<uint64_t> snapshot)
 {
-    Impl& s = *m_impl;
     std::vector<double> accuracies;
-    for (uint32_t i = 0; i < Clients(); ++i)
+    for (uint32_t i = 0; i < shards.size(); ++i)
     {
-        s.LoadClient(i);
-        accuracies.push_back(s.HeldOutAccuracy());
+        LoadClient(i, snapshot);
+        accuracies.push_back(HeldOutAccuracy());
     }
     Accuracy acc{0, 0, 0};
-    for (double a : accuracies)
+    for (double x : accuracies)
     {
-        acc.mean += a / accuracies.size();
+        acc.mean += x / accuracies.size();
     }
-    for (double a : accuracies)
+    for (double x : accuracies)
     {
-        acc.std += (a - acc.mean) * (a - acc.mean) / accuracies.size();
+        acc.std += (x - acc.mean) * (x - acc.mean) / accuracies.size();
     }
     acc.std = std::sqrt(acc.std);
     std::vector<torch::Tensor> meanA;
     std::vector<torch::Tensor> meanB;
-    for (size_t l = 0; l < s.a.size(); ++l)
+    for (size_t l = 0; l < a.size(); ++l)
     {
-        meanA.push_back(s.a[l].mean(0));
-        meanB.push_back(s.b[l].mean(0));
+        meanA.push_back(Stack(Factor::A, snapshot)[l].mean(0));
+        meanB.push_back(Stack(Factor::B, snapshot)[l].mean(0));
     }
-    s.Load(meanA, meanB);
-    acc.averagedModel = s.HeldOutAccuracy();
+    Load(meanA, meanB);
+    acc.averagedModel = HeldOutAccuracy();
     return acc;
 }
 

@@ -13,7 +13,6 @@ GossipGraph::GossipGraph(uint32_t nodes, std::vector<Edge> base, double linkProb
     , m_base(std::move(base))
     , m_linkProb(linkProb)
     , m_seed(seed)
-    , m_cachedRound(0)
 {
 }
 
@@ -29,35 +28,44 @@ GossipGraph::Base() const
     return m_base;
 }
 
+const GossipGraph::Round&
+GossipGraph::Get(uint64_t round)
+{
+    auto it = m_cache.find(round);
+    if (it == m_cache.end())
+    {
+        // Clients run a round or so apart: keep the few most recent rounds.
+        if (m_cache.size() == kCachedRounds)
+        {
+            m_cache.erase(m_cache.begin());
+        }
+        Round r;
+        r.active = DrawActiveEdges(m_base, m_linkProb, m_seed, round);
+        r.neighbours.resize(m_nodes);
+        for (const Edge& e : r.active)
+        {
+            r.neighbours[e.u].push_back(e.v);
+            r.neighbours[e.v].push_back(e.u);
+        }
+        for (auto& list : r.neighbours)
+        {
+            std::sort(list.begin(), list.end());
+        }
+        it = m_cache.emplace(round, std::move(r)).first;
+    }
+    return it->second;
+}
+
 const std::vector<Edge>&
 GossipGraph::Active(uint64_t round)
 {
-    if (!m_cached || m_cachedRound != round)
-    {
-        m_active = DrawActiveEdges(m_base, m_linkProb, m_seed, round);
-        m_cachedRound = round;
-        m_cached = true;
-    }
-    return m_active;
+    return Get(round).active;
 }
 
-std::vector<uint32_t>
+const std::vector<uint32_t>&
 GossipGraph::Neighbours(uint32_t client, uint64_t round)
 {
-    std::vector<uint32_t> neighbours;
-    for (const Edge& e : Active(round))
-    {
-        if (e.u == client)
-        {
-            neighbours.push_back(e.v);
-        }
-        else if (e.v == client)
-        {
-            neighbours.push_back(e.u);
-        }
-    }
-    std::sort(neighbours.begin(), neighbours.end());
-    return neighbours;
+    return Get(round).neighbours.at(client);
 }
 
 } // namespace tadlora

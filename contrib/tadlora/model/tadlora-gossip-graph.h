@@ -5,6 +5,7 @@
 #include "tadlora-topology.h"
 
 #include <cstdint>
+#include <map>
 #include <vector>
 
 /**
@@ -35,16 +36,26 @@ public:
     /** @param round t @return E_t, sorted */
     const std::vector<Edge>& Active(uint64_t round);
     /** @param client i @param round t @return i's neighbours in E_t, ascending */
-    std::vector<uint32_t> Neighbours(uint32_t client, uint64_t round);
+    const std::vector<uint32_t>& Neighbours(uint32_t client, uint64_t round);
 
 private:
-    uint32_t m_nodes;           //!< m
-    std::vector<Edge> m_base;   //!< base graph
-    double m_linkProb;          //!< p
-    uint64_t m_seed;            //!< run's seed
-    uint64_t m_cachedRound;     //!< round of m_active
-    bool m_cached = false;      //!< m_active holds a round
-    std::vector<Edge> m_active; //!< E_t of m_cachedRound
+    /** @brief One round's graph. */
+    struct Round
+    {
+        std::vector<Edge> active;                      //!< E_t, sorted
+        std::vector<std::vector<uint32_t>> neighbours; //!< by client, ascending
+    };
+
+    /** @return round t's graph, drawn on first use */
+    const Round& Get(uint64_t round);
+
+    static constexpr size_t kCachedRounds = 4; //!< rounds of E_t kept
+
+    uint32_t m_nodes;                  //!< m
+    std::vector<Edge> m_base;          //!< base graph
+    double m_linkProb;                 //!< p
+    uint64_t m_seed;                   //!< run's seed
+    std::map<uint64_t, Round> m_cache; //!< the latest rounds asked for
 };
 
 } // namespace tadlora

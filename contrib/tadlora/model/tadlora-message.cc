@@ -12,6 +12,7 @@ namespace
 
 constexpr uint8_t kMagic[4] = {'T', 'D', 'L', 'R'};
 constexpr uint8_t kFloat32 = 0;
+constexpr uint16_t kRecordMagic = 0x4c74; //!< "tL"
 
 /** @brief Appends little-endian integers to a byte vector. */
 class Writer
@@ -77,6 +78,18 @@ uint32_t
 Crc32(const uint8_t* data, uint64_t size)
 {
     return static_cast<uint32_t>(crc32_z(crc32_z(0L, Z_NULL, 0), data, size));
+}
+
+/** A record's magic and kind, the first three bytes of every record. */
+std::vector<uint8_t>
+RecordStart(RecordKind kind, size_t size)
+{
+    std::vector<uint8_t> out;
+    out.reserve(size);
+    Writer w(out);
+    w.Put<uint16_t>(kRecordMagic);
+    w.Put<uint8_t>(static_cast<uint8_t>(kind));
+    return out;
 }
 
 } // namespace
@@ -184,6 +197,78 @@ MessageValues(const std::vector<uint8_t>& bytes, const DecodedMessage& decoded)
         std::memcpy(&v, &bits, sizeof v);
     }
     return values;
+}
+
+std::vector<uint8_t>
+EncodeFragmentHeader(const FragmentHeader& header)
+{
+    std::vector<uint8_t> out = RecordStart(RecordKind::Fragment, FragmentHeader::kSize);
+    Writer w(out);
+    w.Put<uint32_t>(header.sender);
+    w.Put<uint32_t>(header.messageId);
+    w.Put<uint64_t>(header.round);
+    w.Put<uint32_t>(header.index);
+    w.Put<uint32_t>(header.count);
+    w.Put<uint32_t>(header.messageBytes);
+    return out;
+}
+
+std::vector<uint8_t>
+EncodeControl(const ControlRecord& record)
+{
+    std::vector<uint8_t> out = RecordStart(record.kind, ControlRecord::kSize);
+    Writer w(out);
+    w.Put<uint32_t>(record.sender);
+    w.Put<uint64_t>(record.round);
+    w.Put<uint32_t>(record.degree);
+    return out;
+}
+
+RecordKind
+KindOf(const std::vector<uint8_t>& record)
+{
+    Reader r(record, 0, record.size());
+    if (record.size() < 3 || r.Get<uint16_t>() != kRecordMagic)
+    {
+        throw MessageError("not a record");
+    }
+    const uint8_t kind = r.Get<uint8_t>();
+    if (kind < static_cast<uint8_t>(RecordKind::Fragment) ||
+        kind > static_cast<uint8_t>(RecordKind::Confirm))
+    {
+        throw MessageError("record of an unknown kind");
+    }
+    return static_cast<RecordKind>(kind);
+}
+
+FragmentHeader
+DecodeFragmentHeader(const std::vector<uint8_t>& record)
+{
+    Reader r(record, 3, record.size());
+    FragmentHeader header;
+    header.sender = r.Get<uint32_t>();
+    header.messageId = r.Get<uint32_t>();
+    header.round = r.Get<uint64_t>();
+    header.index = r.Get<uint32_t>();
+    header.count = r.Get<uint32_t>();
+    header.messageBytes = r.Get<uint32_t>();
+    if (header.index >= header.count)
+    {
+        throw MessageError("fragment index out of range");
+    }
+    return header;
+}
+
+ControlRecord
+DecodeControl(const std::vector<uint8_t>& record)
+{
+    ControlRecord control;
+    control.kind = KindOf(record);
+    Reader r(record, 3, record.size());
+    control.sender = r.Get<uint32_t>();
+    control.round = r.Get<uint64_t>();
+    control.degree = r.Get<uint32_t>();
+    return control;
 }
 
 } // namespace tadlora

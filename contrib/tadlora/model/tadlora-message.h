@@ -11,8 +11,10 @@
 
 /**
  * @file
- * The wire format of one client's LoRA factor: a versioned header, the shapes of every adapted
- * layer's tensor, float32 values and a CRC-32 over everything before it. Little-endian.
+ * The wire formats, little-endian. A factor message: a versioned header, the shapes of every
+ * adapted layer's tensor, float32 values and a CRC-32 over everything before it. On the network
+ * every datagram (or length-prefixed TCP record) is one record: a fragment of a factor message,
+ * or a control record of the mixing protocol (an acknowledgement or a confirmation).
  */
 
 namespace tadlora
@@ -71,6 +73,71 @@ DecodedMessage DecodeMessage(const std::vector<uint8_t>& bytes);
  * @return the values, layer after layer
  */
 std::vector<float> MessageValues(const std::vector<uint8_t>& bytes, const DecodedMessage& decoded);
+
+/** @brief What a record carries. */
+enum class RecordKind : uint8_t
+{
+    Fragment = 1, //!< a piece of a factor message
+    Ack = 2,      //!< "I hold all your factors of this round"
+    Confirm = 3,  //!< "I will mix with you this round; my confirmed degree is ..."
+};
+
+/** @brief The header in front of each fragment of a factor message. */
+struct FragmentHeader
+{
+    static constexpr uint32_t kSize = 31; //!< encoded size in bytes
+
+    uint32_t sender = 0;       //!< sending client
+    uint32_t messageId = 0;    //!< the sender's number for the message
+    uint64_t round = 0;        //!< round of the factor, so stale pieces can be dropped
+    uint32_t index = 0;        //!< this fragment's index
+    uint32_t count = 0;        //!< fragments of the message
+    uint32_t messageBytes = 0; //!< real bytes of the message; the rest is virtual padding
+};
+
+/** @brief An acknowledgement or a confirmation. */
+struct ControlRecord
+{
+    static constexpr uint32_t kSize = 19; //!< encoded size in bytes
+
+    RecordKind kind = RecordKind::Ack; //!< Ack or Confirm
+    uint32_t sender = 0;               //!< sending client
+    uint64_t round = 0;                //!< the round it is about
+    uint32_t degree = 0;               //!< a confirmation's confirmed degree; 0 in an Ack
+};
+
+/**
+ * @param header a fragment's header
+ * @return the encoded header; the fragment's bytes follow it
+ */
+std::vector<uint8_t> EncodeFragmentHeader(const FragmentHeader& header);
+
+/**
+ * @param record a control record
+ * @return the encoded record
+ */
+std::vector<uint8_t> EncodeControl(const ControlRecord& record);
+
+/**
+ * @param record a received datagram or TCP record
+ * @return its kind
+ * @throws MessageError if it is not a record
+ */
+RecordKind KindOf(const std::vector<uint8_t>& record);
+
+/**
+ * @param record a record of kind Fragment
+ * @return its header; the fragment's bytes start at FragmentHeader::kSize
+ * @throws MessageError if the header is truncated or inconsistent
+ */
+FragmentHeader DecodeFragmentHeader(const std::vector<uint8_t>& record);
+
+/**
+ * @param record a record of kind Ack or Confirm
+ * @return the record
+ * @throws MessageError if it is truncated
+ */
+ControlRecord DecodeControl(const std::vector<uint8_t>& record);
 
 } // namespace tadlora
 

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Gossip over 802.11 ad hoc: what gets through is decided by ns-3's Wi-Fi PHY and MAC.
+
+#include "tadlora-client-helper.h"
+#include "tadlora-client.h"
+#include "tadlora-experiment.h"
+#include "tadlora-federation.h"
+#include "tadlora-gossip-graph.h"
+#include "tadlora-network-helper.h"
+#include "tadlora-partition.h"
+#include "tadlora-test-task.h"
+#include "tadlora-topology.h"
+
+#include "ns3/core-module.h"
+#include "ns3/internet-module.h"
+
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+namespace fs = std::filesystem;
+using namespace tadlora;
+using tadlora::test::ReadCsv;
+using tadlora::test::RealizedMixing;
+
+namespace
+{
+
+/** A short Wi-Fi run of two or a few clients on a grid (range is about 51 m by default). */
+ns3::TadLoraConfig
+WifiRun(const std::string& name, uint32_t clients, double areaM)
+{
+    ns3::TadLoraConfig c;
+    c.network = "wifi-adhoc";
+    c.task = "synthetic";
+    c.clients = clients;
+    c.rounds = 4;
+    c.localSteps = 3;
+    c.linkProb = 1;
+    c.switchInterval = 2;
+    c.evalEvery = 1;
+    c.testSamples = 200;
+    c.placement = "grid";
+    c.areaM = areaM;
+    c.warmupS = 1;
+    c.pretrainSteps = test::kPretrainSteps;
+    c.cacheDir = test::CacheDir();
+    c.quiet = true;
+    c.out = (fs::path(test::TempDir()) / name).string();
+    return c;
+}
+
+nlohmann::json
+Summary(const ns3::TadLoraConfig& c)
+{
+    return nlohmann::json::parse(test::Slurp(fs::path(c.out) / "summary.json"));
+}
+
+/** The edges mixed on both sides in each round, from mixing.csv. */
+std::vector<std::set<Edge>>
+MixedEdgesByRound(const ns3::TadLoraConfig& c)
+{
+    std::vector<std::set<Edge>> edges(c.rounds);
+    for (const auto& [key, w] : RealizedMixing(c.out, c.clients))
+    {
+        for (uint32_t i = 0; i < c.clients; ++i)
+        {
+            for (uint32_t j = i + 1; j < c.clients; ++j)
+            {
+                if (w(i, j) > 0 && w(j, i) > 0)
+                {
+                    edges.at(key.first).insert({i, j});
+                }
+            }
+        }
+    }
+    return edges;
+}
+
+} // namespace
+
+TEST(Wifi, NodesOutOfRangeDeliverNothingAndKeepTheirOwnFactors)
+{
+    ns3::TadLoraConfig apart = WifiRun("apart", 2, 400); // 200 m apart
+    ns3::TadLoraExperiment(apart).Run();
+    const auto summary = Summary(apart);
+    EXPECT_GT(summary["network"]["msgs_sent"].get<int>(), 0);
+    EXPECT_EQ(summary["network"]["msgs_delivered"].get<int>(), 0);
+    for (const auto& [key, w] : RealizedMixing(apart.out, 2))
+    {
+        EXPECT_EQ(w(0, 0), 1.0);
+        EXPECT_EQ(w(1, 1), 1.0);
+    }
+    // Learning is bit for bit that of clients that never communicate.
+    ns3::TadLoraConfig alone = WifiRun("alone", 2, 400);
+    alone.linkProb = 0;
+    ns3::TadLoraExperiment(alone).Run();
+    const auto a = ReadCsv(fs::path(apart.out) / "rounds.csv");
+    const auto b = ReadCsv(fs::path(alone.out) / "rounds.csv");
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t r = 0; r < a.size(); ++r)
+    {
+        for (const char* column : {"mean_acc", "consensus_A", "consensus_B", "cross_term"})
+        {
+            EXPECT_EQ(a[r].at(column), b[r].at(column)) << column << " row " << r;
+        }
+    }
+    EXPECT_GT(std::stod(a.back().at("consensus_B")), 0.0);
+}
+
+TEST(Wifi, InRangeTheFactorsArriveIntact)
+{
+    const ns3::TadLoraConfig c = WifiRun("near", 2, 40); // 20 m apart
+    ns3::TadLoraExperiment(c).Run();
+    const auto summary = Summary(c);
+    EXPECT_EQ(summary["network"]["delivery_ratio"].get<double>(), 1.0);
+    EXPECT_GT(summary["network"]["airtime_s"].get<double>(), 0.0);
+    for (const auto& [key, w] : RealizedMixing(c.out, 2))
+    {
+        EXPECT_EQ(w(0, 1), 0.5);
+        EXPECT_EQ(w(1, 0), 0.5);
+    }
+    // Each mixes its own factors with the other's, as received, with weight 1/2: only an
+    // intact copy of the other's exact float32 values leaves the two clients identical.
+    for (const auto& row : ReadCsv(fs::path(c.out) / "rounds.csv"))
+    {
+        EXPECT_EQ(std::stod(row.at("consensus_A")), 0.0);
+        EXPECT_EQ(std::stod(row.at("consensus_B")), 0.0);
+    }
+}
+
+TEST(Wifi, MobilityChangesTheRealizedGraphOverTime)
+{
+    // Four clients on a 40 m grid: sides in range, diagonals (57 m) out of it; so diagonals are
+    // hidden from each other, and RTS/CTS keeps them from colliding at the shared neighbours.
+    ns3::TadLoraConfig fixed = WifiRun("static", 4, 80);
+    fixed.rounds = 8;
+    fixed.stepTimeS = 0.5;
+    fixed.rtsCts = true;
+    ns3::TadLoraConfig moving = fixed;
+    moving.out = (fs::path(test::TempDir()) / "moving").string();
+    moving.mobility = "random-waypoint";
+    moving.areaM = 150;
+    moving.speedMps = 15;
+    moving.pauseS = 0;
+    ns3::TadLoraExperiment(fixed).Run();
+    ns3::TadLoraExperiment(moving).Run();
+
+    const auto still = MixedEdgesByRound(fixed);
+    const std::set<Edge> sides{{0, 1}, {0, 2}, {1, 3}, {2, 3}};
+    for (size_t t = 1; t < still.size(); ++t) // round 0 also resolves addresses (ARP)
+    {
+        EXPECT_EQ(still[t], sides) << "round " << t;
+    }
+    const auto moved = MixedEdgesByRound(moving);
+    const std::set<std::set<Edge>> distinct(moved.begin(), moved.end());
+    EXPECT_GE(distinct.size(), 3u) << "the mobile graph barely changed";
+}
+
+TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
+{
+    // Eight clients in weak, fading reach of each other: links fail in one direction only.
+    ns3::TadLoraConfig c = WifiRun("asymmetric", 8, 70);
+    c.placement = "random-rect";
+    c.fading = "rayleigh";
+    c.rounds = 6;
+    auto task = test::SyntheticTask();
+    FederationConfig fc;
+    fc.method = c.method;
+    fc.switchInterval = c.switchInterval;
+    fc.localSteps = c.localSteps;
+    fc.seed = c.seed;
+    Federation federation(
+        fc, test::PretrainedSyntheticModel().ptr(), task,
+        Partition(LabelsOf(task->train), task->train.numClasses, c.clients, c.partition, c.seed));
+    auto graph = std::make_shared<GossipGraph>(
+        c.clients, MakeBaseGraph(c.topology, c.clients, c.seed), c.linkProb, c.seed);
+    ns3::RngSeedManager::SetSeed(1);
+    ns3::RngSeedManager::SetRun(c.seed);
+    ns3::TadLoraNetworkHelper network(c);
+    ns3::NodeContainer nodes = network.Install(graph->Base());
+    ns3::TadLoraClientHelper clients(&federation, graph);
+    clients.SetAttributes(c);
+    ns3::ApplicationContainer apps = clients.Install(nodes, network);
+    clients.AssignStreams(apps, 0);
+
+    // Each client's factors before its mix (when it sends them) and after (at round end), and
+    // the column sums of the realized W_t.
+    using Values = std::map<Factor, std::vector<float>>;
+    std::map<uint64_t, std::map<uint32_t, Values>> before;
+    std::map<uint64_t, std::map<uint32_t, Values>> after;
+    std::map<std::pair<uint64_t, Factor>, std::vector<double>> columnSums;
+    auto snapshot = [&federation](uint32_t client)
+    {
+        return Values{{Factor::A, federation.FactorValues(client, Factor::A)},
+                      {Factor::B, federation.FactorValues(client, Factor::B)}};
+    };
+    auto onSent = [&](const ns3::TadLoraMessageEvent& e)
+    { before[e.round].try_emplace(e.sender, snapshot(e.sender)); };
+    auto onMixed = [&](const ns3::TadLoraMixEvent& e)
+    {
+        auto& sums = columnSums.try_emplace({e.round, e.factor}, c.clients, 0.0).first->second;
+        sums[e.client] += e.selfWeight;
+        for (const auto& [j, w] : e.weights)
+        {
+            sums[j] += w;
+        }
+    };
+    auto onRound = [&](uint32_t client, uint64_t round, double)
+    {
+        after[round][client] = snapshot(client);
+        before[round].try_emplace(client, after[round][client]); // no neighbour: no mix
+    };
+    for (uint32_t i = 0; i < apps.GetN(); ++i)
+    {
+        apps.Get(i)->TraceConnectWithoutContext(
+            "FactorSent", ns3::Callback<void, const ns3::TadLoraMessageEvent&>(onSent));
+        apps.Get(i)->TraceConnectWithoutContext(
+            "FactorMixed", ns3::Callback<void, const ns3::TadLoraMixEvent&>(onMixed));
+        apps.Get(i)->TraceConnectWithoutContext(
+            "RoundCompleted", ns3::Callback<void, uint32_t, uint64_t, double>(onRound));
+    }
+    apps.Start(ns3::Seconds(c.warmupS));
+    ns3::Simulator::Run();
+    ns3::Simulator::Destroy();
+
+    // The clients' average moves by (1/m) sum_j (c_j - 1) x_j, c_j being W_t's column sums:
+    // at most (1/m) sum_j |c_j - 1| |x_j| in each element.
+    ASSERT_EQ(after.size(), c.rounds);
+    double worstDeviation = 0;
+    for (const auto& [key, sums] : columnSums)
+    {
+        const auto& [round, factor] = key;
+        const size_t n = before.at(round).at(0).at(factor).size();
+        for (size_t k = 0; k < n; ++k)
+        {
+            double shift = 0;
+            double predicted = 0;
+            double bound = 0;
+            for (uint32_t j = 0; j < c.clients; ++j)
+            {
+                const double x = before[round][j][factor][k];
+                shift += (after[round][j][factor][k] - x) / c.clients;
+                predicted += (sums[j] - 1) * x / c.clients;
+                bound += std::abs(sums[j] - 1) * std::abs(x) / c.clients;
+            }
+            ASSERT_NEAR(shift, predicted, 1e-6) << "round " << round << " element " << k;
+            ASSERT_LE(std::abs(shift), bound + 1e-6) << "round " << round << " element " << k;
+        }
+        for (double s : sums)
+        {
+            worstDeviation = std::max(worstDeviation, std::abs(s - 1));
+        }
+    }
+    EXPECT_GT(worstDeviation, 0.0) << "no one-sided link: the test proves nothing";
+}
+
+TEST(Wifi, SameSeedGivesByteIdenticalTraces)
+{
+    ns3::TadLoraConfig first = WifiRun("wifi-seed-a", 5, 60);
+    first.placement = "random-disc";
+    first.mobility = "gauss-markov";
+    first.fading = "nakagami";
+    first.rateControl = "minstrel";
+    ns3::TadLoraConfig second = first;
+    second.out = (fs::path(test::TempDir()) / "wifi-seed-b").string();
+    ns3::TadLoraConfig other = first;
+    other.out = (fs::path(test::TempDir()) / "wifi-seed-c").string();
+    other.seed = 2;
+    for (const auto& c : {first, second, other})
+    {
+        ns3::TadLoraExperiment(c).Run();
+    }
+    for (const std::string file : {"rounds.csv", "network.csv", "messages.csv", "mixing.csv"})
+    {
+        const std::string a = test::Slurp(fs::path(first.out) / file);
+        EXPECT_FALSE(a.empty());
+        EXPECT_EQ(a, test::Slurp(fs::path(second.out) / file)) << file;
+        EXPECT_NE(a, test::Slurp(fs::path(other.out) / file)) << file;
+    }
+}
