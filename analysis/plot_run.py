@@ -3,8 +3,8 @@
 
 Usage: /usr/bin/python3 analysis/plot_run.py RUN_DIR [RUN_DIR ...] [--out DIR]
 
-Every RUN_DIR is the --out directory of one tadlora-sim run (rounds.csv, summary.json,
-messages.csv). Writes accuracy.png, consensus.png, network.png and report.md into --out
+Every RUN_DIR is the --out directory of one tadlora-sim run (rounds.csv, network.csv,
+messages.csv, summary.json). Writes accuracy.png, consensus.png, network.png and report.md into --out
 (default: the first RUN_DIR) and prints their paths. A missing or unreadable input exits
 with status 2 and one line on stderr, before anything is written.
 """
@@ -31,8 +31,13 @@ ROUND_COLUMNS = [
     "msgs_delivered", "msgs_rejected", "bytes_sent",
 ]
 MESSAGE_COLUMNS = [
-    "round", "factor", "sender", "receiver", "bytes", "fragments", "sent_time_s", "delivered",
-    "latency_s",
+    "round", "factor", "sender", "receiver", "message_id", "bytes", "fragments",
+    "fragments_received", "sent_time_s", "delivered", "latency_s",
+]
+NETWORK_COLUMNS = [
+    "round", "sim_time_s", "round_time_s", "active_edges", "confirmed_edges", "one_sided_edges",
+    "msgs_sent", "msgs_delivered", "fragments_sent", "fragments_lost", "w_colsum_dev",
+    "bytes_on_air", "airtime_s", "mean_latency_s",
 ]
 TEXT_COLUMNS = {"phase", "factor"}
 NUMBER = (int, float)
@@ -63,6 +68,7 @@ class Run:
     name: str
     summary: dict
     rounds: pd.DataFrame
+    network: pd.DataFrame
     messages: pd.DataFrame
     label: str = ""
 
@@ -139,6 +145,7 @@ def load_run(directory):
     return Run(name=directory.resolve().name,
                summary=read_summary(directory / "summary.json"),
                rounds=rounds,
+               network=read_csv(directory / "network.csv", NETWORK_COLUMNS),
                messages=read_csv(directory / "messages.csv", MESSAGE_COLUMNS))
 
 
@@ -180,10 +187,12 @@ def round_axis(ax):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def new_figure(panels, title):
-    """A titled figure with a row of gridded panels."""
-    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.9))
+def new_figure(panels, title, rows=1):
+    """A titled figure with a grid of gridded panels, returned row after row."""
+    columns = panels // rows
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.9 * rows), squeeze=False)
     fig.suptitle(title)
+    axes = list(axes.flat)
     for ax in axes:
         ax.grid(alpha=0.3)
     return fig, axes
@@ -237,25 +246,41 @@ def plot_consensus(runs, path):
 
 
 def plot_network(runs, path):
-    """Per-round delivery ratio of factor messages and the CDF of their delivery latency."""
-    fig, (ratio, latency) = new_figure(2, "Gossip network")
+    """Per round: messages delivered, links mixed on both sides, airtime; latency CDF."""
+    fig, (ratio, links, airtime, latency) = new_figure(4, "Gossip network", rows=2)
     for i, run in enumerate(runs):
+        net = run.network
+        sent = net["msgs_sent"].where(net["msgs_sent"] > 0)
+        ratio.plot(net["round"], net["msgs_delivered"] / sent, **run_style(i))
+        active = net["active_edges"].where(net["active_edges"] > 0)
+        links.plot(net["round"], net["confirmed_edges"] / active, **run_style(i))
+        airtime.plot(net["round"], net["airtime_s"], **run_style(i))
         messages = run.messages
-        per_round = messages.groupby("round")["delivered"].mean()
-        ratio.plot(per_round.index, per_round.values, **run_style(i))
         delays = messages.loc[messages["delivered"] == 1, "latency_s"].sort_values() * 1e3
         if not delays.empty:
             share = [(k + 1) / len(delays) for k in range(len(delays))]
             latency.step(delays, share, where="post", **run_style(i))
-    ratio.set_ylim(-0.03, 1.03)
-    ratio.set_title("messages delivered per round")
-    round_axis(ratio)
-    ratio.set_ylabel("delivered / sent (fraction)")
+    for ax, title, label in (
+            (ratio, "factor messages delivered", "delivered / sent (fraction)"),
+            (links, "links mixed on both sides", "confirmed / active edges (fraction)")):
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(title)
+        round_axis(ax)
+        ax.set_ylabel(label)
+    airtime.set_title("time on the air or the wire, all devices")
+    round_axis(airtime)
+    airtime.set_ylabel("transmit time per round (s)")
     latency.set_ylim(0, 1.02)
     latency.set_title("latency of delivered messages (CDF)")
     latency.set_xlabel("latency (ms)")
     latency.set_ylabel("fraction of delivered messages")
     save(fig, runs, path)
+
+
+def links_mixed(run):
+    """Share of the intended links that both ends mixed, over the whole run."""
+    active = run.network["active_edges"].sum()
+    return "-" if active == 0 else f"{run.network['confirmed_edges'].sum() / active:.3f}"
 
 
 def write_report(runs, path, figures):
@@ -264,8 +289,8 @@ def write_report(runs, path, figures):
         "# tadlora runs",
         "",
         "| run | method | T | p | base acc | final acc (mean ± std) | averaged-model acc "
-        "| delivery ratio | sim time (s) | wall time (s) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| delivery ratio | links mixed | sim time (s) | wall time (s) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in runs:
         s = run.summary
@@ -275,7 +300,7 @@ def write_report(runs, path, figures):
             f"| {run.name} | {run.method} | {interval} | {run.link_prob:g} "
             f"| {s['base_acc']:.4f} | {final['mean_acc']:.4f} ± {final['std_acc']:.4f} "
             f"| {final['avg_model_acc']:.4f} | {s['network']['delivery_ratio']:.3f} "
-            f"| {s['sim_time_s']:.1f} | {s['wall_time_s']:.1f} |")
+            f"| {links_mixed(run)} | {s['sim_time_s']:.1f} | {s['wall_time_s']:.1f} |")
     for figure in figures:
         lines += ["", f"![{figure.stem}]({figure.name})"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

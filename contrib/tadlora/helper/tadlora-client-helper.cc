@@ -39,6 +39,12 @@ TadLoraClientHelper::SetAttributes(const TadLoraConfig& c)
     SetAttribute("Transport", StringValue(c.transport));
     SetAttribute("HopLimit", UintegerValue(c.hopLimit));
     SetAttribute("SendRate", StringValue(c.sendRate));
+    // Point-to-point links need no warm-up; Wi-Fi routes and neighbours do. Beacons find
+    // one-hop neighbours; with routing, the routing protocol finds the way.
+    const bool wifi = c.network == "wifi-adhoc";
+    SetAttribute("Warmup", TimeValue(Seconds(wifi ? c.warmupS : 0.0)));
+    const bool beacons = wifi && c.routing == "none";
+    SetAttribute("BeaconInterval", TimeValue(Seconds(beacons ? c.beaconIntervalS : 0.0)));
 }
 
 ApplicationContainer

@@ -585,19 +585,19 @@ TadLoraExperiment::Run()
     {
         flowHelper.InstallAll();
     }
-    // Routed Wi-Fi needs its routes before the first exchange; p2p links need no warm-up.
-    const Time firstRound = Seconds(c.network == "p2p" ? 0.0 : c.warmupS);
+    TimeValue firstRound;
+    apps.Get(0)->GetAttribute("Warmup", firstRound);
 
     std::ofstream rounds(staging.File("rounds.csv"));
     rounds << std::setprecision(9);
     std::ofstream networkTrace(staging.File("network.csv"));
     networkTrace << std::setprecision(9);
-    Recorder recorder(c, federation, *graph, network, firstRound, rounds, networkTrace);
+    Recorder recorder(c, federation, *graph, network, firstRound.Get(), rounds, networkTrace);
     for (uint32_t i = 0; i < apps.GetN(); ++i)
     {
         recorder.Connect(apps.Get(i));
     }
-    apps.Start(firstRound);
+    apps.Start(Seconds(0));
     const double setupSeconds = SecondsSince(start) - dataSeconds - pretrainSeconds;
 
     const Clock::time_point simStart = Clock::now();

@@ -349,11 +349,15 @@ TadLoraNetworkHelper::InstallWifi()
     for (uint32_t i = 0; i < interfaces.GetN(); ++i)
     {
         m_wifiAddresses.push_back(interfaces.GetAddress(i));
-        // ns-3 holds 3 packets per unresolved neighbour, and a round's first burst of fragments
-        // would die waiting for ARP; Linux holds about 150 full-size frames (unres_qlen_bytes).
+        // ARP as Linux does it. ns-3 holds 3 packets per unresolved neighbour, and a round's
+        // first burst of fragments would die waiting for ARP: Linux holds about 150 full-size
+        // frames (unres_qlen_bytes). And ns-3 drops everything for a neighbour that once failed
+        // to answer for 100 s, while Linux asks again on the next packet: with mobility, a
+        // node that comes into reach must be reachable.
         auto [ipv4, index] = interfaces.Get(i);
-        ipv4->GetObject<Ipv4L3Protocol>()->GetInterface(index)->GetArpCache()->SetAttribute(
-            "PendingQueueSize", UintegerValue(kArpPendingPackets));
+        Ptr<ArpCache> arp = ipv4->GetObject<Ipv4L3Protocol>()->GetInterface(index)->GetArpCache();
+        arp->SetAttribute("PendingQueueSize", UintegerValue(kArpPendingPackets));
+        arp->SetAttribute("DeadTimeout", TimeValue(Seconds(1)));
     }
 }
 

@@ -105,6 +105,9 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--warmup-s", c.warmupS,
                    "Wi-Fi: seconds the network runs before round 0 (routing converges)")
         ->check(CLI::Range(0.0, 1e6));
+    app.add_option("--beacon-interval-s", c.beaconIntervalS,
+                   "Wi-Fi, one hop: neighbour-discovery beacon period (0: off)")
+        ->check(CLI::Range(0.0, 1e6));
 
     app.add_option("--task", c.task, "Learning task")
         ->check(CLI::IsMember({"fashion-mnist", "synthetic"}));

@@ -69,6 +69,7 @@ struct TadLoraConfig
     double pauseS = 2;                        //!< --pause-s
     std::string routing = "none";             //!< --routing
     double warmupS = 10;                      //!< --warmup-s
+    double beaconIntervalS = 1;               //!< --beacon-interval-s
     // Data and model
     std::string task = "fashion-mnist";   //!< --task
     std::string partition = "label-skew"; //!< --partition

@@ -12,6 +12,7 @@
 #include "ns3/packet.h"
 #include "ns3/simulator.h"
 #include "ns3/tcp-socket-factory.h"
+#include "ns3/udp-socket-factory.h"
 #include "ns3/uinteger.h"
 
 #include <algorithm>
@@ -52,6 +53,17 @@ TadLoraClient::GetTypeId()
                           TimeValue(MilliSeconds(200)),
                           MakeTimeAccessor(&TadLoraClient::m_confirmTimeout),
                           MakeTimeChecker(MicroSeconds(1)))
+            .AddAttribute("Warmup",
+                          "Time from the application's start to round 0 (--warmup-s): routes "
+                          "converge and neighbours are discovered meanwhile.",
+                          TimeValue(Seconds(0)), MakeTimeAccessor(&TadLoraClient::m_warmup),
+                          MakeTimeChecker(Seconds(0)))
+            .AddAttribute("BeaconInterval",
+                          "Period of the one-hop neighbour-discovery beacon "
+                          "(--beacon-interval-s); 0 turns discovery off and every neighbour "
+                          "of the round is tried.",
+                          TimeValue(Seconds(0)), MakeTimeAccessor(&TadLoraClient::m_beaconInterval),
+                          MakeTimeChecker(Seconds(0)))
             .AddAttribute("ExchangeJitter",
                           "Longest random wait between the end of training and the exchange "
                           "(--exchange-jitter-s).",
@@ -145,6 +157,7 @@ TadLoraClient::DoDispose()
 {
     NS_LOG_FUNCTION(this);
     m_socket = nullptr;
+    m_listener = nullptr;
     m_streams.clear();
     m_in.clear();
     m_queue.clear();
@@ -157,28 +170,57 @@ TadLoraClient::StartApplication()
 {
     NS_LOG_FUNCTION(this);
     NS_ABORT_MSG_IF(m_federation == nullptr || !m_graph, "TadLoraClient: Setup() was not called");
-    const bool tcp = m_transport == TCP;
-    m_socket = Socket::CreateSocket(
-        GetNode(), TypeId::LookupByName(tcp ? "ns3::TcpSocketFactory" : "ns3::UdpSocketFactory"));
+    // UDP carries the records (unless TCP does) and the beacons.
+    m_socket = Socket::CreateSocket(GetNode(), UdpSocketFactory::GetTypeId());
     NS_ABORT_MSG_IF(m_socket->Bind(InetSocketAddress(Ipv4Address::GetAny(), m_port)) != 0,
-                    "TadLoraClient: cannot bind port " << m_port);
-    if (tcp)
+                    "TadLoraClient: cannot bind UDP port " << m_port);
+    m_socket->SetAllowBroadcast(true);
+    m_socket->SetRecvCallback(MakeCallback(&TadLoraClient::HandleRead, this));
+    if (m_hopLimit != 0)
     {
-        m_socket->Listen();
-        m_socket->SetAcceptCallback(MakeNullCallback<bool, Ptr<Socket>, const Address&>(),
-                                    MakeCallback(&TadLoraClient::HandleAccept, this));
+        m_socket->SetIpTtl(m_hopLimit);
     }
-    else
+    if (m_transport == TCP)
     {
-        m_socket->SetAllowBroadcast(m_transport == BROADCAST);
-        m_socket->SetRecvCallback(MakeCallback(&TadLoraClient::HandleRead, this));
-        if (m_hopLimit != 0)
-        {
-            m_socket->SetIpTtl(m_hopLimit);
-        }
+        m_listener = Socket::CreateSocket(GetNode(), TcpSocketFactory::GetTypeId());
+        NS_ABORT_MSG_IF(m_listener->Bind(InetSocketAddress(Ipv4Address::GetAny(), m_port)) != 0,
+                        "TadLoraClient: cannot bind TCP port " << m_port);
+        m_listener->Listen();
+        m_listener->SetAcceptCallback(MakeNullCallback<bool, Ptr<Socket>, const Address&>(),
+                                      MakeCallback(&TadLoraClient::HandleAccept, this));
     }
     m_round = 0;
-    m_event = Simulator::ScheduleNow(&TadLoraClient::StartRound, this);
+    m_event = Simulator::Schedule(m_warmup, &TadLoraClient::StartRound, this);
+    if (m_beaconInterval.IsStrictlyPositive())
+    {
+        m_beaconEvent =
+            Simulator::Schedule(Seconds(m_jitter->GetValue(0, m_beaconInterval.GetSeconds())),
+                                &TadLoraClient::SendBeacon, this);
+    }
+}
+
+void
+TadLoraClient::SendBeacon()
+{
+    const std::vector<uint8_t> hello =
+        tadlora::EncodeControl({tadlora::RecordKind::Hello, m_clientId, m_round, 0});
+    m_socket->SendTo(Create<Packet>(hello.data(), hello.size()), 0,
+                     InetSocketAddress(Ipv4Address::GetBroadcast(), m_port));
+    // A quarter of an interval of jitter keeps neighbours' beacons from colliding for ever.
+    const double period = m_beaconInterval.GetSeconds();
+    m_beaconEvent = Simulator::Schedule(Seconds(m_jitter->GetValue(0.75 * period, period)),
+                                        &TadLoraClient::SendBeacon, this);
+}
+
+bool
+TadLoraClient::InReach(uint32_t peer) const
+{
+    if (!m_beaconInterval.IsStrictlyPositive())
+    {
+        return true;
+    }
+    const auto heard = m_heard.find(peer);
+    return heard != m_heard.end() && Simulator::Now() - heard->second <= 3 * m_beaconInterval;
 }
 
 void
@@ -187,10 +229,15 @@ TadLoraClient::StopApplication()
     NS_LOG_FUNCTION(this);
     Simulator::Cancel(m_event);
     Simulator::Cancel(m_sendEvent);
+    Simulator::Cancel(m_beaconEvent);
     if (m_socket)
     {
         m_socket->Close();
         m_socket->SetRecvCallback(MakeNullCallback<void, Ptr<Socket>>());
+    }
+    if (m_listener)
+    {
+        m_listener->Close();
     }
     for (auto& [peer, stream] : m_streams)
     {
@@ -219,11 +266,15 @@ TadLoraClient::StartExchange()
     NS_LOG_FUNCTION(this << m_round);
     m_phase = Phase::Exchange;
     m_exchangeStart = Simulator::Now();
-    m_neighbours = m_graph->Neighbours(m_clientId, m_round);
-    for (uint32_t peer : m_neighbours)
+    m_neighbours.clear();
+    for (uint32_t peer : m_graph->Neighbours(m_clientId, m_round))
     {
         NS_ABORT_MSG_IF(m_peers.count(peer) == 0,
                         "TadLoraClient " << m_clientId << ": no address for neighbour " << peer);
+        if (InReach(peer))
+        {
+            m_neighbours.push_back(peer);
+        }
     }
     const auto degree = static_cast<uint32_t>(m_neighbours.size());
     const uint32_t chunk = m_maxPayload - tadlora::FragmentHeader::kSize;
@@ -399,6 +450,10 @@ TadLoraClient::FinishRound()
     if (++m_round < m_rounds)
     {
         m_event = Simulator::ScheduleNow(&TadLoraClient::StartRound, this);
+    }
+    else
+    {
+        Simulator::Cancel(m_beaconEvent); // done: nothing left to discover neighbours for
     }
 }
 
@@ -677,6 +732,14 @@ void
 TadLoraClient::HandleControl(const std::vector<uint8_t>& record)
 {
     const tadlora::ControlRecord control = tadlora::DecodeControl(record);
+    if (control.kind == tadlora::RecordKind::Hello)
+    {
+        if (control.sender != m_clientId)
+        {
+            m_heard[control.sender] = Simulator::Now();
+        }
+        return;
+    }
     if (control.round < m_round || !IsNeighbour(control.round, control.sender))
     {
         return;

@@ -56,6 +56,11 @@ struct TadLoraMixEvent
  * @ingroup tadlora
  * @brief A decentralized federated LoRA client on an ns-3 node.
  *
+ * Rounds begin Warmup after the application starts. With a BeaconInterval, the client also
+ * broadcasts a small beacon that often (one-hop neighbour discovery) and gossips only with
+ * the round's neighbours it has heard within three intervals: unicasting to a node out of
+ * reach would only block the MAC's queue with retransmissions.
+ *
  * A round, as each client lives it (clients drift apart; each message names its round):
  * 1. Train K local steps, run for real by the learning side; they last K x StepTime, plus a
  *    random jitter of up to ExchangeJitter (clients that start in lockstep would make every
@@ -187,12 +192,16 @@ private:
     bool HasAllFactors(uint64_t round, uint32_t neighbour);
     /** @return whether a neighbour is in the round's intended graph */
     bool IsNeighbour(uint64_t round, uint32_t peer);
+    /** @return whether a peer's beacon was heard lately (always, without beacons) */
+    bool InReach(uint32_t peer) const;
+    /** @brief Broadcast a beacon and schedule the next. */
+    void SendBeacon();
 
     /** @brief Take one received record (a datagram, or a record cut from a TCP stream). */
     void HandleRecord(const std::vector<uint8_t>& record);
     /** @brief Take a fragment; deliver the message once whole. */
     void HandleFragment(const std::vector<uint8_t>& record);
-    /** @brief Take an acknowledgement or a confirmation. */
+    /** @brief Take an acknowledgement, a confirmation or a beacon. */
     void HandleControl(const std::vector<uint8_t>& record);
     /** @brief Take a reassembled message: check it, keep it, acknowledge the round's set. */
     void Deliver(const Reassembly& reassembly, uint32_t sender, uint32_t messageId);
@@ -222,6 +231,8 @@ private:
     Time m_roundDeadline;      //!< longest exchange phase
     Time m_confirmTimeout;     //!< longest confirmation phase
     Time m_exchangeJitter;     //!< longest random wait between training and sending
+    Time m_warmup;             //!< from the application's start to round 0
+    Time m_beaconInterval;     //!< neighbour discovery; 0: off
     uint32_t m_maxPayload;     //!< bytes per fragment record, header included
     uint32_t m_virtualPayload; //!< bytes a factor message occupies on the wire, if larger
     Transport m_transport;     //!< how messages travel
@@ -231,7 +242,8 @@ private:
     tadlora::Federation* m_federation;             //!< learning side
     std::shared_ptr<tadlora::GossipGraph> m_graph; //!< intended graph of each round
     std::map<uint32_t, Address> m_peers;           //!< base-graph neighbours' addresses
-    Ptr<Socket> m_socket;                          //!< UDP socket, or the TCP listener
+    Ptr<Socket> m_socket;                          //!< UDP: records (unless TCP) and beacons
+    Ptr<Socket> m_listener;                        //!< TCP: accepts the neighbours' streams
     Ptr<UniformRandomVariable> m_jitter;           //!< draws the exchange jitter
 
     uint64_t m_round;                   //!< current round
@@ -243,6 +255,8 @@ private:
     EventId m_event;                    //!< the round's next scheduled step
     uint32_t m_nextMessageId;           //!< id of the next message sent
     std::map<uint64_t, Inbox> m_inbox;  //!< by round, the current one and later ones
+    std::map<uint32_t, Time> m_heard;   //!< peer -> when its last beacon came
+    EventId m_beaconEvent;              //!< the next beacon
     std::map<std::pair<uint32_t, uint32_t>, Reassembly> m_reassembly; //!< (sender, id) -> parts
 
     std::deque<Queued> m_queue;                       //!< paced UDP records

@@ -234,7 +234,7 @@ KindOf(const std::vector<uint8_t>& record)
     }
     const uint8_t kind = r.Get<uint8_t>();
     if (kind < static_cast<uint8_t>(RecordKind::Fragment) ||
-        kind > static_cast<uint8_t>(RecordKind::Confirm))
+        kind > static_cast<uint8_t>(RecordKind::Hello))
     {
         throw MessageError("record of an unknown kind");
     }

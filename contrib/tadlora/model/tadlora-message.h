@@ -14,7 +14,8 @@
  * The wire formats, little-endian. A factor message: a versioned header, the shapes of every
  * adapted layer's tensor, float32 values and a CRC-32 over everything before it. On the network
  * every datagram (or length-prefixed TCP record) is one record: a fragment of a factor message,
- * or a control record of the mixing protocol (an acknowledgement or a confirmation).
+ * or a control record (an acknowledgement or a confirmation of the mixing protocol, or a
+ * neighbour-discovery beacon).
  */
 
 namespace tadlora
@@ -80,6 +81,7 @@ enum class RecordKind : uint8_t
     Fragment = 1, //!< a piece of a factor message
     Ack = 2,      //!< "I hold all your factors of this round"
     Confirm = 3,  //!< "I will mix with you this round; my confirmed degree is ..."
+    Hello = 4,    //!< a one-hop neighbour-discovery beacon
 };
 
 /** @brief The header in front of each fragment of a factor message. */
@@ -95,14 +97,14 @@ struct FragmentHeader
     uint32_t messageBytes = 0; //!< real bytes of the message; the rest is virtual padding
 };
 
-/** @brief An acknowledgement or a confirmation. */
+/** @brief An acknowledgement, a confirmation or a beacon. */
 struct ControlRecord
 {
     static constexpr uint32_t kSize = 19; //!< encoded size in bytes
 
-    RecordKind kind = RecordKind::Ack; //!< Ack or Confirm
+    RecordKind kind = RecordKind::Ack; //!< Ack, Confirm or Hello
     uint32_t sender = 0;               //!< sending client
-    uint64_t round = 0;                //!< the round it is about
+    uint64_t round = 0;                //!< the round it is about (a Hello: the sender's)
     uint32_t degree = 0;               //!< a confirmation's confirmed degree; 0 in an Ack
 };
 
@@ -133,7 +135,7 @@ RecordKind KindOf(const std::vector<uint8_t>& record);
 FragmentHeader DecodeFragmentHeader(const std::vector<uint8_t>& record);
 
 /**
- * @param record a record of kind Ack or Confirm
+ * @param record a record of kind Ack, Confirm or Hello
  * @return the record
  * @throws MessageError if it is truncated
  */
