@@ -161,6 +161,30 @@ TEST(Wifi, MobilityChangesTheRealizedGraphOverTime)
     EXPECT_GE(distinct.size(), 3u) << "the mobile graph barely changed";
 }
 
+TEST(Wifi, RoutingReachesTwoHopsAndTheHopLimitStopsIt)
+{
+    // Three clients on a 2 x 2 grid 45 m apart: 0 reaches 1 and 2, which are 64 m apart (and
+    // hidden from each other: RTS/CTS).
+    const std::set<Edge> all{{0, 1}, {0, 2}, {1, 2}};
+    const std::set<Edge> direct{{0, 1}, {0, 2}};
+    for (const std::string routing : {"olsr", "aodv"})
+    {
+        for (const uint32_t hopLimit : {0u, 1u})
+        {
+            ns3::TadLoraConfig c = WifiRun(routing + std::to_string(hopLimit), 3, 90);
+            c.routing = routing;
+            c.hopLimit = hopLimit;
+            c.warmupS = 10;
+            c.rounds = 3;
+            c.roundDeadlineS = 2;
+            c.rtsCts = true;
+            ns3::TadLoraExperiment(c).Run();
+            const auto edges = MixedEdgesByRound(c);
+            EXPECT_EQ(edges.back(), hopLimit == 1 ? direct : all) << routing << " " << hopLimit;
+        }
+    }
+}
+
 TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
 {
     // Eight clients in weak, fading reach of each other: links fail in one direction only.

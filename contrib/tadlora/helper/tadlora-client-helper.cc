@@ -16,6 +16,7 @@ TadLoraClientHelper::TadLoraClientHelper(tadlora::Federation* federation,
                                          std::shared_ptr<tadlora::GossipGraph> graph)
     : m_federation(federation)
     , m_graph(std::move(graph))
+    , m_barrier(std::make_shared<TadLoraRoundBarrier>())
 {
     m_factory.SetTypeId(TadLoraClient::GetTypeId());
 }
@@ -52,7 +53,7 @@ TadLoraClientHelper::Install(Ptr<Node> node, uint32_t clientId) const
 {
     Ptr<TadLoraClient> client = m_factory.Create<TadLoraClient>();
     client->SetAttribute("ClientId", UintegerValue(clientId));
-    client->Setup(m_federation, m_graph);
+    client->Setup(m_federation, m_graph, m_barrier);
     node->AddApplication(client);
     return ApplicationContainer(client);
 }

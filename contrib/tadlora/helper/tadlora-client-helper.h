@@ -20,6 +20,8 @@ class GossipGraph;
 namespace ns3
 {
 
+class TadLoraRoundBarrier;
+
 /**
  * @ingroup tadlora
  * @brief Installs a TadLoraClient on each node; node i of the container becomes client i.
@@ -79,9 +81,10 @@ public:
     int64_t AssignStreams(const ApplicationContainer& apps, int64_t stream) const;
 
 private:
-    ObjectFactory m_factory;                       //!< makes TadLoraClient objects
-    tadlora::Federation* m_federation;             //!< learning side
-    std::shared_ptr<tadlora::GossipGraph> m_graph; //!< intended graph of each round
+    ObjectFactory m_factory;                        //!< makes TadLoraClient objects
+    tadlora::Federation* m_federation;              //!< learning side
+    std::shared_ptr<tadlora::GossipGraph> m_graph;  //!< intended graph of each round
+    std::shared_ptr<TadLoraRoundBarrier> m_barrier; //!< shared by the clients it installs
 };
 
 } // namespace ns3

@@ -16,6 +16,7 @@
 #include "ns3/core-module.h"
 #include "ns3/flow-monitor-helper.h"
 #include "ns3/internet-module.h"
+#include "ns3/netanim-module.h"
 #include "ns3/network-module.h"
 
 #include <nlohmann/json.hpp>
@@ -28,6 +29,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <thread>
 #include <tuple>
 #include <unistd.h>
@@ -94,7 +96,7 @@ public:
         , m_rounds(rounds)
         , m_networkTrace(networkTrace)
         , m_wallStart(Clock::now())
-        , m_lastCompletion(federation.Clients(), start)
+        , m_previousRoundEnd(start)
     {
         m_rounds << kRoundsHeader << "\n";
         m_networkTrace << kNetworkHeader << "\n";
@@ -199,7 +201,6 @@ private:
     {
         uint32_t completed = 0;
         double lossSum = 0;
-        double durationSum = 0;
         uint64_t msgsSent = 0;
         uint64_t msgsDelivered = 0;
         uint64_t fragmentsSent = 0;
@@ -263,8 +264,6 @@ private:
         }
         RoundProgress& p = m_progress[round];
         p.lossSum += trainLoss;
-        p.durationSum += (Simulator::Now() - m_lastCompletion[client]).GetSeconds();
-        m_lastCompletion[client] = Simulator::Now();
         if (++p.completed < m_federation.Clients())
         {
             return;
@@ -334,7 +333,8 @@ private:
         m_activeEdges += active;
         m_confirmedEdges += confirmed;
         m_oneSidedEdges += oneSided;
-        const double roundTime = p.durationSum / m;
+        const double roundTime = (Simulator::Now() - m_previousRoundEnd).GetSeconds();
+        m_previousRoundEnd = Simulator::Now();
         m_roundTimeSum += roundTime;
         const TadLoraNetworkHelper::Usage usage = m_network.GetUsage();
         m_networkTrace << round << "," << Simulator::Now().GetSeconds() << "," << roundTime << ","
@@ -390,7 +390,7 @@ private:
     std::ostream& m_rounds;
     std::ostream& m_networkTrace;
     Clock::time_point m_wallStart;
-    std::vector<Time> m_lastCompletion; //!< by client: when it finished its previous round
+    Time m_previousRoundEnd; //!< when the last client finished the previous round
     std::map<MessageKey, MessageRecord> m_messages;
     std::map<WeightKey, double> m_weights; //!< realized W_t[client, peer] by round and factor
     std::map<uint64_t, RoundProgress> m_progress;
@@ -585,6 +585,14 @@ TadLoraExperiment::Run()
     {
         flowHelper.InstallAll();
     }
+    // NetAnim: where the nodes are, once a second; packets are left out to keep it cheap.
+    std::unique_ptr<AnimationInterface> animation;
+    if (c.netanim)
+    {
+        animation = std::make_unique<AnimationInterface>(staging.File("netanim.xml").string());
+        animation->SkipPacketTracing();
+        animation->SetMobilityPollInterval(Seconds(1));
+    }
     TimeValue firstRound;
     apps.Get(0)->GetAttribute("Warmup", firstRound);
 
@@ -608,6 +616,7 @@ TadLoraExperiment::Run()
     {
         flowHelper.SerializeToXmlFile(staging.File("flowmon.xml").string(), false, false);
     }
+    animation.reset(); // closes netanim.xml
     Simulator::Destroy();
 
     std::ofstream messages(staging.File("messages.csv"));

@@ -127,6 +127,7 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--out", c.out, "Output directory");
     flag("--pcap", c.pcap, "Write PCAP traces of every link");
     flag("--flow-monitor", c.flowMonitor, "Write FlowMonitor XML");
+    flag("--netanim", c.netanim, "Write a NetAnim trace of the nodes' positions");
     flag("--quiet", c.quiet, "No progress on stderr");
 }
 

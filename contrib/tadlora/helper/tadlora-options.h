@@ -84,6 +84,7 @@ struct TadLoraConfig
     std::string out = "results/default"; //!< --out
     bool pcap = false;                   //!< --pcap
     bool flowMonitor = false;            //!< --flow-monitor
+    bool netanim = false;                //!< --netanim
     bool quiet = false;                  //!< --quiet
 };
 

@@ -133,10 +133,34 @@ TadLoraClient::~TadLoraClient()
 }
 
 void
-TadLoraClient::Setup(tadlora::Federation* federation, std::shared_ptr<tadlora::GossipGraph> graph)
+TadLoraRoundBarrier::Join()
+{
+    ++m_members;
+}
+
+void
+TadLoraRoundBarrier::Arrive(std::function<void()> next)
+{
+    m_waiting.push_back(std::move(next));
+    if (m_waiting.size() < m_members)
+    {
+        return;
+    }
+    for (auto& start : m_waiting)
+    {
+        Simulator::ScheduleNow(start);
+    }
+    m_waiting.clear();
+}
+
+void
+TadLoraClient::Setup(tadlora::Federation* federation, std::shared_ptr<tadlora::GossipGraph> graph,
+                     std::shared_ptr<TadLoraRoundBarrier> barrier)
 {
     m_federation = federation;
     m_graph = std::move(graph);
+    m_barrier = std::move(barrier);
+    m_barrier->Join();
 }
 
 void
@@ -162,6 +186,7 @@ TadLoraClient::DoDispose()
     m_in.clear();
     m_queue.clear();
     m_graph.reset();
+    m_barrier.reset();
     Application::DoDispose();
 }
 
@@ -169,7 +194,8 @@ void
 TadLoraClient::StartApplication()
 {
     NS_LOG_FUNCTION(this);
-    NS_ABORT_MSG_IF(m_federation == nullptr || !m_graph, "TadLoraClient: Setup() was not called");
+    NS_ABORT_MSG_IF(m_federation == nullptr || !m_graph || !m_barrier,
+                    "TadLoraClient: Setup() was not called");
     // UDP carries the records (unless TCP does) and the beacons.
     m_socket = Socket::CreateSocket(GetNode(), UdpSocketFactory::GetTypeId());
     NS_ABORT_MSG_IF(m_socket->Bind(InetSocketAddress(Ipv4Address::GetAny(), m_port)) != 0,
@@ -449,7 +475,7 @@ TadLoraClient::FinishRound()
     m_roundTrace(m_clientId, m_round, m_trainLoss);
     if (++m_round < m_rounds)
     {
-        m_event = Simulator::ScheduleNow(&TadLoraClient::StartRound, this);
+        m_barrier->Arrive([this]() { StartRound(); });
     }
     else
     {

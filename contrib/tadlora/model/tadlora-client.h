@@ -14,6 +14,7 @@
 #include "ns3/traced-callback.h"
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -54,6 +55,28 @@ struct TadLoraMixEvent
 
 /**
  * @ingroup tadlora
+ * @brief Synchronous rounds, as in the paper: every client starts round t + 1 when the last
+ * one has finished round t, so a round lasts as long as its slowest exchange. Shared by the
+ * clients of a run.
+ */
+class TadLoraRoundBarrier
+{
+public:
+    /** @brief One more client takes part. */
+    void Join();
+    /**
+     * @brief A client finished its round.
+     * @param next starts its next round, once every client has finished this one
+     */
+    void Arrive(std::function<void()> next);
+
+private:
+    uint32_t m_members = 0;                       //!< clients taking part
+    std::vector<std::function<void()>> m_waiting; //!< clients done with the current round
+};
+
+/**
+ * @ingroup tadlora
  * @brief A decentralized federated LoRA client on an ns-3 node.
  *
  * Rounds begin Warmup after the application starts. With a BeaconInterval, the client also
@@ -61,7 +84,8 @@ struct TadLoraMixEvent
  * the round's neighbours it has heard within three intervals: unicasting to a node out of
  * reach would only block the MAC's queue with retransmissions.
  *
- * A round, as each client lives it (clients drift apart; each message names its round):
+ * A round, as each client lives it (rounds start together; each message names its round, and
+ * a message that comes early is kept for the round it belongs to):
  * 1. Train K local steps, run for real by the learning side; they last K x StepTime, plus a
  *    random jitter of up to ExchangeJitter (clients that start in lockstep would make every
  *    first frame collide on a shared channel).
@@ -100,8 +124,10 @@ public:
      * @brief Connect the client to the run's learning side and gossip graph.
      * @param federation all clients' learning state; must outlive the simulation
      * @param graph the run's per-round intended graph, shared by all clients
+     * @param barrier the run's round barrier, shared by all clients
      */
-    void Setup(tadlora::Federation* federation, std::shared_ptr<tadlora::GossipGraph> graph);
+    void Setup(tadlora::Federation* federation, std::shared_ptr<tadlora::GossipGraph> graph,
+               std::shared_ptr<TadLoraRoundBarrier> barrier);
 
     /**
      * @brief Where to send to a base-graph neighbour.
@@ -239,12 +265,13 @@ private:
     uint8_t m_hopLimit;        //!< IP TTL of unicast records; 0: the IP default
     DataRate m_sendRate;       //!< UDP pacing; 0: as fast as the socket takes them
 
-    tadlora::Federation* m_federation;             //!< learning side
-    std::shared_ptr<tadlora::GossipGraph> m_graph; //!< intended graph of each round
-    std::map<uint32_t, Address> m_peers;           //!< base-graph neighbours' addresses
-    Ptr<Socket> m_socket;                          //!< UDP: records (unless TCP) and beacons
-    Ptr<Socket> m_listener;                        //!< TCP: accepts the neighbours' streams
-    Ptr<UniformRandomVariable> m_jitter;           //!< draws the exchange jitter
+    tadlora::Federation* m_federation;              //!< learning side
+    std::shared_ptr<tadlora::GossipGraph> m_graph;  //!< intended graph of each round
+    std::shared_ptr<TadLoraRoundBarrier> m_barrier; //!< starts rounds together
+    std::map<uint32_t, Address> m_peers;            //!< base-graph neighbours' addresses
+    Ptr<Socket> m_socket;                           //!< UDP: records (unless TCP) and beacons
+    Ptr<Socket> m_listener;                         //!< TCP: accepts the neighbours' streams
+    Ptr<UniformRandomVariable> m_jitter;            //!< draws the exchange jitter
 
     uint64_t m_round;                   //!< current round
     Phase m_phase;                      //!< where the round is
