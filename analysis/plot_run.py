@@ -35,7 +35,8 @@ MESSAGE_COLUMNS = [
     "fragments_received", "sent_time_s", "delivered", "latency_s",
 ]
 NETWORK_COLUMNS = [
-    "round", "sim_time_s", "round_time_s", "active_edges", "confirmed_edges", "one_sided_edges",
+    "round", "sim_time_s", "round_time_s", "active_edges", "attempted_edges", "confirmed_edges",
+    "one_sided_edges",
     "msgs_sent", "msgs_delivered", "fragments_sent", "fragments_lost", "w_colsum_dev",
     "bytes_on_air", "airtime_s", "mean_latency_s",
 ]

@@ -172,3 +172,45 @@ TEST(Simulation, OptionalPcapAndFlowMonitorOutputsAreWrittenAndTheRunEnds)
     EXPECT_EQ(pcaps, 2 * MakeBaseGraph(c.topology, c.clients, c.seed).size());
     EXPECT_GT(withPackets, 0u);
 }
+
+TEST(Simulation, TransportsAndVirtualPayloadsChangeTheTrafficNotTheLearning)
+{
+    const ns3::TadLoraConfig udp = ShortRun("udp");
+    ns3::TadLoraConfig tcp = ShortRun("tcp");
+    tcp.transport = "tcp";
+    ns3::TadLoraConfig padded = ShortRun("padded");
+    padded.virtualPayloadBytes = 100000;
+    for (const auto& c : {udp, tcp, padded})
+    {
+        ns3::TadLoraExperiment(c).Run();
+    }
+    // Lossless links deliver every factor whatever carries it: the same mixing, the same model.
+    const std::string mixing = test::Slurp(fs::path(udp.out) / "mixing.csv");
+    EXPECT_EQ(mixing, test::Slurp(fs::path(tcp.out) / "mixing.csv"));
+    EXPECT_EQ(mixing, test::Slurp(fs::path(padded.out) / "mixing.csv"));
+    const auto reference = ReadCsv(fs::path(udp.out) / "rounds.csv");
+    for (const auto& c : {tcp, padded})
+    {
+        const auto rows = ReadCsv(fs::path(c.out) / "rounds.csv");
+        ASSERT_EQ(rows.size(), reference.size());
+        for (size_t r = 0; r < rows.size(); ++r)
+        {
+            EXPECT_EQ(rows[r].at("mean_acc"), reference[r].at("mean_acc")) << c.out;
+            EXPECT_EQ(rows[r].at("consensus_B"), reference[r].at("consensus_B")) << c.out;
+        }
+    }
+    // A padded message is as long on the wire as asked, and takes as many fragments.
+    const uint32_t chunk = padded.fragmentSize - 31;
+    for (const auto& m : ReadCsv(fs::path(padded.out) / "messages.csv"))
+    {
+        EXPECT_EQ(m.at("bytes"), "100000");
+        EXPECT_EQ(std::stoul(m.at("fragments")), (100000 + chunk - 1) / chunk);
+    }
+    const auto summary = [](const ns3::TadLoraConfig& c)
+    { return nlohmann::json::parse(test::Slurp(fs::path(c.out) / "summary.json")); };
+    EXPECT_GT(summary(padded)["network"]["bytes_on_air"].get<double>(),
+              10 * summary(udp)["network"]["bytes_on_air"].get<double>());
+    // Timing follows the network: bigger messages make longer rounds.
+    EXPECT_GT(summary(padded)["sim_time_s"].get<double>(),
+              summary(udp)["sim_time_s"].get<double>());
+}

@@ -133,6 +133,27 @@ TEST(Wifi, InRangeTheFactorsArriveIntact)
     }
 }
 
+TEST(Wifi, OneBroadcastReachesEveryNeighbourInRange)
+{
+    ns3::TadLoraConfig c = WifiRun("broadcast", 3, 40);
+    c.transport = "broadcast";
+    c.sendRate = "500kbps"; // broadcast frames are not retransmitted: pace them well below 6 Mbit/s
+    ns3::TadLoraExperiment(c).Run();
+    const auto summary = Summary(c);
+    EXPECT_GT(summary["network"]["delivery_ratio"].get<double>(), 0.8);
+    // One broadcast per factor carries it to both neighbours: 2 receivers, 1 transmission.
+    std::map<std::pair<std::string, std::string>, std::set<std::string>> receivers;
+    for (const auto& m : ReadCsv(fs::path(c.out) / "messages.csv"))
+    {
+        receivers[{m.at("sender"), m.at("message_id")}].insert(m.at("receiver"));
+    }
+    for (const auto& [message, who] : receivers)
+    {
+        EXPECT_EQ(who.size(), 2u);
+    }
+    EXPECT_FALSE(MixedEdgesByRound(c).back().empty());
+}
+
 TEST(Wifi, MobilityChangesTheRealizedGraphOverTime)
 {
     // Four clients on a 40 m grid: sides in range, diagonals (57 m) out of it; so diagonals are

@@ -30,6 +30,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <thread>
 #include <tuple>
 #include <unistd.h>
@@ -73,7 +74,8 @@ constexpr char kRoundsHeader[] =
     "cross_term,active_edges,w_colsum_dev,msgs_sent,msgs_delivered,msgs_rejected,bytes_sent";
 
 constexpr char kNetworkHeader[] =
-    "round,sim_time_s,round_time_s,active_edges,confirmed_edges,one_sided_edges,msgs_sent,"
+    "round,sim_time_s,round_time_s,active_edges,attempted_edges,confirmed_edges,one_sided_edges,"
+    "msgs_sent,"
     "msgs_delivered,fragments_sent,fragments_lost,w_colsum_dev,bytes_on_air,airtime_s,"
     "mean_latency_s";
 
@@ -206,6 +208,7 @@ private:
         uint64_t fragmentsSent = 0;
         uint64_t fragmentsReceived = 0;
         double latencySum = 0;
+        std::set<tadlora::Edge> attempted; //!< links with a message sent either way
     };
 
     void OnSent(const TadLoraMessageEvent& e)
@@ -213,6 +216,7 @@ private:
         m_messages[{e.sender, e.messageId, e.receiver}] =
             MessageRecord{e.round, e.factor, e.bytes, e.fragments, Simulator::Now()};
         RoundProgress& p = m_progress[e.round];
+        p.attempted.insert({std::min(e.sender, e.receiver), std::max(e.sender, e.receiver)});
         ++p.msgsSent;
         p.fragmentsSent += e.fragments;
         ++m_msgsSent;
@@ -338,7 +342,8 @@ private:
         m_roundTimeSum += roundTime;
         const TadLoraNetworkHelper::Usage usage = m_network.GetUsage();
         m_networkTrace << round << "," << Simulator::Now().GetSeconds() << "," << roundTime << ","
-                       << active << "," << confirmed << "," << oneSided << "," << p.msgsSent << ","
+                       << active << "," << p.attempted.size() << "," << confirmed << ","
+                       << oneSided << "," << p.msgsSent << ","
                        << p.msgsDelivered << "," << p.fragmentsSent << ","
                        << p.fragmentsSent - p.fragmentsReceived << "," << ColumnSumDeviation(round)
                        << "," << usage.bytes - m_usage.bytes << ","
