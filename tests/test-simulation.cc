@@ -75,7 +75,7 @@ TEST(Simulation, SameSeedGivesByteIdenticalTraces)
     {
         ns3::TadLoraExperiment(c).Run();
     }
-    for (const std::string file : {"rounds.csv", "messages.csv", "mixing.csv"})
+    for (const std::string file : {"rounds.csv", "network.csv", "messages.csv", "mixing.csv"})
     {
         const std::string a = test::Slurp(fs::path(first.out) / file);
         EXPECT_FALSE(a.empty());

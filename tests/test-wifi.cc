@@ -133,6 +133,20 @@ TEST(Wifi, InRangeTheFactorsArriveIntact)
     }
 }
 
+TEST(Wifi, OptionalCapturesAreWritten)
+{
+    ns3::TadLoraConfig c = WifiRun("captures", 2, 40);
+    c.rounds = 1;
+    c.pcap = true;
+    c.flowMonitor = true;
+    c.netanim = true;
+    ns3::TadLoraExperiment(c).Run();
+    EXPECT_NE(test::Slurp(fs::path(c.out) / "flowmon.xml").find("<FlowMonitor>"),
+              std::string::npos);
+    EXPECT_NE(test::Slurp(fs::path(c.out) / "netanim.xml").find("<anim"), std::string::npos);
+    EXPECT_GT(fs::file_size(fs::path(c.out) / "tadlora-0-0.pcap"), 1000u);
+}
+
 TEST(Wifi, OneBroadcastReachesEveryNeighbourInRange)
 {
     ns3::TadLoraConfig c = WifiRun("broadcast", 3, 40);

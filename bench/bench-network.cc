@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// What simulating the network costs: whole gossip rounds of 10 clients without training
+// (K = 0), so the time is ns-3's (links or Wi-Fi PHY and MAC, the clients' events) plus
+// serializing and mixing the real factors of the default model's shapes (width 64, r = 8).
+
+#include "tadlora-client-helper.h"
+#include "tadlora-dataset.h"
+#include "tadlora-federation.h"
+#include "tadlora-gossip-graph.h"
+#include "tadlora-network-helper.h"
+#include "tadlora-partition.h"
+#include "tadlora-topology.h"
+#include "tadlora-transformer.h"
+
+#include "ns3/core-module.h"
+
+#include <benchmark/benchmark.h>
+
+using namespace tadlora;
+
+namespace
+{
+
+constexpr uint32_t kRounds = 5;
+
+/** Run kRounds rounds of one network setting; report wall and simulated time per round. */
+void
+GossipRounds(benchmark::State& state, const ns3::TadLoraConfig& c)
+{
+    auto task = std::make_shared<TaskData>(MakeSynthetic(7, 2000, 100, 10));
+    ModelConfig model; // the factors' shapes depend on the width and rank only: the default's
+    model.tokens = task->tokens;
+    model.tokenDim = task->tokenDim;
+    model.classes = task->train.numClasses;
+    FederationConfig fc;
+    fc.localSteps = 0;
+    double simulated = 0;
+    for (auto _ : state)
+    {
+        state.PauseTiming();
+        Federation federation(fc, TransformerClassifier(model).ptr(), task,
+                              Partition(LabelsOf(task->train), 10, c.clients, "iid", c.seed));
+        auto graph = std::make_shared<GossipGraph>(
+            c.clients, MakeBaseGraph(c.topology, c.clients, c.seed), c.linkProb, c.seed);
+        ns3::TadLoraNetworkHelper network(c);
+        ns3::NodeContainer nodes = network.Install(graph->Base());
+        ns3::TadLoraClientHelper clients(&federation, graph);
+        clients.SetAttributes(c);
+        ns3::ApplicationContainer apps = clients.Install(nodes, network);
+        clients.AssignStreams(apps, 0);
+        apps.Start(ns3::Seconds(0));
+        state.ResumeTiming();
+        ns3::Simulator::Run();
+        simulated += ns3::Simulator::Now().GetSeconds() - c.warmupS;
+        ns3::Simulator::Destroy();
+    }
+    state.counters["sim_s_per_round"] = simulated / (kRounds * state.iterations());
+    state.SetItemsProcessed(state.iterations() * kRounds);
+}
+
+ns3::TadLoraConfig
+Config(const std::string& network)
+{
+    ns3::TadLoraConfig c;
+    c.network = network;
+    c.rounds = kRounds;
+    c.linkProb = 0.5;
+    c.warmupS = network == "p2p" ? 0 : 2;
+    c.rtsCts = true;
+    c.areaM = 50; // every pair in reach
+    return c;
+}
+
+void
+BM_GossipRoundP2p(benchmark::State& state)
+{
+    GossipRounds(state, Config("p2p"));
+}
+
+void
+BM_GossipRoundWifi(benchmark::State& state)
+{
+    GossipRounds(state, Config("wifi-adhoc"));
+}
+
+} // namespace
+
+BENCHMARK(BM_GossipRoundP2p)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GossipRoundWifi)->Unit(benchmark::kMillisecond);
