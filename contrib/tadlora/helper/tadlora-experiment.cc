@@ -213,8 +213,8 @@ private:
 
     void OnSent(const TadLoraMessageEvent& e)
     {
-        m_messages[{e.sender, e.messageId, e.receiver}] =
-            MessageRecord{e.round, e.factor, e.bytes, e.fragments, Simulator::Now()};
+        m_messages[{e.sender, e.messageId, e.receiver}] = MessageRecord{
+            e.round, e.factor, e.bytes, e.fragments, Simulator::Now(), 0, false, Time()};
         RoundProgress& p = m_progress[e.round];
         p.attempted.insert({std::min(e.sender, e.receiver), std::max(e.sender, e.receiver)});
         ++p.msgsSent;
@@ -342,11 +342,10 @@ private:
         m_roundTimeSum += roundTime;
         const TadLoraNetworkHelper::Usage usage = m_network.GetUsage();
         m_networkTrace << round << "," << Simulator::Now().GetSeconds() << "," << roundTime << ","
-                       << active << "," << p.attempted.size() << "," << confirmed << ","
-                       << oneSided << "," << p.msgsSent << ","
-                       << p.msgsDelivered << "," << p.fragmentsSent << ","
-                       << p.fragmentsSent - p.fragmentsReceived << "," << ColumnSumDeviation(round)
-                       << "," << usage.bytes - m_usage.bytes << ","
+                       << active << "," << p.attempted.size() << "," << confirmed << "," << oneSided
+                       << "," << p.msgsSent << "," << p.msgsDelivered << "," << p.fragmentsSent
+                       << "," << p.fragmentsSent - p.fragmentsReceived << ","
+                       << ColumnSumDeviation(round) << "," << usage.bytes - m_usage.bytes << ","
                        << usage.airtime - m_usage.airtime << ","
                        << (p.msgsDelivered == 0 ? 0.0 : p.latencySum / p.msgsDelivered) << "\n";
         m_usage = usage;

@@ -34,6 +34,14 @@ constexpr int64_t kEvalChunk = 32; //!< held-out samples per forward pass
 /** @brief The LibTorch state behind a Federation. */
 struct Federation::Impl
 {
+    Impl(const FederationConfig& c, TransformerClassifier m, std::shared_ptr<const TaskData> d)
+        : config(c)
+        , method(c.method, c.switchInterval)
+        , model(std::move(m))
+        , data(std::move(d))
+    {
+    }
+
     FederationConfig config;
     Method method;
     TransformerClassifier model;
@@ -126,8 +134,8 @@ Federation::Federation(const FederationConfig& config,
                        std::shared_ptr<TransformerClassifierImpl> model,
                        std::shared_ptr<const TaskData> data,
                        const std::vector<std::vector<uint32_t>>& shards)
-    : m_impl(new Impl{config, Method(config.method, config.switchInterval),
-                      TransformerClassifier(std::move(model)), std::move(data)})
+    : m_impl(
+          std::make_unique<Impl>(config, TransformerClassifier(std::move(model)), std::move(data)))
 {
     Impl& s = *m_impl;
     const auto m = static_cast<int64_t>(shards.size());
