@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-test-task.h"
 
+#include "tadlora-experiment.h"
 #include "tadlora-pretrain.h"
 
 #include <gtest/gtest.h>
@@ -121,6 +122,27 @@ RealizedMixing(const std::filesystem::path& dir, uint32_t clients)
             std::stod(row.at("weight"));
     }
     return w;
+}
+
+void
+ExpectSameSeedSameTraces(const ns3::TadLoraConfig& config)
+{
+    ns3::TadLoraConfig again = config;
+    again.out += "-again";
+    ns3::TadLoraConfig other = config;
+    other.out += "-other-seed";
+    other.seed = config.seed + 1;
+    for (const auto& c : {config, again, other})
+    {
+        ns3::TadLoraExperiment(c).Run();
+    }
+    for (const std::string file : {"rounds.csv", "network.csv", "messages.csv", "mixing.csv"})
+    {
+        const std::string a = Slurp((std::filesystem::path(config.out) / file).string());
+        EXPECT_FALSE(a.empty());
+        EXPECT_EQ(a, Slurp((std::filesystem::path(again.out) / file).string())) << file;
+        EXPECT_NE(a, Slurp((std::filesystem::path(other.out) / file).string())) << file;
+    }
 }
 
 } // namespace tadlora::test

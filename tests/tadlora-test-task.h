@@ -6,6 +6,7 @@
 
 #include "tadlora-dataset.h"
 #include "tadlora-mixing.h"
+#include "tadlora-options.h"
 #include "tadlora-transformer.h"
 
 #include <filesystem>
@@ -29,6 +30,13 @@ TransformerClassifier PretrainedSyntheticModel();
 
 /** @param path a file @return its whole content, or "" if it cannot be read */
 std::string Slurp(const std::string& path);
+
+/**
+ * @brief Run a configuration twice and once with another seed: the first two must write the
+ * same traces byte for byte, the third different ones.
+ * @param config the run; its out directory is used, and two beside it
+ */
+void ExpectSameSeedSameTraces(const ns3::TadLoraConfig& config);
 
 /** @param path a CSV file with a header line @return its rows as column -> text maps */
 std::vector<std::map<std::string, std::string>> ReadCsv(const std::filesystem::path& path);

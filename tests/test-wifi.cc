@@ -228,13 +228,8 @@ TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
     c.fading = "rayleigh";
     c.rounds = 6;
     auto task = test::SyntheticTask();
-    FederationConfig fc;
-    fc.method = c.method;
-    fc.switchInterval = c.switchInterval;
-    fc.localSteps = c.localSteps;
-    fc.seed = c.seed;
     Federation federation(
-        fc, test::PretrainedSyntheticModel().ptr(), task,
+        ns3::TadLoraFederationConfig(c), test::PretrainedSyntheticModel().ptr(), task,
         Partition(LabelsOf(task->train), task->train.numClasses, c.clients, c.partition, c.seed));
     auto graph = std::make_shared<GossipGraph>(
         c.clients, MakeBaseGraph(c.topology, c.clients, c.seed), c.linkProb, c.seed);
@@ -320,25 +315,10 @@ TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
 
 TEST(Wifi, SameSeedGivesByteIdenticalTraces)
 {
-    ns3::TadLoraConfig first = WifiRun("wifi-seed-a", 5, 60);
-    first.placement = "random-disc";
-    first.mobility = "gauss-markov";
-    first.fading = "nakagami";
-    first.rateControl = "minstrel";
-    ns3::TadLoraConfig second = first;
-    second.out = (fs::path(test::TempDir()) / "wifi-seed-b").string();
-    ns3::TadLoraConfig other = first;
-    other.out = (fs::path(test::TempDir()) / "wifi-seed-c").string();
-    other.seed = 2;
-    for (const auto& c : {first, second, other})
-    {
-        ns3::TadLoraExperiment(c).Run();
-    }
-    for (const std::string file : {"rounds.csv", "network.csv", "messages.csv", "mixing.csv"})
-    {
-        const std::string a = test::Slurp(fs::path(first.out) / file);
-        EXPECT_FALSE(a.empty());
-        EXPECT_EQ(a, test::Slurp(fs::path(second.out) / file)) << file;
-        EXPECT_NE(a, test::Slurp(fs::path(other.out) / file)) << file;
-    }
+    ns3::TadLoraConfig c = WifiRun("wifi-seed", 5, 60);
+    c.placement = "random-disc";
+    c.mobility = "gauss-markov";
+    c.fading = "nakagami";
+    c.rateControl = "minstrel";
+    test::ExpectSameSeedSameTraces(c);
 }

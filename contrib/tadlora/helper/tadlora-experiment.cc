@@ -272,10 +272,16 @@ private:
         {
             return;
         }
-        WriteNetworkRow(round, p);
+        const auto mixing = RealizedMixing(round);
+        double deviation = 0;
+        for (const auto& [factor, matrix] : mixing)
+        {
+            deviation = std::max(deviation, matrix.MaxColumnSumDeviation());
+        }
+        WriteNetworkRow(round, p, mixing, deviation);
         if (evaluated)
         {
-            WriteRow(round, p);
+            WriteRow(round, p, deviation);
             m_federation.Release(round);
         }
         m_progress.erase(round);
@@ -300,24 +306,15 @@ private:
         return w;
     }
 
-    /** max |column sum - 1| over the realized W_t of each factor mixed in the round. */
-    double ColumnSumDeviation(uint64_t round) const
-    {
-        double deviation = 0;
-        for (const auto& [factor, matrix] : RealizedMixing(round))
-        {
-            deviation = std::max(deviation, matrix.MaxColumnSumDeviation());
-        }
-        return deviation;
-    }
-
-    void WriteNetworkRow(uint64_t round, const RoundProgress& p)
+    /** @param deviation max |column sum - 1| over the round's realized W_t */
+    void WriteNetworkRow(uint64_t round, const RoundProgress& p,
+                         const std::map<tadlora::Factor, tadlora::MixingMatrix>& mixing,
+                         double deviation)
     {
         // An edge is confirmed if both ends mixed it, one-sided if only one did.
         uint64_t confirmed = 0;
         uint64_t oneSided = 0;
         const uint32_t m = m_federation.Clients();
-        const auto mixing = RealizedMixing(round);
         for (uint32_t i = 0; i < m; ++i)
         {
             for (uint32_t j = i + 1; j < m; ++j)
@@ -344,14 +341,14 @@ private:
         m_networkTrace << round << "," << Simulator::Now().GetSeconds() << "," << roundTime << ","
                        << active << "," << p.attempted.size() << "," << confirmed << "," << oneSided
                        << "," << p.msgsSent << "," << p.msgsDelivered << "," << p.fragmentsSent
-                       << "," << p.fragmentsSent - p.fragmentsReceived << ","
-                       << ColumnSumDeviation(round) << "," << usage.bytes - m_usage.bytes << ","
-                       << usage.airtime - m_usage.airtime << ","
-                       << (p.msgsDelivered == 0 ? 0.0 : p.latencySum / p.msgsDelivered) << "\n";
+                       << "," << p.fragmentsSent - p.fragmentsReceived << "," << deviation << ","
+                       << usage.bytes - m_usage.bytes << "," << usage.airtime - m_usage.airtime
+                       << "," << (p.msgsDelivered == 0 ? 0.0 : p.latencySum / p.msgsDelivered)
+                       << "\n";
         m_usage = usage;
     }
 
-    void WriteRow(uint64_t round, const RoundProgress& p)
+    void WriteRow(uint64_t round, const RoundProgress& p, double deviation)
     {
         const Clock::time_point start = Clock::now();
         RoundRow row{};
@@ -362,7 +359,7 @@ private:
         row.meanLoss = p.lossSum / m_federation.Clients();
         row.disagreement = m_federation.Diagnose(round);
         row.activeEdges = m_graph.Active(round).size();
-        row.columnSumDeviation = ColumnSumDeviation(round);
+        row.columnSumDeviation = deviation;
         row.msgsSent = m_msgsSent;
         row.msgsDelivered = m_msgsDelivered;
         row.msgsRejected = m_msgsRejected;
@@ -555,16 +552,7 @@ TadLoraExperiment::Run()
         });
     const double pretrainSeconds = SecondsSince(pretrainStart);
 
-    tadlora::FederationConfig fc;
-    fc.method = c.method;
-    fc.switchInterval = c.switchInterval;
-    fc.localSteps = c.localSteps;
-    fc.batchSize = c.batchSize;
-    fc.lr = c.lr;
-    fc.weightDecay = c.weightDecay;
-    fc.keepOptimizerState = c.keepOptimizerState;
-    fc.seed = c.seed;
-    tadlora::Federation federation(fc, model.ptr(), task, shards);
+    tadlora::Federation federation(TadLoraFederationConfig(c), model.ptr(), task, shards);
     const double baseAccuracy = federation.BaseAccuracy();
     progress("frozen base accuracy " + std::to_string(baseAccuracy) + "; " +
              std::to_string(c.clients) + " clients, " + method.Name() + ", " +

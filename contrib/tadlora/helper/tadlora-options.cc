@@ -173,4 +173,19 @@ TadLoraConfigToToml(const TadLoraConfig& config)
     return toml;
 }
 
+tadlora::FederationConfig
+TadLoraFederationConfig(const TadLoraConfig& c)
+{
+    tadlora::FederationConfig fc;
+    fc.method = c.method;
+    fc.switchInterval = c.switchInterval;
+    fc.localSteps = c.localSteps;
+    fc.batchSize = c.batchSize;
+    fc.lr = c.lr;
+    fc.weightDecay = c.weightDecay;
+    fc.keepOptimizerState = c.keepOptimizerState;
+    fc.seed = c.seed;
+    return fc;
+}
+
 } // namespace ns3

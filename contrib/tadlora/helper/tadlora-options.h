@@ -2,6 +2,8 @@
 #ifndef TADLORA_OPTIONS_H
 #define TADLORA_OPTIONS_H
 
+#include "tadlora-federation.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -120,6 +122,12 @@ std::vector<TadLoraSetting> TadLoraSettings(const TadLoraConfig& config);
  * @return the configuration as a scenario file that --config loads again
  */
 std::string TadLoraConfigToToml(const TadLoraConfig& config);
+
+/**
+ * @param config a configuration
+ * @return its learning knobs, for tadlora::Federation
+ */
+tadlora::FederationConfig TadLoraFederationConfig(const TadLoraConfig& config);
 
 } // namespace ns3
 

@@ -368,6 +368,12 @@ TadLoraClient::HasAllFactors(uint64_t round, uint32_t neighbour)
 }
 
 bool
+TadLoraClient::Exchanged(uint32_t neighbour)
+{
+    return HasAllFactors(m_round, neighbour) && m_inbox[m_round].acks.count(neighbour) != 0;
+}
+
+bool
 TadLoraClient::IsNeighbour(uint64_t round, uint32_t peer)
 {
     const std::vector<uint32_t>& neighbours = m_graph->Neighbours(m_clientId, round);
@@ -383,7 +389,7 @@ TadLoraClient::CheckExchange()
     }
     for (uint32_t j : m_neighbours)
     {
-        if (!HasAllFactors(m_round, j) || m_inbox[m_round].acks.count(j) == 0)
+        if (!Exchanged(j))
         {
             return;
         }
@@ -400,7 +406,7 @@ TadLoraClient::EndExchange()
     m_confirmed.clear();
     for (uint32_t j : m_neighbours)
     {
-        if (HasAllFactors(m_round, j) && m_inbox[m_round].acks.count(j) != 0)
+        if (Exchanged(j))
         {
             m_confirmed.push_back(j);
         }

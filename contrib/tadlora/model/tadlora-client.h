@@ -216,6 +216,8 @@ private:
 
     /** @return whether every factor of the round from a neighbour is in the inbox */
     bool HasAllFactors(uint64_t round, uint32_t neighbour);
+    /** @return whether a neighbour's factors and its ack of ours are in for this round */
+    bool Exchanged(uint32_t neighbour);
     /** @return whether a neighbour is in the round's intended graph */
     bool IsNeighbour(uint64_t round, uint32_t peer);
     /** @return whether a peer's beacon was heard lately (always, without beacons) */
