@@ -164,9 +164,10 @@ def label_runs(runs):
             run.label += f" ({run.name})"
 
 
-def save(fig, runs, path, extra_handles=()):
-    """Put one legend for all runs below the panels, growing the figure for it, and save."""
-    handles = [Line2D([], [], label=run.label, **run_style(i)) for i, run in enumerate(runs)]
+def save(fig, labels, path, extra_handles=()):
+    """Put one legend below the panels (the i-th label in run_style(i)), growing the figure
+    for it, and save."""
+    handles = [Line2D([], [], label=label, **run_style(i)) for i, label in enumerate(labels)]
     handles += list(extra_handles)
     columns = min(len(handles), 3)
     legend_inches = 0.25 * math.ceil(len(handles) / columns) + 0.1
@@ -199,15 +200,18 @@ def new_figure(panels, title, rows=1):
     return fig, axes
 
 
+def plot_band(ax, x, mean, std, style):
+    """A line of means, shaded ± std around it."""
+    ax.plot(x, mean, **style)
+    ax.fill_between(x, mean - std, mean + std, alpha=0.15, color=style["color"])
+
+
 def plot_accuracy(runs, path):
     """Mean client accuracy (± std over clients) and averaged-model accuracy per round."""
     fig, (clients, averaged) = new_figure(2, "Test accuracy")
     for i, run in enumerate(runs):
         rounds = run.rounds
-        clients.plot(rounds["round"], rounds["mean_acc"], **run_style(i))
-        clients.fill_between(rounds["round"], rounds["mean_acc"] - rounds["std_acc"],
-                             rounds["mean_acc"] + rounds["std_acc"], alpha=0.15,
-                             color=run_style(i)["color"])
+        plot_band(clients, rounds["round"], rounds["mean_acc"], rounds["std_acc"], run_style(i))
         averaged.plot(rounds["round"], rounds["avg_model_acc"], **run_style(i))
     base_style = {"color": "grey", "linestyle": "--", "linewidth": 1}
     for base in {run.summary["base_acc"] for run in runs}:
@@ -219,7 +223,24 @@ def plot_accuracy(runs, path):
     for ax in (clients, averaged):
         round_axis(ax)
         ax.set_ylabel("accuracy (fraction correct)")
-    save(fig, runs, path, [Line2D([], [], label="frozen base", **base_style)])
+    base_handle = Line2D([], [], label="frozen base", **base_style)
+    save(fig, [run.label for run in runs], path, [base_handle])
+
+
+def log_scale_if_positive(ax, columns):
+    """Put ax on a log scale and leave out the values that are not positive; if none is
+    positive anywhere, keep the linear scale and every value. Returns the series to draw."""
+    positive = [column.where(column > 0) for column in columns]
+    if all(series.isna().all() for series in positive):
+        return list(columns)
+    ax.set_yscale("log")
+    return positive
+
+
+def never_positive_note(labels, drawn):
+    """A title line naming the series left out of a log panel because they are always 0."""
+    hidden = [label for label, series in zip(labels, drawn) if series.isna().all()]
+    return "\n(not drawn, always 0: " + ", ".join(hidden) + ")" if hidden else ""
 
 
 def plot_consensus(runs, path):
@@ -230,20 +251,13 @@ def plot_consensus(runs, path):
     """
     fig, axes = new_figure(len(CONSENSUS_PANELS), "Disagreement between clients")
     for ax, (column, title, formula) in zip(axes, CONSENSUS_PANELS):
-        positive = [run.rounds[column].where(run.rounds[column] > 0) for run in runs]
-        all_zero = [run.label for run, values in zip(runs, positive) if values.isna().all()]
-        if len(all_zero) == len(runs):
-            positive = [run.rounds[column] for run in runs]
-        else:
-            ax.set_yscale("log")
-            if all_zero:
-                title += "\n(not drawn, always 0: " + ", ".join(all_zero) + ")"
-        for i, (run, values) in enumerate(zip(runs, positive)):
-            ax.plot(run.rounds["round"], values, **run_style(i))
-        ax.set_title(title)
+        values = log_scale_if_positive(ax, [run.rounds[column] for run in runs])
+        for i, (run, series) in enumerate(zip(runs, values)):
+            ax.plot(run.rounds["round"], series, **run_style(i))
+        ax.set_title(title + never_positive_note([run.label for run in runs], values))
         round_axis(ax)
         ax.set_ylabel(formula)
-    save(fig, runs, path)
+    save(fig, [run.label for run in runs], path)
 
 
 def plot_network(runs, path):
@@ -275,7 +289,7 @@ def plot_network(runs, path):
     latency.set_title("latency of delivered messages (CDF)")
     latency.set_xlabel("latency (ms)")
     latency.set_ylabel("fraction of delivered messages")
-    save(fig, runs, path)
+    save(fig, [run.label for run in runs], path)
 
 
 def links_mixed(run):

@@ -31,6 +31,11 @@ main(int argc, char** argv)
     }
     try
     {
+        if (config.printRho)
+        {
+            std::cout << ns3::TadLoraDescribeConnectivity(config) << std::endl;
+            return 0;
+        }
         ns3::TadLoraExperiment(config).Run();
     }
     catch (const std::invalid_argument& e)

@@ -2,13 +2,17 @@
 // build/tadlora-sim as users run it: bad input exits with status 2 and one line, writes nothing;
 // a run's config.toml reproduces the run.
 
+#include "tadlora-connectivity.h"
 #include "tadlora-test-task.h"
+#include "tadlora-topology.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 #include <sys/wait.h>
 
@@ -55,6 +59,8 @@ TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
     std::ofstream(unknownKey) << "clients = 4\nwarp-speed = 9\n";
     const fs::path badValue = dir / "bad-value.toml";
     std::ofstream(badValue) << "clients = 0\n";
+    const fs::path otherTable = dir / "other-table.toml";
+    std::ofstream(otherTable) << "clients = 4\n[other]\nmethod = [\"lora\"]\n";
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"--clients 1", "--clients"},
         {"--method fedavg", "--method"},
@@ -80,6 +86,10 @@ TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
         {"--config " + unknownKey.string(), "warp-speed"},
         {"--config " + badValue.string(), "--clients"},
         {"--no-such-option 3", "--no-such-option"},
+        {"--switch-interval 0", "--switch-interval"},
+        {"--switch-interval sometimes", "--switch-interval"},
+        {"--phase-jitter -1", "--phase-jitter"},
+        {"--config " + otherTable.string(), "other"},
     };
     for (const auto& [args, mention] : cases)
     {
@@ -116,4 +126,50 @@ TEST(CommandLine, ConfigTomlOfARunReproducesIt)
         0);
     EXPECT_EQ(tadlora::test::Slurp(first / "rounds.csv"),
               tadlora::test::Slurp(second / "rounds.csv"));
+}
+
+TEST(CommandLine, SweepTableIsLeftToTheSweepRunnerAndAutoRecordsTheIntervalThatRan)
+{
+    // A scenario's [sweep] table lists grid axes for scripts/sweep.py; a single run ignores it.
+    const fs::path dir = fs::path(tadlora::test::TempDir()) / "cli-auto";
+    fs::create_directories(dir);
+    const fs::path scenario = dir / "sweep.toml";
+    std::ofstream(scenario) << "method = \"tad-lora\"\nlink-prob = 0.02\n"
+                               "[sweep]\nlink-prob = [0.5, 0.1]\nseed = [1, 2]\n";
+    const fs::path out = dir / "out";
+    ASSERT_EQ(RunSim(TinyRunArgs() + " --config " + scenario.string() +
+                     " --switch-interval auto --out " + out.string())
+                  .status,
+              0);
+    const auto summary = nlohmann::json::parse(tadlora::test::Slurp(out / "summary.json"));
+    EXPECT_EQ(summary["config"]["link-prob"], 0.02);
+    const uint32_t picked = summary["rho"]["auto_switch_interval"];
+    EXPECT_EQ(summary["config"]["switch-interval"], picked);
+    EXPECT_EQ(picked, tadlora::AutoSwitchInterval(summary["rho"]["value"]));
+    EXPECT_EQ(summary["rho"]["method"], "exact"); // 4 clients: 6 edges
+    EXPECT_GT(picked, 1u);                        // p = 0.02 mixes slowly
+    EXPECT_NE(tadlora::test::Slurp(out / "config.toml")
+                  .find("switch-interval = " + std::to_string(picked) + "\n"),
+              std::string::npos);
+}
+
+TEST(CommandLine, PrintRhoPrintsOneLineAndRunsNothing)
+{
+    const fs::path out = fs::path(tadlora::test::TempDir()) / "cli-print-rho";
+    const fs::path printed = fs::path(tadlora::test::TempDir()) / "print-rho.txt";
+    const std::string command = std::string(TADLORA_SIM) +
+                                " --clients 10 --link-prob 0.1 --print-rho --out " + out.string() +
+                                " >" + printed.string();
+    ASSERT_EQ(std::system(command.c_str()), 0);
+    const std::string line = tadlora::test::Slurp(printed);
+    const double rho =
+        tadlora::MixingConnectivity(tadlora::MakeBaseGraph("complete", 10, 1), 10, 0.1).rho;
+    std::ostringstream expected;
+    expected << "rho = " << std::setprecision(6) << rho << " (Monte Carlo, 4000 edge sets";
+    EXPECT_EQ(line.rfind(expected.str(), 0), 0u) << line;
+    EXPECT_NE(line.find("picks T = " + std::to_string(tadlora::AutoSwitchInterval(rho))),
+              std::string::npos)
+        << line;
+    EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
+    EXPECT_FALSE(fs::exists(out));
 }

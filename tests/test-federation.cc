@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 using namespace tadlora;
 
@@ -21,9 +22,10 @@ constexpr uint32_t kClients = 6;
 
 std::unique_ptr<Federation>
 MakeFederation(const std::string& method, uint32_t switchInterval, uint64_t seed = 3,
-               bool keepOptimizerState = false)
+               bool keepOptimizerState = false, uint32_t phaseJitter = 0)
 {
     FederationConfig config;
+    config.phaseJitter = phaseJitter;
     config.keepOptimizerState = keepOptimizerState;
     config.method = method;
     config.switchInterval = switchInterval;
@@ -189,6 +191,29 @@ TEST(Federation, TrainingMovesOnlyThePhaseFactor)
     federation->Train(1, 2); // phase A
     EXPECT_EQ(federation->FactorValues(1, Factor::B), b1);
     EXPECT_NE(federation->FactorValues(1, Factor::A), a0);
+}
+
+TEST(Federation, PhaseJitterShiftsEachClientsTrainedFactorByItsOwnOffset)
+{
+    constexpr uint32_t kJitter = 3;
+    auto federation = MakeFederation("tad-lora", 2, 3, false, kJitter);
+    std::set<uint32_t> offsets;
+    for (uint32_t i = 0; i < kClients; ++i)
+    {
+        const uint32_t offset = federation->PhaseOffset(i);
+        EXPECT_LE(offset, kJitter);
+        EXPECT_EQ(offset, MakeFederation("tad-lora", 2, 3, false, kJitter)->PhaseOffset(i));
+        EXPECT_EQ(MakeFederation("tad-lora", 2)->PhaseOffset(i), 0u);
+        offsets.insert(offset);
+        // Round 1 with T = 2: phase(1 + o_i) is B for o_i = 0, A for 1 and 2, B for 3.
+        const bool trainsA = (1 + offset) / 2 % 2 == 1;
+        const auto a0 = federation->FactorValues(i, Factor::A);
+        const auto b0 = federation->FactorValues(i, Factor::B);
+        federation->Train(i, 1);
+        EXPECT_EQ(federation->FactorValues(i, Factor::A) != a0, trainsA) << "client " << i;
+        EXPECT_EQ(federation->FactorValues(i, Factor::B) != b0, !trainsA) << "client " << i;
+    }
+    EXPECT_GT(offsets.size(), 1u) << "the seed should give the clients different offsets";
 }
 
 /** Disagreement of the frozen factor A across the mixing step of a B-phase round. */

@@ -3,6 +3,7 @@
 
 #include "tadlora-client-helper.h"
 #include "tadlora-client.h"
+#include "tadlora-connectivity.h"
 #include "tadlora-dataset.h"
 #include "tadlora-federation.h"
 #include "tadlora-gossip-graph.h"
@@ -31,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <tuple>
 #include <unistd.h>
@@ -476,6 +478,19 @@ LoadTask(const TadLoraConfig& c)
     }
 }
 
+std::string
+DescribeConnectivity(const TadLoraConfig& c, const tadlora::Connectivity& connectivity)
+{
+    std::ostringstream text;
+    text << "rho = " << std::setprecision(6) << connectivity.rho << " ("
+         << (connectivity.exact ? "exact, " : "Monte Carlo, ") << connectivity.samples
+         << " edge sets; Metropolis-Hastings, p = " << c.linkProb << ", " << c.topology
+         << " graph of " << c.clients
+         << "); --switch-interval auto picks T = " << tadlora::AutoSwitchInterval(connectivity.rho)
+         << " (" << tadlora::kAutoSwitchConstant << " / sqrt(1 - rho))";
+    return text.str();
+}
+
 nlohmann::json
 ConfigJson(const TadLoraConfig& config)
 {
@@ -500,6 +515,15 @@ ConfigJson(const TadLoraConfig& config)
 
 } // namespace
 
+std::string
+TadLoraDescribeConnectivity(const TadLoraConfig& config)
+{
+    const std::vector<tadlora::Edge> baseEdges =
+        tadlora::MakeBaseGraph(config.topology, config.clients, config.seed);
+    return DescribeConnectivity(
+        config, tadlora::MixingConnectivity(baseEdges, config.clients, config.linkProb));
+}
+
 TadLoraExperiment::TadLoraExperiment(const TadLoraConfig& config)
     : m_config(config)
 {
@@ -508,8 +532,17 @@ TadLoraExperiment::TadLoraExperiment(const TadLoraConfig& config)
 void
 TadLoraExperiment::Run()
 {
-    const TadLoraConfig& c = m_config;
     const Clock::time_point start = Clock::now();
+    const std::vector<tadlora::Edge> baseEdges =
+        tadlora::MakeBaseGraph(m_config.topology, m_config.clients, m_config.seed);
+    const tadlora::Connectivity connectivity =
+        tadlora::MixingConnectivity(baseEdges, m_config.clients, m_config.linkProb);
+    const uint32_t autoInterval = tadlora::AutoSwitchInterval(connectivity.rho);
+    if (m_config.switchInterval == kAutoSwitchInterval)
+    {
+        m_config.switchInterval = autoInterval; // the outputs record the T that ran
+    }
+    const TadLoraConfig& c = m_config;
     auto progress = [&c](const std::string& line)
     {
         if (!c.quiet)
@@ -520,8 +553,6 @@ TadLoraExperiment::Run()
 
     // Everything that can be checked is checked before anything runs or is written.
     const tadlora::Method method(c.method, c.switchInterval);
-    const std::vector<tadlora::Edge> baseEdges =
-        tadlora::MakeBaseGraph(c.topology, c.clients, c.seed);
     TadLoraNetworkHelper::Check(c);
     StagingDir staging(c.out);
 
@@ -556,7 +587,7 @@ TadLoraExperiment::Run()
     const double baseAccuracy = federation.BaseAccuracy();
     progress("frozen base accuracy " + std::to_string(baseAccuracy) + "; " +
              std::to_string(c.clients) + " clients, " + method.Name() + ", " +
-             std::to_string(c.rounds) + " rounds");
+             std::to_string(c.rounds) + " rounds; " + DescribeConnectivity(c, connectivity));
     auto graph = std::make_shared<tadlora::GossipGraph>(c.clients, baseEdges, c.linkProb, c.seed);
 
     RngSeedManager::SetSeed(1);
@@ -624,6 +655,10 @@ TadLoraExperiment::Run()
     nlohmann::json summary;
     summary["config"] = ConfigJson(c);
     summary["base_acc"] = baseAccuracy;
+    summary["rho"] = {{"value", connectivity.rho},
+                      {"method", connectivity.Method()},
+                      {"samples", connectivity.samples},
+                      {"auto_switch_interval", autoInterval}};
     summary["final"] = {{"round", last.round},
                         {"mean_acc", last.accuracy.mean},
                         {"std_acc", last.accuracy.std},

@@ -17,6 +17,14 @@ namespace ns3
  * Outputs are written to a staging directory beside `--out` and moved into place only when
  * the run succeeds, so a failed run leaves nothing half-written.
  */
+/**
+ * @param config a run's configuration
+ * @return one line: rho of the configuration's base graph and p (tadlora::MixingConnectivity),
+ *         how it was computed, and the switching interval `--switch-interval auto` picks
+ * @throws std::invalid_argument if the topology is not valid
+ */
+std::string TadLoraDescribeConnectivity(const TadLoraConfig& config);
+
 class TadLoraExperiment
 {
 public:

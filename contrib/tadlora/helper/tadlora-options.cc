@@ -5,13 +5,41 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <memory>
+
 namespace ns3
 {
+namespace
+{
+
+/**
+ * @brief CLI11's TOML reader, minus the scenario file's [sweep] table: that table holds the
+ * grid axes scripts/sweep.py expands, and a single run ignores it (it runs the base point).
+ */
+class ScenarioFileReader : public CLI::ConfigTOML
+{
+public:
+    std::vector<CLI::ConfigItem> from_config(std::istream& input) const override
+    {
+        std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
+        items.erase(std::remove_if(items.begin(), items.end(),
+                                   [](const CLI::ConfigItem& item) {
+                                       return !item.parents.empty() &&
+                                              item.parents.front() == "sweep";
+                                   }),
+                    items.end());
+        return items;
+    }
+};
+
+} // namespace
 
 void
 AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
 {
     app.set_config("--config", "", "Scenario file (TOML); the command line overrides it");
+    app.config_formatter(std::make_shared<ScenarioFileReader>());
     app.allow_config_extras(CLI::config_extras_mode::error);
     app.option_defaults()->always_capture_default();
     // CLI11 captures no default for flags: state it, so that a run's config.toml records it.
@@ -34,8 +62,21 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--rank", c.rank, "LoRA rank r")->check(CLI::Range(1, 1024));
     app.add_option("--alpha", c.alpha, "LoRA alpha (scale alpha / r)")->check(CLI::Range(0.0, 1e6));
     app.add_option("--switch-interval", c.switchInterval,
-                   "Switching interval T of alternating methods")
-        ->check(CLI::Range(1, 1000000));
+                   "Switching interval T of alternating methods, or auto: T from the graph's rho")
+        ->transform(CLI::Validator(
+            [](std::string& value)
+            {
+                if (value == "auto")
+                {
+                    value = std::to_string(kAutoSwitchInterval);
+                    return std::string();
+                }
+                return CLI::Range(1, 1000000)(value);
+            },
+            "POSITIVE or auto", "SwitchInterval"));
+    app.add_option("--phase-jitter", c.phaseJitter,
+                   "Asynchronous switching: each client's phase boundaries lag by 0..N rounds")
+        ->check(CLI::Range(0, 1000000));
 
     app.add_option("--link-prob", c.linkProb, "Probability p that a base edge is active in a round")
         ->check(CLI::Range(0.0, 1.0));
@@ -129,6 +170,8 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     flag("--flow-monitor", c.flowMonitor, "Write FlowMonitor XML");
     flag("--netanim", c.netanim, "Write a NetAnim trace of the nodes' positions");
     flag("--quiet", c.quiet, "No progress on stderr");
+    flag("--print-rho", c.printRho,
+         "Print rho of the base graph and p, and the switching interval auto picks; run nothing");
 }
 
 std::vector<TadLoraSetting>
@@ -179,6 +222,7 @@ TadLoraFederationConfig(const TadLoraConfig& c)
     tadlora::FederationConfig fc;
     fc.method = c.method;
     fc.switchInterval = c.switchInterval;
+    fc.phaseJitter = c.phaseJitter;
     fc.localSteps = c.localSteps;
     fc.batchSize = c.batchSize;
     fc.lr = c.lr;

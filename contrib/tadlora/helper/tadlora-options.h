@@ -23,6 +23,9 @@ namespace ns3
 {
 
 /** @brief The whole configuration of one run; option names are given beside each field. */
+/** TadLoraConfig::switchInterval of `--switch-interval auto`, until a run resolves it. */
+inline constexpr uint32_t kAutoSwitchInterval = 0;
+
 struct TadLoraConfig
 {
     // Federation and method
@@ -36,7 +39,8 @@ struct TadLoraConfig
     bool keepOptimizerState = false; //!< --keep-optimizer-state
     uint32_t rank = 8;               //!< --rank
     double alpha = 16;               //!< --alpha
-    uint32_t switchInterval = 5;     //!< --switch-interval
+    uint32_t switchInterval = 5;     //!< --switch-interval (kAutoSwitchInterval: auto)
+    uint32_t phaseJitter = 0;        //!< --phase-jitter
     // Network and exchange
     double linkProb = 0.1;             //!< --link-prob
     std::string topology = "complete"; //!< --topology
@@ -88,6 +92,7 @@ struct TadLoraConfig
     bool flowMonitor = false;            //!< --flow-monitor
     bool netanim = false;                //!< --netanim
     bool quiet = false;                  //!< --quiet
+    bool printRho = false;               //!< --print-rho
 };
 
 /**

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <random>
 
 namespace tadlora
 {
@@ -49,6 +50,7 @@ struct Federation::Impl
     std::vector<LoraLinear> adapted;       //!< the model's adapted projections
     std::vector<torch::Tensor> shards;     //!< per client: [n_i] training indices
     std::vector<at::Generator> generators; //!< per client: batch sampling
+    std::vector<uint32_t> phaseOffsets;    //!< per client: o_i
     std::vector<torch::Tensor> a;          //!< per layer: [m, r, d_in]
     std::vector<torch::Tensor> b;          //!< per layer: [m, d_out, r]
     /** By key: per layer, the captured [m, r, d_in] A and [m, d_out, r] B. */
@@ -148,6 +150,14 @@ Federation::Federation(const FederationConfig& config,
             at::make_generator<at::CPUGeneratorImpl>(DeriveSeed(config.seed, i)));
     }
     s.optimizers.resize(shards.size());
+    // mt19937_64's output is fixed by the standard (its distributions are not): a modulo keeps
+    // the offsets the same on every standard library.
+    std::mt19937_64 offsets(DeriveSeed(config.seed, m + 2));
+    for (size_t i = 0; i < shards.size(); ++i)
+    {
+        s.phaseOffsets.push_back(
+            static_cast<uint32_t>(offsets() % (uint64_t{config.phaseJitter} + 1)));
+    }
     // All clients start from one A, drawn from the run's seed, and B = 0.
     torch::NoGradGuard noGrad;
     torch::manual_seed(DeriveSeed(config.seed, m + 1));
@@ -179,12 +189,18 @@ Federation::GetMethod() const
     return m_impl->method;
 }
 
+uint32_t
+Federation::PhaseOffset(uint32_t client) const
+{
+    return m_impl->phaseOffsets.at(client);
+}
+
 double
 Federation::Train(uint32_t client, uint64_t round)
 {
     Impl& s = *m_impl;
     const auto start = std::chrono::steady_clock::now();
-    const RoundPlan plan = s.method.Plan(round);
+    const RoundPlan plan = s.method.Plan(round + s.phaseOffsets.at(client));
     s.LoadClient(client, std::nullopt);
     for (auto& layer : s.adapted)
     {

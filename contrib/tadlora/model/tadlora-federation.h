@@ -33,6 +33,12 @@ struct FederationConfig
     double weightDecay = 0.01;       //!< AdamW weight decay
     bool keepOptimizerState = false; //!< keep each client's AdamW moments across rounds
     uint64_t seed = 1;               //!< the run's seed: shared A init and per-client batches
+    /**
+     * Asynchronous switching: client i trains the factor of phase(t + o_i), with its offset o_i
+     * drawn once, uniformly from {0, ..., phaseJitter}. What is exchanged and mixed still
+     * follows the shared round clock. 0: every client switches together (the paper).
+     */
+    uint32_t phaseJitter = 0;
 };
 
 /** @brief Disagreement between clients (DESIGN.md section 1), summed over adapted layers. */
@@ -90,9 +96,16 @@ public:
     const Method& GetMethod() const;
 
     /**
+     * @param client a client
+     * @return o_i, the rounds by which the client's phase boundaries lag (FederationConfig)
+     */
+    uint32_t PhaseOffset(uint32_t client) const;
+
+    /**
      * @brief Run the round's K local AdamW steps on a client's trainable factors.
      * @param client the client
-     * @param round the round, which selects the trainable factors
+     * @param round the round, which (shifted by the client's phase offset) selects the
+     *        trainable factors
      * @return the mean training loss over the K steps
      */
     double Train(uint32_t client, uint64_t round);

@@ -1,0 +1,485 @@
+#!/usr/bin/python3
+"""Aggregate tadlora-sim sweeps over seeds into figures and a Markdown report.
+
+Usage: /usr/bin/python3 analysis/report.py RESULTS_DIR [RESULTS_DIR ...] [--out DIR]
+
+Every directory below a RESULTS_DIR that holds summary.json is a run (as scripts/sweep.py
+writes them). Runs are grouped by their configuration without seed (and out, threads, quiet);
+runs with the same configuration and seed count once. A group's seeds give means and sample
+standard deviations. Writes report.md and the figures the runs support (accuracy.png,
+final-vs-p.png, accuracy-vs-T.png, consensus.png, network.png) into --out (default:
+the first RESULTS_DIR/report) and prints their paths. Bad input exits with status 2 and one
+line on stderr, before anything is written.
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from plot_run import (ALTERNATING, CONSENSUS_PANELS, FIXED_INTERVAL, InputError, describe,
+                      load_run, log_scale_if_positive, never_positive_note, new_figure,
+                      plot_band, round_axis, run_style, save)
+
+# What may differ between runs of one group: they are the same computation.
+NOT_SETTINGS = {"seed", "out", "threads", "quiet"}
+METHOD_ORDER = ["lora", "ffa-lora", "rolora", "tad-lora-no-joint", "tad-lora"]
+SWEPT_T = ALTERNATING - FIXED_INTERVAL.keys()  # the methods whose T is a parameter
+ROUND_MEANS = ["mean_acc", "avg_model_acc", "sim_time_s", "consensus_A", "consensus_B",
+               "cross_term"]
+NETWORK_PANELS = [
+    ("delivery", "factor messages delivered", "delivered / sent"),
+    ("latency_ms", "their mean latency", "latency (ms)"),
+    ("megabytes", "bytes on air, all devices", "cumulative MB"),
+]
+T_LINESTYLES = ["-", "--", ":", "-."]
+
+
+@dataclass
+class Group:
+    """The runs (one per seed) of one configuration, and their means over seeds."""
+
+    setting: dict
+    runs: list
+    variant: str = ""  # the method, and whatever else tells it from other groups but p and T
+    rounds: pd.DataFrame = field(init=False)
+    network: pd.DataFrame = field(init=False)
+
+    def __post_init__(self):
+        self.rounds = over_seeds([run.rounds for run in self.runs], ROUND_MEANS)
+        self.network = over_seeds([network_series(run) for run in self.runs],
+                                  [column for column, _, _ in NETWORK_PANELS])
+
+    @property
+    def method(self):
+        """The method, e.g. "tad-lora"."""
+        return self.setting["method"]
+
+    @property
+    def link_prob(self):
+        """p."""
+        return self.setting["link-prob"]
+
+    @property
+    def interval(self):
+        """T in effect, None for methods that don't alternate."""
+        return self.setting["switch-interval"]
+
+    @property
+    def label(self):
+        """Its curve's name: the variant and T."""
+        return self.variant if self.interval is None else f"{self.variant} T={self.interval}"
+
+    def final(self, column):
+        """The column's value in the last evaluated round, one per seed."""
+        return pd.Series([run.rounds[column].iloc[-1] for run in self.runs])
+
+
+def over_seeds(frames, columns):
+    """Columns (name, "mean") and (name, "std") by round: mean and sample std over seeds."""
+    return pd.concat(frames)[["round", *columns]].groupby("round").agg(["mean", "std"])
+
+
+def network_series(run):
+    """Per round: share of factor messages delivered, their mean latency, bytes so far."""
+    net = run.network
+    return pd.DataFrame({
+        "round": net["round"],
+        "delivery": net["msgs_delivered"] / net["msgs_sent"].where(net["msgs_sent"] > 0),
+        "latency_ms": 1e3 * net["mean_latency_s"].where(net["msgs_delivered"] > 0),
+        "megabytes": net["bytes_on_air"].cumsum() / 1e6,
+    })
+
+
+def find_runs(directories):
+    """The run directories below the given ones, sorted."""
+    found = set()
+    for directory in directories:
+        if not directory.is_dir():
+            raise InputError(f"{directory}: not a directory")
+        # A run still in progress writes into OUT.partial-PID.
+        found |= {summary.parent.resolve() for summary in directory.rglob("summary.json")
+                  if ".partial-" not in summary.parent.name}
+    if not found:
+        raise InputError(f"{', '.join(map(str, directories))}: no runs (no summary.json)")
+    return sorted(found)
+
+
+def setting_of(run):
+    """A run's configuration without what doesn't change its results, with T in effect."""
+    setting = {k: v for k, v in run.summary["config"].items() if k not in NOT_SETTINGS}
+    setting["switch-interval"] = run.switch_interval
+    return setting
+
+
+def group_runs(runs):
+    """Groups of runs that differ only in seed, sorted, and the number of duplicates left out."""
+    members = {}
+    for run in runs:
+        key = json.dumps(setting_of(run), sort_keys=True)
+        members.setdefault(key, {}).setdefault(run.summary["config"].get("seed"), run)
+    groups = [Group(json.loads(key), [by_seed[seed] for seed in sorted(by_seed)])
+              for key, by_seed in members.items()]
+    name_variants(groups)
+    groups.sort(key=lambda g: (method_rank(g.method), g.variant, g.interval or 0, -g.link_prob))
+    return groups, len(runs) - sum(len(g.runs) for g in groups)
+
+
+def method_rank(method):
+    """Position of a method in tables and legends."""
+    return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+
+
+def name_variants(groups):
+    """Name each group by its method and the settings, but p and T, that differ between groups."""
+    keys = sorted(set().union(*(g.setting for g in groups)))
+    varying = [key for key in keys if key not in ("method", "link-prob", "switch-interval")
+               and len({json.dumps(g.setting.get(key)) for g in groups}) > 1]
+    for g in groups:
+        g.variant = " ".join([g.method] + [f"{key}={g.setting.get(key)}" for key in varying])
+
+
+def shown_intervals(groups):
+    """The T shown for each alternating variant: all if it has fewer than three, else the
+    most common (ties go to the median of the tied), and a note saying which."""
+    intervals = {}
+    for g in groups:
+        if g.interval is not None:
+            intervals.setdefault(g.variant, []).append(g.interval)
+    shown, notes = {}, []
+    for variant, values in intervals.items():
+        counts = Counter(values)
+        if len(counts) < 3:
+            shown[variant] = set(counts)
+            continue
+        top = max(counts.values())
+        tied = sorted(t for t in counts if counts[t] == top)
+        chosen = tied[(len(tied) - 1) // 2]
+        shown[variant] = {chosen}
+        notes.append(f"- {variant}: T = {chosen} shown of {sorted(counts)} "
+                     "(the most common T among its groups; ties go to the median).")
+    return shown, notes
+
+
+def best_interval(groups):
+    """For each variant with several T and each p, the group of the best final mean accuracy
+    (ties go to the smaller T)."""
+    candidates = {}
+    for g in groups:
+        if g.method in SWEPT_T:
+            candidates.setdefault((g.variant, g.link_prob), []).append(g)
+    return {key: max(gs, key=lambda g: g.final("mean_acc").mean())
+            for key, gs in candidates.items() if len(gs) > 1}
+
+
+def cell(values, extra="", fmt=".4f"):
+    """mean ± std (n seeds) of the values; no std with one seed."""
+    seeds = f"{len(values)} seed{'s' if len(values) > 1 else ''}{extra}"
+    if len(values) == 1:
+        return f"{values.iloc[0]:{fmt}} ({seeds})"
+    return f"{values.mean():{fmt}} ± {values.std():{fmt}} ({seeds})"
+
+
+def plot_errorbars(ax, points, style):
+    """Means ± std over seeds; points maps x to the values over seeds."""
+    xs = sorted(points)
+    ax.errorbar(xs, [points[x].mean() for x in xs],
+                [points[x].std() if len(points[x]) > 1 else 0 for x in xs], capsize=3, **style)
+
+
+def table(header, rows):
+    """A Markdown table, first column left-aligned, the others right-aligned."""
+    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+@dataclass
+class Section:
+    """A part of the report: its text, and the figure it shows if the data allow one."""
+
+    title: str
+    lines: list
+    figure: str = ""
+    plot: object = None  # plot(path) draws the figure
+
+
+class Study:
+    """All groups of a results tree and what the report's sections need from them."""
+
+    def __init__(self, groups):
+        self.groups = groups
+        self.intervals, self.interval_notes = shown_intervals(groups)
+        self.shown = [g for g in groups
+                      if g.interval is None or g.interval in self.intervals[g.variant]]
+        self.labels = list(dict.fromkeys(g.label for g in self.shown))
+        self.probs = sorted({g.link_prob for g in self.shown}, reverse=True)
+        self.best = best_interval(groups)
+
+    def style(self, group):
+        """The line style of a shown group's curve, the same in every figure."""
+        return run_style(self.labels.index(group.label))
+
+    def at(self, p):
+        """The shown groups at link probability p."""
+        return [g for g in self.shown if g.link_prob == p]
+
+    def rows_per_p(self, panels, title):
+        """A figure with a row of the given panels per p, and its (p, panel, axes) triples."""
+        fig, axes = new_figure(len(panels) * len(self.probs), title, rows=len(self.probs))
+        return fig, [(p, panel, ax) for (p, panel), ax in
+                     zip(((p, panel) for p in self.probs for panel in panels), axes)]
+
+    def save(self, fig, path, extra_handles=()):
+        """Save with the legend of the shown curves."""
+        save(fig, self.labels, path, extra_handles)
+
+    def accuracy(self):
+        """Mean client accuracy against round and simulated time, a column per p."""
+        def plot(path):
+            fig, axes = new_figure(2 * len(self.probs), "Mean client accuracy (± std over seeds)",
+                                   rows=2)
+            for column, p in enumerate(self.probs):
+                by_round, by_time = axes[column], axes[len(self.probs) + column]
+                for g in self.at(p):
+                    mean, std = g.rounds[("mean_acc", "mean")], g.rounds[("mean_acc", "std")]
+                    plot_band(by_round, g.rounds.index, mean, std, self.style(g))
+                    plot_band(by_time, g.rounds[("sim_time_s", "mean")], mean, std, self.style(g))
+                by_round.set_title(f"p = {p:g}")
+                round_axis(by_round)
+                by_time.set_xlabel("simulated time (s), mean over seeds")
+                for ax in (by_round, by_time):
+                    ax.set_ylabel("mean client accuracy")
+            self.save(fig, path)
+        return Section("Accuracy over rounds and simulated time", self.interval_notes,
+                       "accuracy.png", plot)
+
+    def final_rows(self, column):
+        """Label -> {p: (final values over seeds, note)}: the shown curves, then best T."""
+        rows = {}
+        for g in self.shown:
+            rows.setdefault(g.label, {})[g.link_prob] = (g.final(column), "")
+        for (variant, p), g in sorted(self.best.items()):
+            rows.setdefault(f"{variant} (best T)", {})[p] = (g.final(column), f", T={g.interval}")
+        return rows
+
+    def final(self):
+        """Tables and a figure of the final accuracies per method and p."""
+        columns = [("mean_acc", "mean client accuracy"), ("avg_model_acc", "averaged model")]
+        lines = []
+        for column, title in columns:
+            header = [f"final {title}", *[f"p = {p:g}" for p in self.probs]]
+            rows = [[label, *[cell(*cells[p]) if p in cells else "–" for p in self.probs]]
+                    for label, cells in self.final_rows(column).items()]
+            lines += table(header, rows) + [""]
+        if self.best:
+            lines += ["Best T: the T of the best final mean client accuracy at that p.", ""]
+        if len(self.probs) < 2:
+            return Section("Final accuracy", lines + ["Only one p: no figure against p."])
+
+        def plot(path):
+            fig, axes = new_figure(len(columns), "Final accuracy against p (± std over seeds)")
+            labels = list(self.final_rows("mean_acc"))
+            for ax, (column, title) in zip(axes, columns):
+                for i, cells in enumerate(self.final_rows(column).values()):
+                    plot_errorbars(ax, {p: values for p, (values, _) in cells.items()},
+                                   run_style(i))
+                ax.set_xscale("log")
+                ax.set_xticks(self.probs, [f"{p:g}" for p in self.probs], minor=False)
+                ax.minorticks_off()
+                ax.set_xlabel("link probability p")
+                ax.set_ylabel(f"final {title} accuracy")
+            save(fig, labels, path)
+        return Section("Final accuracy", lines, "final-vs-p.png", plot)
+
+    def switching(self):
+        """Final accuracy against T, a line per p, for the variants swept over T."""
+        methods = {variant: g.method for (variant, _), g in self.best.items()}
+        swept = sorted(methods, key=lambda v: (methods[v] != "tad-lora", v))
+        if not swept:
+            return Section("Switching interval", ["No method was run with several T."])
+        probs = sorted({p for _, p in self.best}, reverse=True)
+        lines = []
+        for variant in swept:
+            groups = [g for g in self.groups if g.variant == variant]
+            intervals = sorted({g.interval for g in groups})
+            rows = [[f"T = {t}", *[next((cell(g.final("mean_acc")) for g in groups
+                                         if g.interval == t and g.link_prob == p), "–")
+                                   for p in probs]] for t in intervals]
+            lines += [f"Final mean client accuracy of {variant}:", ""]
+            lines += table(["T", *[f"p = {p:g}" for p in probs]], rows) + [""]
+
+        def plot(path):
+            fig, (ax,) = new_figure(1, "Final accuracy against the switching interval T")
+            handles = []
+            for linestyle, variant in zip(T_LINESTYLES * len(swept), swept):
+                handles.append(Line2D([], [], color="black", linestyle=linestyle, label=variant))
+                for i, p in enumerate(probs):
+                    plot_errorbars(ax, {g.interval: g.final("mean_acc") for g in self.groups
+                                        if g.variant == variant and g.link_prob == p},
+                                   {"color": f"C{i}", "linestyle": linestyle, "marker": "o"})
+            handles += [Line2D([], [], color=f"C{i}", label=f"p = {p:g}")
+                        for i, p in enumerate(probs)]
+            ax.set_xlabel("switching interval T (rounds)")
+            ax.set_ylabel("final mean client accuracy")
+            save(fig, [], path, handles)
+        return Section("Switching interval", lines, "accuracy-vs-T.png", plot)
+
+    def consensus(self):
+        """Consensus distances and cross term against round, a row per p."""
+        def plot(path):
+            fig, panels = self.rows_per_p(CONSENSUS_PANELS,
+                                          "Disagreement between clients (mean over seeds)")
+            for p, (column, title, formula), ax in panels:
+                groups = self.at(p)
+                means = log_scale_if_positive(ax, [g.rounds[(column, "mean")] for g in groups])
+                for g, values in zip(groups, means):
+                    ax.plot(g.rounds.index, values, **self.style(g))
+                ax.set_title(f"{title}, p = {p:g}"
+                             + never_positive_note([g.label for g in groups], means))
+                round_axis(ax)
+                ax.set_ylabel(formula)
+            self.save(fig, path)
+        return Section("Consensus", [], "consensus.png", plot)
+
+    def network(self):
+        """Delivery ratio, latency and bytes against round, a row per p."""
+        def plot(path):
+            fig, panels = self.rows_per_p(NETWORK_PANELS, "Gossip network (± std over seeds)")
+            for p, (column, title, unit), ax in panels:
+                for g in self.at(p):
+                    plot_band(ax, g.network.index, g.network[(column, "mean")],
+                              g.network[(column, "std")], self.style(g))
+                ax.set_title(f"{title}, p = {p:g}")
+                round_axis(ax)
+                ax.set_ylabel(unit)
+            self.save(fig, path)
+        return Section("Network", [], "network.png", plot)
+
+    def ablation(self):
+        """TAD-LoRA against its no-joint ablation wherever both ran with the same settings."""
+        def row(g):
+            return ([g.variant, f"{g.link_prob:g}", str(g.interval), cell(g.final("mean_acc"))]
+                    + [cell(g.final(column), fmt=".4g") for column, _, _ in CONSENSUS_PANELS])
+
+        by_setting = {json.dumps(g.setting, sort_keys=True): g for g in self.groups}
+        rows = []
+        for g in self.groups:
+            twin = by_setting.get(json.dumps({**g.setting, "method": "tad-lora-no-joint"},
+                                             sort_keys=True))
+            if g.method == "tad-lora" and twin:
+                rows += [row(twin), row(g)]
+        if not rows:
+            return Section("Ablation: joint mixing",
+                           ["No tad-lora and tad-lora-no-joint runs with the same p and T."])
+        header = ["method", "p", "T", "final mean client accuracy", "consensus_A", "consensus_B",
+                  "cross_term"]
+        return Section("Ablation: joint mixing", table(header, rows))
+
+    def topology(self):
+        """rho per p, the best T found, and the constant c of T = c / sqrt(1 - rho)."""
+        rows, products = [], []
+        for (variant, p), best in sorted(self.best.items(), key=lambda item: -item[0][1]):
+            rhos = [rho for g in self.groups if g.variant == variant and g.link_prob == p
+                    for rho in map(rho_of, g.runs) if rho is not None]
+            if best.method != "tad-lora" or not rhos:
+                continue
+            rho = sum(r["value"] for r in rhos) / len(rhos)
+            product = best.interval * math.sqrt(1 - rho)
+            products.append(product)
+            rows.append([variant, f"{p:g}", f"{rho:.4f} ({rhos[0].get('method', '?')})",
+                         str(rhos[0].get("auto_switch_interval", "–")), str(best.interval),
+                         f"{product:.3f}"])
+        if not rows:
+            return Section("Topology and the switching interval",
+                           ["No rho in the tad-lora runs swept over T (summary.json): "
+                            "no calibration of T = c / sqrt(1 - rho)."])
+        calibrated = pd.Series(products).median()
+        return Section("Topology and the switching interval", [
+            *table(["method", "p", "rho", "T auto picked", "best T", "best T · sqrt(1 - rho)"],
+                   rows), "",
+            f"Calibrated c = {calibrated:.3f} (the median of best T · sqrt(1 - rho)), for "
+            "`--switch-interval auto`: T = c / sqrt(1 - rho)."])
+
+
+def rho_of(run):
+    """The run's rho ({"value": x, "method": ..., ...}), or None if its summary has none."""
+    rho = run.summary.get("rho")
+    if rho is None:
+        return None
+    if not (isinstance(rho, dict) and isinstance(rho.get("value"), (int, float))
+            and 0 <= rho["value"] <= 1):
+        raise InputError(f"{run.name}/summary.json: rho must be {{\"value\": x in [0, 1], ...}}")
+    return rho
+
+
+def write(sections, preamble, out):
+    """Draw the figures and write report.md into a fresh directory, then move them to out."""
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    try:
+        lines = list(preamble)
+        for section in sections:
+            lines += ["", f"## {section.title}", "", *section.lines, ""]
+            if section.plot:
+                section.plot(staging / section.figure)
+                lines.append(f"![{Path(section.figure).stem}]({section.figure})")
+        text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines).strip() + "\n")  # one blank line apart
+        (staging / "report.md").write_text(text, encoding="utf-8")
+        for path in sorted(staging.iterdir(), key=lambda path: (path.name == "report.md", path)):
+            os.replace(path, out / path.name)
+            print(out / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def main():
+    """Find and group the runs, then write the figures and the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS_DIR",
+                        help="directory holding runs, at any depth")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="where to write (default: RESULTS_DIR/report, of the first)")
+    args = parser.parse_args()
+    try:
+        runs = [load_run(directory) for directory in find_runs(args.results)]
+        groups, duplicates = group_runs(runs)
+        study = Study(groups)
+        sections = [study.accuracy(), study.final(), study.switching(), study.consensus(),
+                    study.network(), study.ablation(), study.topology()]
+    except InputError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
+    seeds = sorted({len(g.runs) for g in groups})
+    preamble = [
+        "# tadlora sweep report",
+        "",
+        f"Made by `{shlex.join(sys.argv)}`.",
+        "",
+        f"{len(runs)} runs in {len(groups)} groups of "
+        f"{'–'.join(map(str, sorted({seeds[0], seeds[-1]})))} seeds; {duplicates} duplicate "
+        "runs (same configuration and seed) counted once. "
+        "A group is a configuration without its seed; values are means ± the sample standard "
+        "deviation (n − 1) over its seeds, without one for a single seed.",
+    ]
+    out = args.out or args.results[0] / "report"
+    try:
+        write(sections, preamble, out)
+    except OSError as error:
+        print(f"{parser.prog}: error: {error.filename or out}: {describe(error)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

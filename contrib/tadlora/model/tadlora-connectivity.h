@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * How well a random gossip graph mixes: rho of DESIGN.md section 1, and the switching interval
+ * it suggests.
+ */
+#ifndef TADLORA_CONNECTIVITY_H
+#define TADLORA_CONNECTIVITY_H
+
+#include "tadlora-topology.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tadlora
+{
+
+/**
+ * @brief rho = the second-largest eigenvalue of E[W_t^T W_t] over the link randomness, for
+ * Metropolis-Hastings weights on edges drawn independently with probability p.
+ *
+ * 1 - rho is the expected contraction of the clients' disagreement per round; rho = 1 when the
+ * graph does not connect the clients.
+ */
+struct Connectivity
+{
+    double rho = 1;       //!< the eigenvalue
+    bool exact = false;   //!< true: the expectation was summed over every active edge set
+    uint64_t samples = 0; //!< the edge sets averaged (2^|E| when exact)
+
+    /** @return "exact" or "monte-carlo" */
+    std::string Method() const;
+};
+
+/** Base graphs with at most this many edges get the exact expectation. */
+inline constexpr size_t kExactRhoMaxEdges = 16;
+
+/**
+ * @brief Compute rho: exactly (every subset of the base edges, weighted by its probability) when
+ * the base graph has at most `exactMaxEdges` edges or p is 0 or 1, else by Monte Carlo over
+ * `samples` independent draws of the active edge set.
+ * @param base the base graph's edges
+ * @param nodes the number of clients m
+ * @param linkProb p
+ * @param samples Monte Carlo draws
+ * @param seed seed of the Monte Carlo draws
+ * @param exactMaxEdges the largest base graph summed exactly (2^|E| edge sets)
+ * @return rho and how it was computed
+ * @throws std::invalid_argument if p is outside [0, 1] or samples is 0
+ */
+Connectivity MixingConnectivity(const std::vector<Edge>& base, uint32_t nodes, double linkProb,
+                                uint64_t samples = 4000, uint64_t seed = 1,
+                                size_t exactMaxEdges = kExactRhoMaxEdges);
+
+/**
+ * The constant c of T* = c / sqrt(1 - rho), the paper's Theta(1 / sqrt(1 - rho)) trade-off,
+ * calibrated on this project's switching-interval sweeps (README, "Reproducing the paper").
+ */
+inline constexpr double kAutoSwitchConstant = 1.0;
+
+/**
+ * @param rho the graph's rho
+ * @return the switching interval T = round(kAutoSwitchConstant / sqrt(1 - rho)), at least 1,
+ *         capped at 1000 (rho = 1: the clients never agree, so switching as rarely as allowed)
+ */
+uint32_t AutoSwitchInterval(double rho);
+
+} // namespace tadlora
+
+#endif // TADLORA_CONNECTIVITY_H
