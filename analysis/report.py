@@ -388,28 +388,31 @@ class Study:
 
     def topology(self):
         """rho per p, the best T found, and the constant c of T = c / sqrt(1 - rho)."""
-        rows, products = [], []
+        found = []  # (variant, p, rho, how rho was computed, best T)
         for (variant, p), best in sorted(self.best.items(), key=lambda item: -item[0][1]):
             rhos = [rho for g in self.groups if g.variant == variant and g.link_prob == p
                     for rho in map(rho_of, g.runs) if rho is not None]
-            if best.method != "tad-lora" or not rhos:
-                continue
-            rho = sum(r["value"] for r in rhos) / len(rhos)
-            product = best.interval * math.sqrt(1 - rho)
-            products.append(product)
-            rows.append([variant, f"{p:g}", f"{rho:.4f} ({rhos[0].get('method', '?')})",
-                         str(rhos[0].get("auto_switch_interval", "–")), str(best.interval),
-                         f"{product:.3f}"])
-        if not rows:
+            if best.method == "tad-lora" and rhos:
+                rho = sum(r["value"] for r in rhos) / len(rhos)
+                found.append((variant, p, rho, rhos[0].get("method", "?"), best.interval))
+        if not found:
             return Section("Topology and the switching interval",
                            ["No rho in the tad-lora runs swept over T (summary.json): "
                             "no calibration of T = c / sqrt(1 - rho)."])
-        calibrated = pd.Series(products).median()
+        calibrated = pd.Series([t * math.sqrt(1 - rho) for _, _, rho, _, t in found]).median()
+        rows = [[variant, f"{p:g}", f"{rho:.4f} ({how})", str(t),
+                 f"{t * math.sqrt(1 - rho):.3f}", str(auto_interval(calibrated, rho))]
+                for variant, p, rho, how, t in found]
         return Section("Topology and the switching interval", [
-            *table(["method", "p", "rho", "T auto picked", "best T", "best T · sqrt(1 - rho)"],
-                   rows), "",
+            *table(["method", "p", "rho", "best T", "best T · sqrt(1 - rho)",
+                    "T = c / sqrt(1 - rho)"], rows), "",
             f"Calibrated c = {calibrated:.3f} (the median of best T · sqrt(1 - rho)), for "
-            "`--switch-interval auto`: T = c / sqrt(1 - rho)."])
+            "`--switch-interval auto`: T = c / sqrt(1 - rho), rounded, at least 1."])
+
+
+def auto_interval(c, rho):
+    """The T that --switch-interval auto picks with constant c (tadlora::AutoSwitchInterval)."""
+    return 1000 if rho >= 1 else int(min(1000, max(1, math.floor(c / math.sqrt(1 - rho) + 0.5))))
 
 
 def rho_of(run):
