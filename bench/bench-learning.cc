@@ -36,10 +36,7 @@ Shared()
         torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
         Setup s;
         s.task = std::make_shared<TaskData>(LoadFashionMnist(kFashionMnistDir, 0, 1000));
-        ModelConfig config;
-        config.tokens = s.task->tokens;
-        config.tokenDim = s.task->tokenDim;
-        config.classes = s.task->train.numClasses;
+        const ModelConfig config = ModelConfigFor(*s.task);
         PretrainConfig recipe; // the default recipe: shares the cache with tadlora-sim
         s.model = PretrainedModel(config, s.task->train, s.task->name, recipe, DefaultCacheDir(),
                                   nullptr);

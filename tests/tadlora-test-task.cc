@@ -64,10 +64,7 @@ TransformerClassifier
 PretrainedSyntheticModel()
 {
     const auto task = SyntheticTask();
-    ModelConfig config;
-    config.tokens = task->tokens;
-    config.tokenDim = task->tokenDim;
-    config.classes = task->train.numClasses;
+    const ModelConfig config = ModelConfigFor(*task);
     PretrainConfig recipe;
     recipe.steps = kPretrainSteps;
     return PretrainedModel(config, task->train, task->name, recipe, CacheDir(), nullptr);

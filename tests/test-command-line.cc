@@ -82,6 +82,7 @@ TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
         {"--hop-limit 300", "--hop-limit"},
         {"--task imagenet", "--task"},
         {"--data-dir /nonexistent", "--data-dir"},
+        {"--task spam-assassin --data-dir /nonexistent", "scripts/setup.sh"},
         {"--config /nonexistent/scenario.toml", "scenario.toml"},
         {"--config " + unknownKey.string(), "warp-speed"},
         {"--config " + badValue.string(), "--clients"},

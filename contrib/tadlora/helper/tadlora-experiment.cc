@@ -11,6 +11,7 @@
 #include "tadlora-network-helper.h"
 #include "tadlora-partition.h"
 #include "tadlora-pretrain.h"
+#include "tadlora-spam-assassin.h"
 #include "tadlora-topology.h"
 #include "tadlora-transformer.h"
 
@@ -467,10 +468,15 @@ LoadTask(const TadLoraConfig& c)
         // clients' batches, not the task, so one pretrained base serves every seed.
         return tadlora::MakeSynthetic(7, 6000, c.testSamples == 0 ? 2000 : c.testSamples, 10);
     }
-    const std::string dir = c.dataDir.empty() ? tadlora::kFashionMnistDir : c.dataDir;
     try
     {
-        return tadlora::LoadFashionMnist(dir, 0, c.testSamples);
+        if (c.task == "spam-assassin")
+        {
+            return tadlora::LoadSpamAssassin(
+                c.dataDir.empty() ? tadlora::DefaultSpamAssassinDir() : c.dataDir, c.testSamples);
+        }
+        return tadlora::LoadFashionMnist(c.dataDir.empty() ? tadlora::kFashionMnistDir : c.dataDir,
+                                         0, c.testSamples);
     }
     catch (const std::runtime_error& e)
     {
@@ -565,10 +571,7 @@ TadLoraExperiment::Run()
     const double dataSeconds = SecondsSince(dataStart);
 
     const Clock::time_point pretrainStart = Clock::now();
-    tadlora::ModelConfig modelConfig;
-    modelConfig.tokens = task->tokens;
-    modelConfig.tokenDim = task->tokenDim;
-    modelConfig.classes = task->train.numClasses;
+    tadlora::ModelConfig modelConfig = tadlora::ModelConfigFor(*task);
     modelConfig.rank = c.rank;
     modelConfig.alpha = c.alpha;
     tadlora::PretrainConfig recipe;
@@ -579,7 +582,7 @@ TadLoraExperiment::Run()
         [&progress](int64_t step, int64_t steps, double loss)
         {
             progress("pretraining the base: step " + std::to_string(step) + "/" +
-                     std::to_string(steps) + ", reconstruction loss " + std::to_string(loss));
+                     std::to_string(steps) + ", masked-token loss " + std::to_string(loss));
         });
     const double pretrainSeconds = SecondsSince(pretrainStart);
 

@@ -151,9 +151,11 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
         ->check(CLI::Range(0.0, 1e6));
 
     app.add_option("--task", c.task, "Learning task")
-        ->check(CLI::IsMember({"fashion-mnist", "synthetic"}));
+        ->check(CLI::IsMember({"fashion-mnist", "synthetic", "spam-assassin"}));
     app.add_option("--partition", c.partition, "Data partition: label-skew, dirichlet:ALPHA, iid");
-    app.add_option("--data-dir", c.dataDir, "Fashion-MNIST directory (gzip IDX files)");
+    app.add_option("--data-dir", c.dataDir,
+                   "Data directory: fashion-mnist's gzip IDX files, or spam-assassin's npm "
+                   "package data/ (default: where scripts/setup.sh installs them)");
     app.add_option("--test-samples", c.testSamples, "Held-out samples evaluated (0: all)")
         ->check(CLI::Range(0, 10000000));
     app.add_option("--pretrain-steps", c.pretrainSteps, "Steps of the base's pretraining")

@@ -79,7 +79,7 @@ struct TadLoraConfig
     // Data and model
     std::string task = "fashion-mnist";   //!< --task
     std::string partition = "label-skew"; //!< --partition
-    std::string dataDir;                  //!< --data-dir (default: Debian's dataset-fashion-mnist)
+    std::string dataDir;                  //!< --data-dir (default: per task, see setup.sh)
     uint32_t testSamples = 1000;          //!< --test-samples
     uint32_t pretrainSteps = 600;         //!< --pretrain-steps
     std::string cacheDir;                 //!< --cache-dir (default: tadlora::DefaultCacheDir())

@@ -11,7 +11,8 @@
 /**
  * @file
  * The classification tasks clients fine-tune on, as token sequences: Fashion-MNIST and a fast
- * synthetic stand-in.
+ * synthetic stand-in (feature tokens), and the SpamAssassin corpus (token ids, see
+ * tadlora-spam-assassin.h).
  */
 
 namespace tadlora
@@ -20,10 +21,16 @@ namespace tadlora
 /** Where Debian's dataset-fashion-mnist package installs the four gzip IDX files. */
 inline constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
 
+/** Token id of padding, in tasks whose inputs are token ids. */
+inline constexpr int64_t kPaddingToken = 0;
+/** Token id that hides a token from the encoder during pretraining. */
+inline constexpr int64_t kMaskToken = 1;
+
 /** @brief Labelled samples, each a sequence of tokens. */
 struct Dataset
 {
-    torch::Tensor inputs;    //!< [N, tokens, tokenDim], float32
+    /** [N, tokens, tokenDim] float32 features, or [N, tokens] int64 ids if the task has a vocab */
+    torch::Tensor inputs;
     torch::Tensor labels;    //!< [N], int64, each in [0, numClasses)
     uint32_t numClasses = 0; //!< number of classes
 };
@@ -35,7 +42,8 @@ struct TaskData
     Dataset test;         //!< the held-out set every client is evaluated on
     std::string name;     //!< task name, as given to --task
     int64_t tokens = 0;   //!< tokens per sample
-    int64_t tokenDim = 0; //!< features per token
+    int64_t tokenDim = 0; //!< features per token (0 when tokens are ids)
+    int64_t vocab = 0;    //!< token ids are in [0, vocab) (0 when tokens are features)
 };
 
 /**

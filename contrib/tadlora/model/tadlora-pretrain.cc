@@ -41,12 +41,42 @@ DefaultCacheDir()
 namespace
 {
 
+/**
+ * @return the pretraining loss of one batch: hide a random share of its tokens and predict
+ *         them from the encoder's output, by cross-entropy over the vocabulary for token ids,
+ *         by mean squared error for feature tokens
+ */
+torch::Tensor
+MaskedTokenLoss(TransformerClassifier& model, torch::nn::Linear& predict, const torch::Tensor& x,
+                double maskRatio, at::Generator& generator)
+{
+    const ModelConfig& c = model->config;
+    const int64_t batch = x.size(0);
+    if (c.vocab > 0)
+    {
+        // x: [batch, tokens] ids; padding is never a target.
+        auto mask = (torch::rand({batch, c.tokens}, generator) < maskRatio) & x.ne(kPaddingToken);
+        auto hidden = model->Encode(x.masked_fill(mask, kMaskToken)).slice(1, 1);
+        auto logits = predict(hidden.index({mask})); // [masked, vocab]
+        return torch::nn::functional::cross_entropy(
+                   logits, x.index({mask}),
+                   torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+               mask.sum().clamp_min(1);
+    }
+    // x: [batch, tokens, tokenDim]
+    auto mask = torch::rand({batch, c.tokens, 1}, generator) < maskRatio;
+    auto hidden = model->Encode(x.masked_fill(mask, 0)).slice(1, 1); // [batch, tokens, d]
+    auto error = (predict(hidden) - x).pow(2) * mask;
+    return error.sum() / (mask.sum() * c.tokenDim).clamp_min(1);
+}
+
 void
 Pretrain(TransformerClassifier& model, const Dataset& unlabeled, const PretrainConfig& recipe,
          const std::function<void(int64_t, int64_t, double)>& progress)
 {
     const ModelConfig& c = model->config;
-    torch::nn::Linear reconstruct(c.dModel, c.tokenDim);
+    // Used only here: predicts a hidden token's id (vocab > 0) or features from its state.
+    torch::nn::Linear predict(c.dModel, c.vocab > 0 ? c.vocab : c.tokenDim);
     std::vector<torch::Tensor> params;
     for (const auto& item : model->named_parameters())
     {
@@ -59,7 +89,7 @@ Pretrain(TransformerClassifier& model, const Dataset& unlabeled, const PretrainC
             params.push_back(item.value());
         }
     }
-    for (auto& p : reconstruct->parameters())
+    for (auto& p : predict->parameters())
     {
         params.push_back(p);
     }
@@ -74,11 +104,8 @@ Pretrain(TransformerClassifier& model, const Dataset& unlabeled, const PretrainC
             static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
         }
         auto index = torch::randint(n, {recipe.batchSize}, generator, torch::kLong);
-        auto x = unlabeled.inputs.index_select(0, index); // [batch, tokens, tokenDim]
-        auto mask = torch::rand({recipe.batchSize, c.tokens, 1}, generator) < recipe.maskRatio;
-        auto hidden = model->Encode(x.masked_fill(mask, 0)).slice(1, 1); // [batch, tokens, d]
-        auto error = (reconstruct(hidden) - x).pow(2) * mask;
-        auto loss = error.sum() / (mask.sum() * c.tokenDim).clamp_min(1);
+        auto loss = MaskedTokenLoss(model, predict, unlabeled.inputs.index_select(0, index),
+                                    recipe.maskRatio, generator);
         optimizer.zero_grad();
         loss.backward();
         optimizer.step();
@@ -91,6 +118,14 @@ Pretrain(TransformerClassifier& model, const Dataset& unlabeled, const PretrainC
 
 } // namespace
 
+std::string
+BaseCacheName(const ModelConfig& config, const Dataset& unlabeled, const std::string& taskName,
+              const PretrainConfig& recipe)
+{
+    return "base-" + taskName + "-n" + std::to_string(unlabeled.inputs.size(0)) + "-" +
+           config.BaseKey() + "-" + recipe.Key() + ".pt";
+}
+
 TransformerClassifier
 PretrainedModel(const ModelConfig& config, const Dataset& unlabeled, const std::string& taskName,
                 const PretrainConfig& recipe, const std::string& cacheDir,
@@ -99,9 +134,7 @@ PretrainedModel(const ModelConfig& config, const Dataset& unlabeled, const std::
     torch::manual_seed(recipe.seed);
     TransformerClassifier model(config);
     const std::filesystem::path path =
-        std::filesystem::path(cacheDir) /
-        ("base-" + taskName + "-n" + std::to_string(unlabeled.inputs.size(0)) + "-" +
-         config.BaseKey() + "-" + recipe.Key() + ".pt");
+        std::filesystem::path(cacheDir) / BaseCacheName(config, unlabeled, taskName, recipe);
     if (std::filesystem::exists(path))
     {
         torch::load(model, path.string());

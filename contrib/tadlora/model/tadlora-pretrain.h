@@ -39,11 +39,22 @@ struct PretrainConfig
 std::string DefaultCacheDir();
 
 /**
+ * @param config the model's shape
+ * @param unlabeled the inputs to pretrain on
+ * @param taskName the task's name
+ * @param recipe the pretraining recipe
+ * @return the file name a pretrained base is cached under: it differs whenever one of them does
+ */
+std::string BaseCacheName(const ModelConfig& config, const Dataset& unlabeled,
+                          const std::string& taskName, const PretrainConfig& recipe);
+
+/**
  * @brief A pretrained base for a model shape and task: loaded from the cache, or pretrained
  * deterministically and then cached (written atomically).
  *
- * The encoder is trained to reconstruct masked input tokens from the unlabeled training inputs;
- * the classification head keeps its seeded random initialization and is never trained.
+ * The encoder is trained to recover masked input tokens of the unlabeled training inputs (their
+ * features, or their ids by cross-entropy over the vocabulary); the classification head keeps
+ * its seeded random initialization and is never trained.
  *
  * @param config the model's shape
  * @param unlabeled the inputs to pretrain on; labels are not used

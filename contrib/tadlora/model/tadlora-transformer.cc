@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-transformer.h"
 
+#include "tadlora-dataset.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -13,9 +15,28 @@ std::string
 ModelConfig::BaseKey() const
 {
     std::ostringstream key;
-    key << "t" << tokens << "x" << tokenDim << "-d" << dModel << "-h" << heads << "-l" << layers
-        << "-f" << ffn << "-c" << classes;
+    key << "t" << tokens;
+    if (vocab > 0)
+    {
+        key << "v" << vocab;
+    }
+    else
+    {
+        key << "x" << tokenDim;
+    }
+    key << "-d" << dModel << "-h" << heads << "-l" << layers << "-f" << ffn << "-c" << classes;
     return key.str();
+}
+
+ModelConfig
+ModelConfigFor(const TaskData& task)
+{
+    ModelConfig config;
+    config.tokens = task.tokens;
+    config.tokenDim = task.tokenDim;
+    config.vocab = task.vocab;
+    config.classes = task.train.numClasses;
+    return config;
 }
 
 LoraLinearImpl::LoraLinearImpl(int64_t in, int64_t out, int64_t rank, double alpha)
@@ -70,7 +91,17 @@ EncoderBlockImpl::forward(const torch::Tensor& x)
 
 TransformerClassifierImpl::TransformerClassifierImpl(const ModelConfig& c)
     : config(c)
-    , embed(register_module("embed", torch::nn::Linear(c.tokenDim, c.dModel)))
+    // Either embedding is registered as "embed", first, so a base pretrained before the token
+    // inputs existed is initialized and named as it was.
+    , embedFeatures(c.vocab > 0 ? torch::nn::Linear{nullptr}
+                                : register_module("embed", torch::nn::Linear(c.tokenDim, c.dModel)))
+    , embedIds(
+          c.vocab > 0
+              ? register_module(
+                    "embed",
+                    torch::nn::Embedding(
+                        torch::nn::EmbeddingOptions(c.vocab, c.dModel).padding_idx(kPaddingToken)))
+              : torch::nn::Embedding{nullptr})
     , classToken(register_parameter("classToken", torch::randn({1, 1, c.dModel}) * 0.02))
     , position(register_parameter("position", torch::randn({1, 1 + c.tokens, c.dModel}) * 0.02))
     , blocks(register_module("blocks", torch::nn::ModuleList()))
@@ -86,7 +117,7 @@ TransformerClassifierImpl::TransformerClassifierImpl(const ModelConfig& c)
 torch::Tensor
 TransformerClassifierImpl::Encode(const torch::Tensor& x)
 {
-    auto h = embed(x); // [N, tokens, d]
+    auto h = config.vocab > 0 ? embedIds(x) : embedFeatures(x); // [N, tokens, d]
     h = torch::cat({classToken.expand({h.size(0), 1, h.size(2)}), h}, 1) + position;
     for (const auto& block : *blocks)
     {

@@ -4,6 +4,7 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
@@ -20,11 +21,14 @@
 namespace tadlora
 {
 
+struct TaskData;
+
 /** @brief Shape of the encoder and of its LoRA adapters. */
 struct ModelConfig
 {
     int64_t tokens = 16;   //!< input tokens per sample
-    int64_t tokenDim = 49; //!< features per input token
+    int64_t tokenDim = 49; //!< features per input token (unused when vocab > 0)
+    int64_t vocab = 0;     //!< > 0: inputs are token ids in [0, vocab); 0: feature vectors
     int64_t dModel = 64;   //!< residual width
     int64_t heads = 4;     //!< attention heads
     int64_t layers = 2;    //!< encoder blocks
@@ -36,6 +40,12 @@ struct ModelConfig
     /** @return a short text that changes whenever the frozen base's shape changes */
     std::string BaseKey() const;
 };
+
+/**
+ * @param task a task
+ * @return the default shape, with the task's tokens, token features or vocabulary, and classes
+ */
+ModelConfig ModelConfigFor(const TaskData& task);
 
 /**
  * @brief y = W x + b + (alpha / r) B A x, with W, b frozen after pretraining.
@@ -82,6 +92,9 @@ TORCH_MODULE(EncoderBlock);
 /**
  * @brief Token embedding, a class token, encoder blocks and a linear classification head.
  *
+ * Inputs x are [N, tokens, tokenDim] features, embedded by a linear map, or, when the config
+ * has a vocabulary, [N, tokens] int64 ids, embedded by a lookup table (padding embeds to 0).
+ *
  * The encoder is pretrained once (see tadlora-pretrain.h); fine-tuning then trains only the
  * LoRA factors: the base and the classification head stay frozen, as in the paper.
  */
@@ -89,22 +102,23 @@ struct TransformerClassifierImpl : torch::nn::Module
 {
     /** @param config the model's shape */
     explicit TransformerClassifierImpl(const ModelConfig& config);
-    /** @param x [N, tokens, tokenDim] @return hidden states [N, 1 + tokens, d] */
+    /** @param x inputs (see above) @return hidden states [N, 1 + tokens, d] */
     torch::Tensor Encode(const torch::Tensor& x);
-    /** @param x [N, tokens, tokenDim] @return class logits [N, classes] */
+    /** @param x inputs (see above) @return class logits [N, classes] */
     torch::Tensor forward(const torch::Tensor& x);
     /** @return every adapted projection, block by block, query before value */
     std::vector<LoraLinear> Adapted() const;
     /** @brief Freeze everything but the LoRA factors. */
     void FreezeBase();
 
-    ModelConfig config;                 //!< shape
-    torch::nn::Linear embed{nullptr};   //!< token features -> d
-    torch::Tensor classToken;           //!< [1, 1, d]
-    torch::Tensor position;             //!< [1, 1 + tokens, d]
-    torch::nn::ModuleList blocks;       //!< EncoderBlock x layers
-    torch::nn::LayerNorm norm{nullptr}; //!< final norm
-    torch::nn::Linear head{nullptr};    //!< classification head
+    ModelConfig config;                       //!< shape
+    torch::nn::Linear embedFeatures{nullptr}; //!< token features -> d (vocab = 0)
+    torch::nn::Embedding embedIds{nullptr};   //!< token id -> d (vocab > 0)
+    torch::Tensor classToken;                 //!< [1, 1, d]
+    torch::Tensor position;                   //!< [1, 1 + tokens, d]
+    torch::nn::ModuleList blocks;             //!< EncoderBlock x layers
+    torch::nn::LayerNorm norm{nullptr};       //!< final norm
+    torch::nn::Linear head{nullptr};          //!< classification head
 };
 TORCH_MODULE(TransformerClassifier);
 
