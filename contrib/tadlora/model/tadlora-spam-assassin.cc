@@ -257,13 +257,9 @@ LoadSpamAssassin(const std::string& dir, int64_t testLimit)
         test.resize(testLimit);
     }
 
-    TaskData task;
-    task.train = ToDataset(train);
-    task.test = ToDataset(test);
-    task.name = "spam-assassin";
-    task.tokens = kSpamAssassinTokens;
-    task.vocab = kSpamAssassinVocab;
-    return task;
+    const int64_t tokenDim = 0; // the tokens are ids
+    return {ToDataset(train),    ToDataset(test), "spam-assassin",
+            kSpamAssassinTokens, tokenDim,        kSpamAssassinVocab};
 }
 
 } // namespace tadlora
