@@ -139,8 +139,9 @@ class SweepReport(unittest.TestCase):
     def test_calibrates_the_switching_constant(self):
         rows = [line for line in self.text.splitlines() if line.startswith("| tad-lora | 0.")
                 and "exact" in line]
-        self.assertEqual(rows, ["| tad-lora | 0.5 | 0.1900 (exact) | 3 | 5 | 4.500 |",
-                                "| tad-lora | 0.1 | 0.6400 (exact) | 3 | 1 | 0.600 |"])
+        # c = median(4.5, 0.6) = 2.55: T = 2.55 / sqrt(0.81) = 2.83 -> 3 and 2.55 / 0.6 -> 4.
+        self.assertEqual(rows, ["| tad-lora | 0.5 | 0.1900 (exact) | 5 | 4.500 | 3 |",
+                                "| tad-lora | 0.1 | 0.6400 (exact) | 1 | 0.600 | 4 |"])
         self.assertIn("Calibrated c = 2.550", self.text)
 
 
