@@ -1,113 +1,327 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Where a run's wall time goes: local training, evaluation, serialization and mixing, on the
-// default task's shapes (Fashion-MNIST, 16 tokens x 49, width 64, r = 8).
-//   build/bench/tadlora-bench --benchmark_min_time=2
+// How close the learning side runs to the machine's limit, in one run: LibTorch's matmul peak,
+// batched training and evaluation throughput on the default scenario's shapes (Fashion-MNIST,
+// 10 clients, 16 tokens x 49, width 64, r = 8, batch 32), at one thread and at the default
+// thread count, and where the default scenario's wall time goes.
+//   build/bench/tadlora-bench [--seconds S] [--profile] [--no-scenario]
 
+#include "tadlora-batched-evaluator.h"
+#include "tadlora-batched-trainer.h"
+#include "tadlora-compute.h"
 #include "tadlora-dataset.h"
+#include "tadlora-experiment.h"
 #include "tadlora-federation.h"
+#include "tadlora-lora-factors.h"
 #include "tadlora-partition.h"
 #include "tadlora-pretrain.h"
 #include "tadlora-transformer.h"
 
-#include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
-#include <thread>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
 
 using namespace tadlora;
 
 namespace
 {
 
+using Clock = std::chrono::steady_clock;
+
 constexpr uint32_t kClients = 10;
 
-struct Setup
+double
+SecondsSince(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/** Repeat f until `seconds` have passed (after one warm-up call); @return calls per second */
+template<typename F>
+double
+Rate(double seconds, F f)
+{
+    f();
+    int64_t calls = 0;
+    const auto start = Clock::now();
+    do
+    {
+        f();
+        ++calls;
+    } while (SecondsSince(start) < seconds);
+    return static_cast<double>(calls) / SecondsSince(start);
+}
+
+/** @return LibTorch's single-precision matmul rate, GFLOP/s, on 1024 x 1024 matrices */
+double
+MatmulPeak(double seconds)
+{
+    constexpr int64_t n = 1024;
+    const auto a = torch::randn({n, n});
+    const auto b = torch::randn({n, n});
+    auto c = torch::empty({n, n});
+    return Rate(seconds, [&] { torch::mm_out(c, a, b); }) * 2.0 * n * n * n / 1e9;
+}
+
+/**
+ * @brief The multiply-adds (x 2) one training sample costs: the matmuls of the forward pass,
+ * and those of the backward pass that autograd must run to reach every LoRA factor (README,
+ * "Performance"). The last block computes the class token's query, attention output and
+ * feed-forward only: nothing reads the other tokens' states.
+ */
+double
+TrainingFlopsPerSample(const ModelConfig& c)
+{
+    const double s = static_cast<double>(c.tokens + 1); // keys: every token and the class token
+    const double d = static_cast<double>(c.dModel);
+    const double f = static_cast<double>(c.ffn);
+    const double r = static_cast<double>(c.rank);
+    double flops = (c.vocab > 0 ? 0 : 2 * c.tokens * c.tokenDim * d) // embedding, no backward
+                   + 2 * (2 * d * c.classes);                        // head and its input gradient
+    for (int64_t l = 0; l < c.layers; ++l)
+    {
+        const double sq = l + 1 == c.layers ? 1 : s; // tokens whose queries and outputs count
+        // Forward: query and output over sq tokens, key and value over s; LoRA on query and
+        // value; scores and weighted sum; feed-forward.
+        const double queryOutput = 4 * sq * d * d;
+        const double keyValue = 4 * s * d * d;
+        const double lora = 4 * (sq + s) * d * r;
+        const double attention = 4 * sq * s * d;
+        const double feedForward = 4 * sq * d * f;
+        flops += queryOutput + keyValue + lora + attention + feedForward;
+        // Backward: every frozen matmul's input gradient, both operands of the attention's
+        // products, LoRA's input and factor gradients; the first block's input needs no
+        // gradient: no query, key or value input gradient, no key gradient, none for LoRA's input.
+        flops += l > 0 ? queryOutput + keyValue + feedForward + 2 * attention + 2 * lora
+                       : queryOutput / 2 + feedForward + 1.5 * attention + 1.5 * lora;
+    }
+    return flops;
+}
+
+struct Fixture
 {
     std::shared_ptr<TaskData> task;
     TransformerClassifier model{nullptr};
-    std::unique_ptr<Federation> federation;
+    std::vector<std::vector<uint32_t>> shards;
+    LoraFactors factors;
 };
 
-Setup&
-Shared()
+Fixture
+MakeFixture()
 {
-    static Setup setup = []
+    Fixture s;
+    s.task = std::make_shared<TaskData>(LoadFashionMnist(kFashionMnistDir, 0, 1000));
+    PretrainConfig recipe; // the default recipe: shares the cache with tadlora-sim
+    s.model = PretrainedModel(ModelConfigFor(*s.task), s.task->train, s.task->name, recipe,
+                              DefaultCacheDir(), nullptr);
+    s.shards = Partition(LabelsOf(s.task->train), 10, kClients, "label-skew", 1);
+    std::vector<torch::Tensor> a;
+    std::vector<int64_t> outputs;
+    for (const auto& [in, out] : s.model->AdaptedShapes())
     {
-        torch::set_num_threads(std::max(1u, std::thread::hardware_concurrency()));
-        Setup s;
-        s.task = std::make_shared<TaskData>(LoadFashionMnist(kFashionMnistDir, 0, 1000));
-        const ModelConfig config = ModelConfigFor(*s.task);
-        PretrainConfig recipe; // the default recipe: shares the cache with tadlora-sim
-        s.model = PretrainedModel(config, s.task->train, s.task->name, recipe, DefaultCacheDir(),
-                                  nullptr);
-        const auto shards = Partition(LabelsOf(s.task->train), 10, kClients, "label-skew", 1);
-        s.federation =
-            std::make_unique<Federation>(FederationConfig{}, s.model.ptr(), s.task, shards);
-        return s;
-    }();
-    return setup;
+        a.push_back(torch::randn({s.model->config.rank, in}) / std::sqrt(double(in)));
+        outputs.push_back(out);
+    }
+    s.factors = LoraFactors(a, outputs, kClients);
+    // Trained B: the measured work is that of a mid-run round, not of B = 0.
+    for (auto& b : s.factors.b)
+    {
+        b.normal_(0, 0.01);
+    }
+    return s;
 }
 
-/** One client's round of K = 20 local AdamW steps, batch 32. */
-void
-BM_LocalRound(benchmark::State& state)
+/** One round of the default K and batch for every client, training A and B (method lora). */
+struct TrainingRound
 {
-    Federation& f = *Shared().federation;
-    uint64_t round = 0;
-    for (auto _ : state)
+    explicit TrainingRound(Fixture& s)
+        : trainer(FederationConfig{"lora"}, s.model, s.task, s.shards)
+        , factors(s.factors.Clone())
+        , plans(kClients, Method("lora", 1).Plan(0))
     {
-        f.Train(static_cast<uint32_t>(round % kClients), round);
-        ++round;
+        for (uint32_t i = 0; i < kClients; ++i)
+        {
+            clients.push_back(i);
+        }
     }
-    state.counters["samples/s"] = benchmark::Counter(
-        static_cast<double>(state.iterations()) * 20 * 32, benchmark::Counter::kIsRate);
-}
-BENCHMARK(BM_LocalRound)->Unit(benchmark::kMillisecond);
 
-/** Forward passes without gradients at a given batch size: what evaluation costs a sample. */
-void
-BM_Forward(benchmark::State& state)
-{
-    Setup& s = Shared();
-    torch::NoGradGuard noGrad;
-    const auto x = s.task->test.inputs.slice(0, 0, state.range(0));
-    for (auto _ : state)
+    void operator()()
     {
-        benchmark::DoNotOptimize(s.model->forward(x).argmax(1));
+        trainer.Train(clients, plans, factors);
     }
-    state.counters["samples/s"] = benchmark::Counter(
-        static_cast<double>(state.iterations() * state.range(0)), benchmark::Counter::kIsRate);
-}
-BENCHMARK(BM_Forward)->Arg(32)->Arg(128)->Arg(256)->Arg(1000)->Unit(benchmark::kMillisecond);
 
-/** Evaluating every client and the averaged model on 1000 held-out samples. */
-void
-BM_Evaluate(benchmark::State& state)
-{
-    Federation& f = *Shared().federation;
-    for (auto _ : state)
-    {
-        benchmark::DoNotOptimize(f.Evaluate());
-    }
-    state.counters["samples/s"] =
-        benchmark::Counter(static_cast<double>(state.iterations()) * (kClients + 1) * 1000,
-                           benchmark::Counter::kIsRate);
-}
-BENCHMARK(BM_Evaluate)->Unit(benchmark::kMillisecond);
+    BatchedTrainer trainer;
+    LoraFactors factors;
+    std::vector<RoundPlan> plans;
+    std::vector<uint32_t> clients;
+};
 
-/** Serializing one client's B and mixing it into another client with one neighbour. */
+/** Self time per operator over a few training rounds, from LibTorch's autograd profiler. */
 void
-BM_SerializeAndMix(benchmark::State& state)
+Profile(Fixture& s)
 {
-    Federation& f = *Shared().federation;
-    for (auto _ : state)
+    TrainingRound round(s);
+    round();
+    using namespace torch::autograd::profiler;
+    enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(
+        torch::profiler::impl::ProfilerState::CPU, false, false));
+    const auto start = Clock::now();
+    for (int i = 0; i < 3; ++i)
     {
-        const auto message = f.Serialize(1, Factor::B, 0, 1);
-        f.Mix(0, Factor::B, 0.5, {{0.5, &message}});
+        round();
+    }
+    const double wallUs = SecondsSince(start) * 1e6;
+    const thread_event_lists events = disableProfilerLegacy();
+    std::map<std::string, std::pair<double, int64_t>> self; // name -> (self us, calls)
+    for (const auto& thread : events)
+    {
+        struct Open
+        {
+            const LegacyEvent* push;
+            double children;
+        };
+        std::vector<Open> stack;
+        for (const auto& e : thread)
+        {
+            if (e.kind() == EventKind::PushRange)
+            {
+                stack.push_back({&e, 0});
+            }
+            else if (e.kind() == EventKind::PopRange && !stack.empty())
+            {
+                const Open open = stack.back();
+                stack.pop_back();
+                const double total = open.push->cpuElapsedUs(e);
+                auto& [us, calls] = self[open.push->name()];
+                us += total - open.children;
+                ++calls;
+                if (!stack.empty())
+                {
+                    stack.back().children += total;
+                }
+            }
+        }
+    }
+    std::vector<std::pair<double, std::string>> ranked;
+    double profiled = 0;
+    for (const auto& [name, entry] : self)
+    {
+        ranked.emplace_back(entry.first, name);
+        profiled += entry.first;
+    }
+    std::sort(ranked.rbegin(), ranked.rend());
+    std::printf("\nprofile: 3 training rounds, %.0f ms of wall time (profiler included), %.0f "
+                "ms in operators; self time by operator:\n",
+                wallUs / 1e3, profiled / 1e3);
+    for (size_t i = 0; i < std::min<size_t>(ranked.size(), 20); ++i)
+    {
+        std::printf("  %5.1f%%  %8.1f ms  %7lld calls  %s\n", 100 * ranked[i].first / wallUs,
+                    ranked[i].first / 1e3, static_cast<long long>(self[ranked[i].second].second),
+                    ranked[i].second.c_str());
     }
 }
-BENCHMARK(BM_SerializeAndMix)->Unit(benchmark::kMicrosecond);
+
+/** Run the default scenario and print where its wall time went. */
+void
+DefaultScenario()
+{
+    const auto out =
+        std::filesystem::temp_directory_path() / ("tadlora-bench-" + std::to_string(::getpid()));
+    ns3::TadLoraConfig config;
+    config.out = out.string();
+    config.quiet = true;
+    ns3::TadLoraExperiment(config).Run();
+    nlohmann::json summary;
+    std::ifstream(out / "summary.json") >> summary;
+    std::filesystem::remove_all(out);
+    const double wall = summary["wall_time_s"];
+    const auto& parts = summary["wall_breakdown_s"];
+    std::printf("\ndefault scenario (build/tadlora-sim, base cached): %.2f s of wall time\n", wall);
+    double named = 0;
+    for (const char* part :
+         {"train", "evaluate", "exchange", "ns3", "data", "pretrain", "setup", "output"})
+    {
+        const double seconds = parts[part];
+        named += seconds;
+        std::printf("  %-9s %7.2f s  %5.1f%%\n", part, seconds, 100 * seconds / wall);
+    }
+    std::printf("  %-9s %7.2f s  %5.1f%%\n", "rest", wall - named, 100 * (wall - named) / wall);
+}
 
 } // namespace
 
-BENCHMARK_MAIN();
+int
+main(int argc, char** argv)
+{
+    double seconds = 3;
+    bool profile = false;
+    bool scenario = true;
+    for (int i = 1; i < argc; ++i)
+    {
+        if (std::strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+        {
+            seconds = std::stod(argv[++i]);
+        }
+        else if (std::strcmp(argv[i], "--profile") == 0)
+        {
+            profile = true;
+        }
+        else if (std::strcmp(argv[i], "--no-scenario") == 0)
+        {
+            scenario = false;
+        }
+        else
+        {
+            std::fprintf(stderr, "usage: %s [--seconds S] [--profile] [--no-scenario]\n", argv[0]);
+            return 2;
+        }
+    }
+    const auto cores = Cores();
+    ConfigureCompute(cores);
+    Fixture s = MakeFixture();
+    const ModelConfig& c = s.model->config;
+    const double flopsPerStep = TrainingFlopsPerSample(c) * 32;
+    std::printf("model: %lld tokens, width %lld, ffn %lld, %lld layers, r = %lld; batch 32; "
+                "training FLOPs per client-step %.1f M\n",
+                static_cast<long long>(c.tokens + 1), static_cast<long long>(c.dModel),
+                static_cast<long long>(c.ffn), static_cast<long long>(c.layers),
+                static_cast<long long>(c.rank), flopsPerStep / 1e6);
+    std::printf("%-8s %12s %18s %14s %9s %22s\n", "threads", "peak GFLOP/s", "train steps/s",
+                "train GFLOP/s", "of peak", "eval samples x models/s");
+    std::vector<uint32_t> counts{1};
+    if (cores > 1)
+    {
+        counts.push_back(cores);
+    }
+    for (uint32_t threads : counts)
+    {
+        ConfigureCompute(threads);
+        const double peak = MatmulPeak(seconds);
+        TrainingRound round(s);
+        const double steps = Rate(seconds, round) * kClients * 20;
+        const double gflops = steps * flopsPerStep / 1e9;
+        BatchedEvaluator evaluator(s.model, s.task);
+        const LoraFactors models = s.factors.Append(s.factors.Mean());
+        const double evals = Rate(seconds, [&] { evaluator.Accuracies(models); }) *
+                             static_cast<double>(models.Models() * s.task->test.inputs.size(0));
+        std::printf("%-8u %12.1f %18.1f %14.1f %8.1f%% %22.0f\n", threads, peak, steps, gflops,
+                    100 * gflops / peak, evals);
+    }
+    if (profile)
+    {
+        Profile(s);
+    }
+    if (scenario)
+    {
+        DefaultScenario();
+    }
+    return 0;
+}

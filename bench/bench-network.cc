@@ -85,3 +85,5 @@ BM_GossipRoundWifi(benchmark::State& state)
 
 BENCHMARK(BM_GossipRoundP2p)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GossipRoundWifi)->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();

@@ -3,6 +3,7 @@
 // LoRA fine-tuning in a federation.
 
 #include "tadlora-federation.h"
+#include "tadlora-lora-factors.h"
 #include "tadlora-partition.h"
 #include "tadlora-pretrain.h"
 #include "tadlora-test-task.h"
@@ -63,14 +64,18 @@ TEST(TokenModel, EmbedsIdsAndGivesTheFeatureModelsShapes)
     EXPECT_EQ(config.vocab, kVocab);
     EXPECT_EQ(config.classes, 2);
     TransformerClassifier model(config);
-    const torch::Tensor x = torch::randint(0, kVocab, {3, kTokens}, torch::kInt64);
-    EXPECT_EQ(model->Encode(x).sizes(), (std::vector<int64_t>{3, 1 + kTokens, 64}));
-    EXPECT_EQ(model->forward(x).sizes(), (std::vector<int64_t>{3, 2}));
+    const torch::Tensor x = torch::randint(0, kVocab, {1, 3, kTokens}, torch::kInt64);
+    EXPECT_EQ(model->Encode(x, nullptr, 1 + kTokens).sizes(),
+              (std::vector<int64_t>{1, 3, 1 + kTokens, 64}));
+    EXPECT_EQ(model->Encode(x, nullptr, 1).sizes(), (std::vector<int64_t>{1, 3, 1, 64}));
+    const LoraFactors twoModels(std::vector<torch::Tensor>(4, torch::zeros({config.rank, 64})),
+                                std::vector<int64_t>(4, 64), 2);
+    EXPECT_EQ(model->forward(x, twoModels).sizes(), (std::vector<int64_t>{2, 3, 2}));
     EXPECT_EQ(model->named_parameters()["embed.weight"].sizes(),
               (std::vector<int64_t>{kVocab, 64}));
     EXPECT_EQ(model->named_parameters().find("embed.bias"), nullptr);
     EXPECT_TRUE(model->embedIds->weight[kPaddingToken].eq(0).all().item<bool>());
-    EXPECT_EQ(model->Adapted().size(), 4U); // query and value of both blocks
+    EXPECT_EQ(model->AdaptedShapes().size(), 4U); // query and value of both blocks
 }
 
 TEST(PretrainCache, NameDiffersBetweenTasksAndBetweenVocabularies)
@@ -84,11 +89,11 @@ TEST(PretrainCache, NameDiffersBetweenTasksAndBetweenVocabularies)
     const std::string name = BaseCacheName(tokenConfig, tokenTask->train, "spam-assassin", recipe);
     EXPECT_EQ(
         name,
-        "base-spam-assassin-n800-t12v40-d64-h4-l2-f128-c2-mtm-s600-b128-lr0.002-m0.3-seed1.pt");
+        "base-spam-assassin-n800-r2-t12v40-d64-h4-l2-f128-c2-mtm-s600-b128-lr0.002-m0.3-seed1.pt");
     EXPECT_NE(BaseCacheName(tokenConfig, tokenTask->train, "fashion-mnist", recipe), name);
     EXPECT_NE(BaseCacheName(featureConfig, tokenTask->train, "spam-assassin", recipe), name);
     // Feature models keep the names their bases were cached under before token inputs existed.
-    EXPECT_EQ(featureConfig.BaseKey(), "t12x40-d64-h4-l2-f128-c2");
+    EXPECT_EQ(featureConfig.BaseKey(), "r2-t12x40-d64-h4-l2-f128-c2");
 }
 
 TEST(TokenPretraining, LearnsToPredictMaskedIdsAndLeavesTheHeadAlone)

@@ -3,6 +3,7 @@
 
 #include "tadlora-client-helper.h"
 #include "tadlora-client.h"
+#include "tadlora-compute.h"
 #include "tadlora-connectivity.h"
 #include "tadlora-dataset.h"
 #include "tadlora-federation.h"
@@ -34,7 +35,6 @@
 #include <memory>
 #include <set>
 #include <sstream>
-#include <thread>
 #include <tuple>
 #include <unistd.h>
 
@@ -562,8 +562,7 @@ TadLoraExperiment::Run()
     TadLoraNetworkHelper::Check(c);
     StagingDir staging(c.out);
 
-    torch::set_num_threads(c.threads != 0 ? c.threads
-                                          : std::max(1u, std::thread::hardware_concurrency()));
+    tadlora::ConfigureCompute(c.threads);
     const Clock::time_point dataStart = Clock::now();
     auto task = std::make_shared<tadlora::TaskData>(LoadTask(c));
     const std::vector<std::vector<uint32_t>> shards = tadlora::Partition(
@@ -637,6 +636,7 @@ TadLoraExperiment::Run()
     const Clock::time_point simStart = Clock::now();
     Simulator::Run();
     const double simSeconds = SecondsSince(simStart);
+    const Clock::time_point simEnd = Clock::now();
     const double simTime = Simulator::Now().GetSeconds();
     if (c.flowMonitor)
     {
@@ -655,6 +655,7 @@ TadLoraExperiment::Run()
 
     const RoundRow& last = recorder.Last();
     const double trainSeconds = federation.TrainSeconds();
+    const double exchangeSeconds = federation.ExchangeSeconds();
     nlohmann::json summary;
     summary["config"] = ConfigJson(c);
     summary["base_acc"] = baseAccuracy;
@@ -673,14 +674,18 @@ TadLoraExperiment::Run()
     summary["network"] = recorder.NetworkTotals();
     summary["network"]["model"] = network.Describe();
     summary["sim_time_s"] = simTime;
-    summary["wall_time_s"] = SecondsSince(start);
+    // Inside the event loop: training, evaluation, serializing and mixing, and the rest is
+    // ns-3's (events, sockets, links or Wi-Fi, the clients' protocol, the traces).
     summary["wall_breakdown_s"] = {
         {"data", dataSeconds},
         {"pretrain", pretrainSeconds},
         {"setup", setupSeconds},
         {"train", trainSeconds},
         {"evaluate", recorder.EvaluateSeconds()},
-        {"network_and_mixing", simSeconds - trainSeconds - recorder.EvaluateSeconds()}};
+        {"exchange", exchangeSeconds},
+        {"ns3", simSeconds - trainSeconds - recorder.EvaluateSeconds() - exchangeSeconds},
+        {"output", SecondsSince(simEnd)}};
+    summary["wall_time_s"] = SecondsSince(start);
     std::ofstream(staging.File("summary.json")) << summary.dump(2) << "\n";
     rounds.close();
     networkTrace.close();

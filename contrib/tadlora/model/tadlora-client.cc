@@ -469,6 +469,7 @@ TadLoraClient::FinishRound()
         m_federation->Mix(m_clientId, factor, mix.selfWeight, neighbours);
         m_mixedTrace(mix);
     }
+    m_federation->EndRound(m_clientId, m_round);
     // Whatever belongs to this round or earlier is stale now.
     m_inbox.erase(m_inbox.begin(), m_inbox.upper_bound(m_round));
     for (auto it = m_reassembly.begin(); it != m_reassembly.end();)

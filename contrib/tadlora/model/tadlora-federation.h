@@ -3,6 +3,7 @@
 #define TADLORA_FEDERATION_H
 
 #include "tadlora-method.h"
+#include "tadlora-metrics.h"
 
 #include <cstdint>
 #include <memory>
@@ -19,7 +20,6 @@ namespace tadlora
 {
 
 struct TaskData;
-struct ModelConfig;
 struct TransformerClassifierImpl;
 
 /** @brief The learning knobs of a federation. */
@@ -41,22 +41,6 @@ struct FederationConfig
     uint32_t phaseJitter = 0;
 };
 
-/** @brief Disagreement between clients (DESIGN.md section 1), summed over adapted layers. */
-struct Disagreement
-{
-    double consensusA; //!< (1/m) sum_i ||A_i - Abar||_F^2
-    double consensusB; //!< (1/m) sum_i ||B_i - Bbar||_F^2
-    double crossTerm;  //!< ||(1/m) sum_i (B_i - Bbar)(A_i - Abar)||_F
-};
-
-/** @brief Accuracy on the held-out set. */
-struct Accuracy
-{
-    double mean;          //!< mean over clients of each client's own model
-    double std;           //!< population standard deviation over clients
-    double averagedModel; //!< the model with the clients' average A and average B
-};
-
 /** @brief A neighbour's factor message and the weight it gets in a client's mix. */
 struct WeightedMessage
 {
@@ -65,19 +49,31 @@ struct WeightedMessage
 };
 
 /**
- * @brief All clients of one run: their data shards, LoRA factors and optimizer state.
+ * @brief All clients of one run: their data shards, LoRA factors and optimizer state, and the
+ * operations the network side sequences (train, serialize, mix, evaluate).
  *
- * The frozen base is held once; each client's state is its factors (stacked over clients, so
- * that diagnostics are single tensor operations) and, optionally, its optimizer moments.
- * Results do not depend on the order in which clients are trained or mixed: every client
- * draws its batches from a generator of its own, derived from the run's seed.
+ * The frozen base is held once; the clients' factors are stacked (LoraFactors), trained by
+ * one BatchedTrainer and evaluated by one BatchedEvaluator. Results do not depend on the order
+ * in which clients are trained or mixed: every client draws its batches from a generator of
+ * its own, derived from the run's seed.
+ *
+ * Lookahead. Each client trains at its own simulated time, but training them one at a time
+ * would waste the machine. So the first Train call of a round trains, in one batched pass,
+ * that client and every other client whose inputs to that round are final: a client is final
+ * for round t once it has called EndRound(t - 1) (or, for round 0, before it has done anything),
+ * since nothing changes its factors between the end of one round and its training in the
+ * next. The others' results wait, and each client's own Train call takes its own, so factors
+ * change at their owner's simulated time. When rounds are not in lockstep, a client that has
+ * not ended its previous round yet is simply left out, and trained by a later pass when its
+ * own Train call comes. With ns-3's round barrier every client ends round t - 1 before any
+ * starts round t, so each round is one pass.
  */
 class Federation
 {
 public:
     /**
      * @param config the learning knobs
-     * @param model the pretrained model (base and head frozen); its A is re-drawn from the seed
+     * @param model the pretrained model (base and head frozen)
      * @param data the task
      * @param shards each client's training sample indices
      */
@@ -102,13 +98,23 @@ public:
     uint32_t PhaseOffset(uint32_t client) const;
 
     /**
-     * @brief Run the round's K local AdamW steps on a client's trainable factors.
+     * @brief Run the round's K local AdamW steps on a client's trainable factors (computed
+     * ahead with the other clients whose inputs are final, see the class's description).
      * @param client the client
      * @param round the round, which (shifted by the client's phase offset) selects the
      *        trainable factors
      * @return the mean training loss over the K steps
+     * @throws std::logic_error if the client was trained ahead for another round
      */
     double Train(uint32_t client, uint64_t round);
+
+    /**
+     * @brief A client has finished a round (trained and mixed): its factors are final inputs
+     * to its training in the next round, which may then run ahead with another client's.
+     * @param client the client
+     * @param round the round it finished
+     */
+    void EndRound(uint32_t client, uint64_t round);
 
     /**
      * @brief A client's factor as a message.
@@ -128,12 +134,15 @@ public:
      * @param selfWeight W_ii
      * @param neighbours the received messages of this factor and their weights
      * @throws MessageError if a message's shapes do not match the model's
+     * @throws std::logic_error if the client already trained ahead: it ended its round
      */
     void Mix(uint32_t client, Factor factor, double selfWeight,
              const std::vector<WeightedMessage>& neighbours);
 
     /** @return wall-clock seconds spent in Train so far */
     double TrainSeconds() const;
+    /** @return wall-clock seconds spent in Serialize and Mix so far */
+    double ExchangeSeconds() const;
 
     /**
      * @brief Copy a client's factors, as they are now, into a snapshot. Clients end a round at
@@ -167,14 +176,6 @@ private:
     struct Impl;
     std::unique_ptr<Impl> m_impl; //!< keeps LibTorch out of this header
 };
-
-/**
- * @brief Seeds for independent streams derived from the run's seed (SplitMix64).
- * @param seed the run's seed
- * @param stream the stream's index
- * @return the stream's seed
- */
-uint64_t DeriveSeed(uint64_t seed, uint64_t stream);
 
 } // namespace tadlora
 

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -56,7 +57,9 @@ MaskedTokenLoss(TransformerClassifier& model, torch::nn::Linear& predict, const 
     {
         // x: [batch, tokens] ids; padding is never a target.
         auto mask = (torch::rand({batch, c.tokens}, generator) < maskRatio) & x.ne(kPaddingToken);
-        auto hidden = model->Encode(x.masked_fill(mask, kMaskToken)).slice(1, 1);
+        auto hidden =
+            model->Encode(x.masked_fill(mask, kMaskToken).unsqueeze(0), nullptr, 1 + c.tokens)[0]
+                .slice(1, 1);
         auto logits = predict(hidden.index({mask})); // [masked, vocab]
         return torch::nn::functional::cross_entropy(
                    logits, x.index({mask}),
@@ -65,7 +68,9 @@ MaskedTokenLoss(TransformerClassifier& model, torch::nn::Linear& predict, const 
     }
     // x: [batch, tokens, tokenDim]
     auto mask = torch::rand({batch, c.tokens, 1}, generator) < maskRatio;
-    auto hidden = model->Encode(x.masked_fill(mask, 0)).slice(1, 1); // [batch, tokens, d]
+    auto hidden =
+        model->Encode(x.masked_fill(mask, 0).unsqueeze(0), nullptr, 1 + c.tokens)[0].slice(
+            1, 1); // [batch, tokens, d]
     auto error = (predict(hidden) - x).pow(2) * mask;
     return error.sum() / (mask.sum() * c.tokenDim).clamp_min(1);
 }
@@ -77,16 +82,14 @@ Pretrain(TransformerClassifier& model, const Dataset& unlabeled, const PretrainC
     const ModelConfig& c = model->config;
     // Used only here: predicts a hidden token's id (vocab > 0) or features from its state.
     torch::nn::Linear predict(c.dModel, c.vocab > 0 ? c.vocab : c.tokenDim);
+    // The head stays random: pretraining shapes the encoder only.
+    const std::vector<torch::Tensor> head = model->head->parameters();
     std::vector<torch::Tensor> params;
-    for (const auto& item : model->named_parameters())
+    for (const auto& p : model->parameters())
     {
-        const std::string& name = item.key();
-        // LoRA stays at B = 0 and the head stays random: pretraining shapes the encoder only.
-        const bool lora = name.size() >= 2 && (name.substr(name.size() - 2) == ".a" ||
-                                               name.substr(name.size() - 2) == ".b");
-        if (!lora && name.rfind("head.", 0) != 0)
+        if (std::none_of(head.begin(), head.end(), [&p](const auto& h) { return h.is_same(p); }))
         {
-            params.push_back(item.value());
+            params.push_back(p);
         }
     }
     for (auto& p : predict->parameters())
@@ -149,12 +152,7 @@ PretrainedModel(const ModelConfig& config, const Dataset& unlabeled, const std::
         torch::save(model, partial);
         std::filesystem::rename(partial, path);
     }
-    torch::NoGradGuard noGrad;
-    for (auto& adapted : model->Adapted())
-    {
-        adapted->b.zero_();
-    }
-    model->FreezeBase();
+    model->Freeze();
     return model;
 }
 

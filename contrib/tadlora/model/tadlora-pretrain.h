@@ -62,7 +62,7 @@ std::string BaseCacheName(const ModelConfig& config, const Dataset& unlabeled,
  * @param recipe the pretraining recipe
  * @param cacheDir where pretrained bases are kept
  * @param progress called with (step, steps, loss) now and then during pretraining
- * @return the model, with base and head frozen and LoRA B = 0
+ * @return the model, with base and head frozen
  */
 TransformerClassifier PretrainedModel(
     const ModelConfig& config, const Dataset& unlabeled, const std::string& taskName,

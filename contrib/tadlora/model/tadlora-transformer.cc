@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-transformer.h"
 
+#include "tadlora-attention.h"
 #include "tadlora-dataset.h"
+#include "tadlora-lora-factors.h"
 
 #include <torch/torch.h>
 
@@ -15,7 +17,8 @@ std::string
 ModelConfig::BaseKey() const
 {
     std::ostringstream key;
-    key << "t" << tokens;
+    // r2: the base no longer holds LoRA factors, so its initialization draws differently.
+    key << "r2-t" << tokens;
     if (vocab > 0)
     {
         key << "v" << vocab;
@@ -39,30 +42,43 @@ ModelConfigFor(const TaskData& task)
     return config;
 }
 
-LoraLinearImpl::LoraLinearImpl(int64_t in, int64_t out, int64_t rank, double alpha)
-    : base(register_module("base", torch::nn::Linear(in, out)))
-    , a(register_parameter("a", torch::empty({rank, in})))
-    , b(register_parameter("b", torch::zeros({out, rank})))
-    , scaling(alpha / static_cast<double>(rank))
+namespace
 {
-    // Kaiming-uniform with a = sqrt(5), as nn.Linear and the LoRA reference initialize A.
-    torch::NoGradGuard noGrad;
-    torch::nn::init::kaiming_uniform_(a, std::sqrt(5.0));
+
+/**
+ * @param x [G_x, N, S, d_in]
+ * @param a [G, r, d_in]
+ * @param b [G, d_out, r]
+ * @return B A x for each of the G models: [G, N, S, d_out]
+ */
+torch::Tensor
+LoraTerm(const torch::Tensor& x, const torch::Tensor& a, const torch::Tensor& b)
+{
+    const int64_t g = a.size(0);
+    const int64_t r = a.size(1);
+    const auto rows = x.reshape({x.size(0), -1, x.size(-1)}); // [G_x, N S, d_in]
+    torch::Tensor down;                                       // [G, N S, r]
+    if (x.size(0) == 1 && g > 1)
+    {
+        // One input for every model: one matmul against all models' A at once.
+        down = torch::matmul(rows[0], a.reshape({g * r, -1}).t()).view({-1, g, r}).transpose(0, 1);
+    }
+    else
+    {
+        down = torch::bmm(rows, a.transpose(1, 2));
+    }
+    return torch::bmm(down, b.transpose(1, 2)).view({g, x.size(1), x.size(2), b.size(1)});
 }
 
-torch::Tensor
-LoraLinearImpl::forward(const torch::Tensor& x)
-{
-    return base(x) +
-           scaling * torch::nn::functional::linear(torch::nn::functional::linear(x, a), b);
-}
+} // namespace
 
 EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& c)
     : heads(c.heads)
+    , scaling(c.alpha / static_cast<double>(c.rank))
     , norm1(register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dModel}))))
-    , query(register_module("query", LoraLinear(c.dModel, c.dModel, c.rank, c.alpha)))
+    , query(register_module("query", torch::nn::Linear(c.dModel, c.dModel)))
     , key(register_module("key", torch::nn::Linear(c.dModel, c.dModel)))
-    , value(register_module("value", LoraLinear(c.dModel, c.dModel, c.rank, c.alpha)))
+    , value(register_module("value", torch::nn::Linear(c.dModel, c.dModel)))
     , output(register_module("output", torch::nn::Linear(c.dModel, c.dModel)))
     , norm2(register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dModel}))))
     , ff1(register_module("ff1", torch::nn::Linear(c.dModel, c.ffn)))
@@ -71,21 +87,28 @@ EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& c)
 }
 
 torch::Tensor
-EncoderBlockImpl::forward(const torch::Tensor& x)
+EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_t layer,
+                          int64_t outputs)
 {
-    const int64_t n = x.size(0);
-    const int64_t s = x.size(1);
-    const int64_t d = x.size(2);
+    const int64_t d = x.size(3);
     const int64_t dh = d / heads;
-    auto h = norm1(x);
-    auto split = [&](const torch::Tensor& t) { return t.view({n, s, heads, dh}).transpose(1, 2); };
-    auto q = split(query(h)); // [N, heads, S, dh]
-    auto k = split(key(h));
-    auto v = split(value(h));
-    auto attention =
-        torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(dh)), -1);
-    auto mixed = torch::matmul(attention, v).transpose(1, 2).reshape({n, s, d});
-    auto y = x + output(mixed);
+    const auto h = norm1(x);                 // [G_x, N, S, d]
+    const auto hq = h.narrow(2, 0, outputs); // [G_x, N, outputs, d]: the queries' tokens
+    auto q = query(hq);
+    auto v = value(h);
+    if (lora != nullptr)
+    {
+        q = q + scaling * LoraTerm(hq, lora->a[layer], lora->b[layer]);        // [G, N, outputs, d]
+        v = v + scaling * LoraTerm(h, lora->a[layer + 1], lora->b[layer + 1]); // [G, N, S, d]
+    }
+    // [G, N, tokens, d] -> [G, N, heads, tokens, dh]; a shared key broadcasts over the models.
+    auto split = [&](const torch::Tensor& t) {
+        return t.reshape({t.size(0), t.size(1), t.size(2), heads, dh}).transpose(2, 3);
+    };
+    auto mixed = Attention(split(q), split(key(h)), split(v), 1 / std::sqrt(double(dh)))
+                     .transpose(2, 3)
+                     .flatten(3); // [G, N, outputs, d]
+    auto y = x.narrow(2, 0, outputs) + output(mixed);
     return y + ff2(torch::gelu(ff1(norm2(y))));
 }
 
@@ -115,47 +138,38 @@ TransformerClassifierImpl::TransformerClassifierImpl(const ModelConfig& c)
 }
 
 torch::Tensor
-TransformerClassifierImpl::Encode(const torch::Tensor& x)
+TransformerClassifierImpl::Encode(const torch::Tensor& x, const LoraFactors* lora, int64_t outputs)
 {
-    auto h = config.vocab > 0 ? embedIds(x) : embedFeatures(x); // [N, tokens, d]
-    h = torch::cat({classToken.expand({h.size(0), 1, h.size(2)}), h}, 1) + position;
-    for (const auto& block : *blocks)
+    auto h = config.vocab > 0 ? embedIds(x) : embedFeatures(x); // [G_x, N, tokens, d]
+    h = torch::cat({classToken.expand({h.size(0), h.size(1), 1, h.size(3)}), h}, 2) + position;
+    for (size_t l = 0; l < blocks->size(); ++l)
     {
-        h = block->as<EncoderBlock>()->forward(h);
+        const bool last = l + 1 == blocks->size();
+        h = blocks[l]->as<EncoderBlock>()->forward(h, lora, 2 * l, last ? outputs : h.size(2));
     }
     return norm(h);
 }
 
 torch::Tensor
-TransformerClassifierImpl::forward(const torch::Tensor& x)
+TransformerClassifierImpl::forward(const torch::Tensor& x, const LoraFactors& lora)
 {
-    return head(Encode(x).select(1, 0));
+    return head(Encode(x, &lora, 1).select(2, 0));
 }
 
-std::vector<LoraLinear>
-TransformerClassifierImpl::Adapted() const
+std::vector<std::pair<int64_t, int64_t>>
+TransformerClassifierImpl::AdaptedShapes() const
 {
-    std::vector<LoraLinear> adapted;
-    for (const auto& block : *blocks)
-    {
-        const auto* b = block->as<EncoderBlock>();
-        adapted.push_back(b->query);
-        adapted.push_back(b->value);
-    }
-    return adapted;
+    // Query and value of every block: d -> d.
+    return std::vector<std::pair<int64_t, int64_t>>(2 * config.layers,
+                                                    {config.dModel, config.dModel});
 }
 
 void
-TransformerClassifierImpl::FreezeBase()
+TransformerClassifierImpl::Freeze()
 {
     for (auto& p : parameters())
     {
         p.set_requires_grad(false);
-    }
-    for (auto& adapted : Adapted())
-    {
-        adapted->a.set_requires_grad(true);
-        adapted->b.set_requires_grad(true);
     }
 }
 

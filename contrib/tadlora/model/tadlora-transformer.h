@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 /**
@@ -48,40 +49,35 @@ struct ModelConfig
 ModelConfig ModelConfigFor(const TaskData& task);
 
 /**
- * @brief y = W x + b + (alpha / r) B A x, with W, b frozen after pretraining.
+ * @brief The LoRA factors of G models over one frozen base, stacked: for every adapted layer
+ * (block by block, query before value), A [G, r, d_in] and B [G, d_out, r].
+ *
+ * Defined in tadlora-lora-factors.h; the model only reads it.
  */
-struct LoraLinearImpl : torch::nn::Module
-{
-    /**
-     * @param in d_in
-     * @param out d_out
-     * @param rank r
-     * @param alpha LoRA alpha
-     */
-    LoraLinearImpl(int64_t in, int64_t out, int64_t rank, double alpha);
-    /** @param x [..., d_in] @return [..., d_out] */
-    torch::Tensor forward(const torch::Tensor& x);
-
-    torch::nn::Linear base{nullptr}; //!< the pretrained projection
-    torch::Tensor a;                 //!< [r, d_in]
-    torch::Tensor b;                 //!< [d_out, r]
-    double scaling;                  //!< alpha / r
-};
-TORCH_MODULE(LoraLinear);
+class LoraFactors;
 
 /** @brief Pre-norm multi-head self-attention and feed-forward block. */
 struct EncoderBlockImpl : torch::nn::Module
 {
     /** @param config the model's shape */
     explicit EncoderBlockImpl(const ModelConfig& config);
-    /** @param x [N, S, d] @return [N, S, d] */
-    torch::Tensor forward(const torch::Tensor& x);
+    /**
+     * @param x [G_x, N, S, d]: G_x = 1 when every model reads the same inputs
+     * @param lora the models' factors, or nullptr for the frozen base alone
+     * @param layer index of this block's query factors in lora (value: layer + 1)
+     * @param outputs how many leading tokens' states to compute (keys and values are always
+     *        every token's): S, or 1 when only the class token matters next
+     * @return [G, N, outputs, d]
+     */
+    torch::Tensor forward(const torch::Tensor& x, const LoraFactors* lora, size_t layer,
+                          int64_t outputs);
 
     int64_t heads;                       //!< attention heads
+    double scaling;                      //!< LoRA's alpha / r
     torch::nn::LayerNorm norm1{nullptr}; //!< before attention
-    LoraLinear query{nullptr};           //!< adapted
+    torch::nn::Linear query{nullptr};    //!< adapted by LoRA
     torch::nn::Linear key{nullptr};      //!< frozen
-    LoraLinear value{nullptr};           //!< adapted
+    torch::nn::Linear value{nullptr};    //!< adapted by LoRA
     torch::nn::Linear output{nullptr};   //!< frozen
     torch::nn::LayerNorm norm2{nullptr}; //!< before the feed-forward
     torch::nn::Linear ff1{nullptr};      //!< frozen
@@ -95,6 +91,13 @@ TORCH_MODULE(EncoderBlock);
  * Inputs x are [N, tokens, tokenDim] features, embedded by a linear map, or, when the config
  * has a vocabulary, [N, tokens] int64 ids, embedded by a lookup table (padding embeds to 0).
  *
+ * The module holds the frozen base only. LoRA factors come with each call, stacked over G
+ * models (tadlora::LoraFactors), so one pass runs many clients' models: every frozen matmul
+ * over all of their inputs at once, every LoRA term as a batched matmul over the stacked
+ * factors. Inputs carry a leading model axis: [G, N, ...], one batch per model, or [1, N, ...],
+ * one batch that all models read; then whatever the base computes before the first adapted
+ * projection runs once.
+ *
  * The encoder is pretrained once (see tadlora-pretrain.h); fine-tuning then trains only the
  * LoRA factors: the base and the classification head stay frozen, as in the paper.
  */
@@ -102,14 +105,25 @@ struct TransformerClassifierImpl : torch::nn::Module
 {
     /** @param config the model's shape */
     explicit TransformerClassifierImpl(const ModelConfig& config);
-    /** @param x inputs (see above) @return hidden states [N, 1 + tokens, d] */
-    torch::Tensor Encode(const torch::Tensor& x);
-    /** @param x inputs (see above) @return class logits [N, classes] */
-    torch::Tensor forward(const torch::Tensor& x);
-    /** @return every adapted projection, block by block, query before value */
-    std::vector<LoraLinear> Adapted() const;
-    /** @brief Freeze everything but the LoRA factors. */
-    void FreezeBase();
+    /**
+     * @param x inputs [G_x, N, tokens, tokenDim] or [G_x, N, tokens] ids (see above)
+     * @param lora G models' factors, or nullptr for the frozen base alone (G = G_x)
+     * @param outputs how many leading tokens' final states to compute: 1 + tokens, or 1 for the
+     *        class token alone (the last block then skips the other tokens' queries, attention
+     *        outputs and feed-forward, which nothing reads)
+     * @return hidden states [G, N, outputs, d]
+     */
+    torch::Tensor Encode(const torch::Tensor& x, const LoraFactors* lora, int64_t outputs);
+    /**
+     * @param x inputs (see Encode)
+     * @param lora G models' factors
+     * @return class logits [G, N, classes], from the class token's final state
+     */
+    torch::Tensor forward(const torch::Tensor& x, const LoraFactors& lora);
+    /** @return [in, out] of every adapted projection, block by block, query before value */
+    std::vector<std::pair<int64_t, int64_t>> AdaptedShapes() const;
+    /** @brief Freeze every parameter: only LoRA factors, held outside, are trained. */
+    void Freeze();
 
     ModelConfig config;                       //!< shape
     torch::nn::Linear embedFeatures{nullptr}; //!< token features -> d (vocab = 0)

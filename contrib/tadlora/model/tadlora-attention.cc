@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "tadlora-attention.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace tadlora
+{
+
+namespace
+{
+
+/** @brief Shapes of a batch: B sequences, each Sq queries against Sk keys of dh features. */
+struct Sizes
+{
+    int64_t sequences; //!< B
+    int64_t queries;   //!< Sq
+    int64_t keys;      //!< Sk
+    int64_t features;  //!< dh
+};
+
+// Every innermost loop below runs over the dh features of one token, contiguous; with dh known
+// at compile time (kD > 0: the default model's 16) they become a few vector instructions. Dot
+// products are OpenMP SIMD reductions, so the compiler may reorder their sums. On x86-64 the
+// clones pick AVX2 with FMA or AVX-512 where the CPU has them.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define TADLORA_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define TADLORA_KERNEL
+#endif
+
+/**
+ * scores[b, i, j] = scale x[b, i] . y[b, j] for the sequences [begin, end), x [B, Sq, dh],
+ * y [B, Sk, dh]; with shift, each row less its maximum (what softmax subtracts before exp).
+ */
+template<int kD>
+TADLORA_KERNEL void
+Scores(Sizes n, int64_t begin, int64_t end, float scale, bool shift, const float* __restrict x,
+       const float* __restrict y, float* __restrict scores)
+{
+    const int64_t d = kD > 0 ? kD : n.features;
+    for (int64_t b = begin; b < end; ++b)
+    {
+        for (int64_t i = 0; i < n.queries; ++i)
+        {
+            const float* xi = x + (b * n.queries + i) * d;
+            float* row = scores + (b * n.queries + i) * n.keys;
+            for (int64_t j = 0; j < n.keys; ++j)
+            {
+                const float* yj = y + (b * n.keys + j) * d;
+                float dot = 0;
+#pragma omp simd reduction(+ : dot)
+                for (int64_t c = 0; c < d; ++c)
+                {
+                    dot += xi[c] * yj[c];
+                }
+                row[j] = dot * scale;
+            }
+            if (shift)
+            {
+                const float max = *std::max_element(row, row + n.keys);
+                for (int64_t j = 0; j < n.keys; ++j)
+                {
+                    row[j] -= max;
+                }
+            }
+        }
+    }
+}
+
+/**
+ * Softmax's remaining steps, row by row, for the sequences [begin, end): forward (grad null),
+ * rows of exp(x - max) become p = rows / their sum; backward, grad (dP) becomes
+ * dS = p (dP - sum_j p dP).
+ */
+TADLORA_KERNEL void
+SoftmaxRows(Sizes n, int64_t begin, int64_t end, float* __restrict p, float* __restrict grad)
+{
+    const int64_t s = n.keys;
+    for (int64_t row = begin * n.queries; row < end * n.queries; ++row)
+    {
+        float* pr = p + row * s;
+        float sum = 0;
+        if (grad == nullptr)
+        {
+            for (int64_t j = 0; j < s; ++j)
+            {
+                sum += pr[j];
+            }
+            const float inverse = 1 / sum;
+            for (int64_t j = 0; j < s; ++j)
+            {
+                pr[j] *= inverse;
+            }
+            continue;
+        }
+        float* gr = grad + row * s;
+        for (int64_t j = 0; j < s; ++j)
+        {
+            sum += pr[j] * gr[j];
+        }
+        for (int64_t j = 0; j < s; ++j)
+        {
+            gr[j] = pr[j] * (gr[j] - sum);
+        }
+    }
+}
+
+/**
+ * For the sequences [begin, end) and p [B, Sq, Sk]: out[b, i] = scale sum_j p[b, i, j] y[b, j]
+ * (y [B, Sk, dh], out [B, Sq, dh]), or, transposed, out[b, j] = scale sum_i p[b, i, j] y[b, i]
+ * (y [B, Sq, dh], out [B, Sk, dh]).
+ */
+template<int kD>
+TADLORA_KERNEL void
+Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
+         const float* __restrict p, const float* __restrict y, float* __restrict out)
+{
+    const int64_t d = kD > 0 ? kD : n.features;
+    const int64_t from = transposed ? n.queries : n.keys;
+    const int64_t to = transposed ? n.keys : n.queries;
+    for (int64_t b = begin; b < end; ++b)
+    {
+        float* ob = out + b * to * d;
+        const float* yb = y + b * from * d;
+        std::fill(ob, ob + to * d, 0.0f);
+        for (int64_t i = 0; i < n.queries; ++i)
+        {
+            for (int64_t j = 0; j < n.keys; ++j)
+            {
+                const float w = p[(b * n.queries + i) * n.keys + j] * scale;
+                const float* source = yb + (transposed ? i : j) * d;
+                float* target = ob + (transposed ? j : i) * d;
+#pragma omp simd
+                for (int64_t c = 0; c < d; ++c)
+                {
+                    target[c] += w * source[c];
+                }
+            }
+        }
+    }
+}
+
+template<int kD>
+struct ScoresKernel
+{
+    static constexpr auto run = &Scores<kD>;
+};
+
+template<int kD>
+struct WeightedKernel
+{
+    static constexpr auto run = &Weighted<kD>;
+};
+
+/** @return the kernel for the width: specialized for the default model's 16, else generic */
+template<template<int> class Kernel>
+auto
+ForWidth(int64_t features)
+{
+    return features == 16 ? Kernel<16>::run : Kernel<0>::run;
+}
+
+/** @return sequences per parallel task: enough work to be worth a thread */
+int64_t
+Grain(const Sizes& n)
+{
+    return std::max<int64_t>(1, 32768 / (n.queries * n.keys * n.features));
+}
+
+/** @return [B, Sq, Sk] scale x y^T (with shift, each row less its maximum), over the threads */
+torch::Tensor
+BatchedScores(const Sizes& n, const torch::Tensor& x, const torch::Tensor& y, double scale,
+              bool shift)
+{
+    auto scores = torch::empty({n.sequences, n.queries, n.keys});
+    const auto kernel = ForWidth<ScoresKernel>(n.features);
+    at::parallel_for(0, n.sequences, Grain(n),
+                     [&](int64_t begin, int64_t end)
+                     {
+                         kernel(n, begin, end, static_cast<float>(scale), shift,
+                                x.data_ptr<float>(), y.data_ptr<float>(), scores.data_ptr<float>());
+                     });
+    return scores;
+}
+
+/** Softmax's last steps in place (SoftmaxRows): p from exp(x - max), or dS from dP. */
+void
+BatchedSoftmaxRows(const Sizes& n, torch::Tensor& p, torch::Tensor* grad)
+{
+    at::parallel_for(0, n.sequences, Grain(n),
+                     [&](int64_t begin, int64_t end)
+                     {
+                         SoftmaxRows(n, begin, end, p.data_ptr<float>(),
+                                     grad != nullptr ? grad->data_ptr<float>() : nullptr);
+                     });
+}
+
+/** @return scale p y ([B, Sq, dh]) or, transposed, scale p^T y ([B, Sk, dh]), over the threads */
+torch::Tensor
+BatchedWeighted(const Sizes& n, const torch::Tensor& p, const torch::Tensor& y, bool transposed,
+                double scale)
+{
+    auto out = torch::empty({n.sequences, transposed ? n.keys : n.queries, n.features});
+    const auto kernel = ForWidth<WeightedKernel>(n.features);
+    at::parallel_for(0, n.sequences, Grain(n),
+                     [&](int64_t begin, int64_t end)
+                     {
+                         kernel(n, begin, end, transposed, static_cast<float>(scale),
+                                p.data_ptr<float>(), y.data_ptr<float>(), out.data_ptr<float>());
+                     });
+    return out;
+}
+
+/**
+ * @brief The kernels as an autograd function over contiguous q [B, Sq, dh], k and v
+ * [B, Sk, dh]. The softmax's exp is LibTorch's (vectorized); its row sums are ours: LibTorch's
+ * softmax along a last dimension of 17 took longer than everything else here together.
+ */
+struct AttentionFunction : torch::autograd::Function<AttentionFunction>
+{
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
+                                 const torch::Tensor& k, const torch::Tensor& v, double scale)
+    {
+        const Sizes n{q.size(0), q.size(1), k.size(1), q.size(2)};
+        auto p = BatchedScores(n, q, k, scale, true).exp_(); // [B, Sq, Sk]
+        BatchedSoftmaxRows(n, p, nullptr);
+        ctx->save_for_backward({q, k, v, p});
+        ctx->saved_data["scale"] = scale;
+        return BatchedWeighted(n, p, v, false, 1);
+    }
+
+    static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::tensor_list grads)
+    {
+        const auto saved = ctx->get_saved_variables();
+        const auto& q = saved[0];
+        const auto& k = saved[1];
+        const auto& v = saved[2];
+        auto p = saved[3];
+        const Sizes n{q.size(0), q.size(1), k.size(1), q.size(2)};
+        const double scale = ctx->saved_data["scale"].toDouble();
+        const auto dOut = grads[0].contiguous();
+        // dP = dOut v^T, dS = softmax's backward of dP, dq = scale dS k, dk = scale dS^T q.
+        auto dScores = BatchedScores(n, dOut, v, 1, false);
+        BatchedSoftmaxRows(n, p, &dScores);
+        torch::autograd::tensor_list result(4);
+        if (ctx->needs_input_grad(0))
+        {
+            result[0] = BatchedWeighted(n, dScores, k, false, scale);
+        }
+        if (ctx->needs_input_grad(1))
+        {
+            result[1] = BatchedWeighted(n, dScores, q, true, scale);
+        }
+        if (ctx->needs_input_grad(2))
+        {
+            result[2] = BatchedWeighted(n, p, dOut, true, 1);
+        }
+        return result;
+    }
+};
+
+} // namespace
+
+at::Tensor
+Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale)
+{
+    const auto d = q.size(-1);
+    auto keys = k.sizes().vec();
+    std::copy(q.sizes().begin(), q.sizes().end() - 2, keys.begin()); // broadcast k and v
+    auto flat = [d](const at::Tensor& t, int64_t tokens) {
+        return t.reshape({-1, tokens, d}).contiguous();
+    };
+    const auto out = AttentionFunction::apply(flat(q, q.size(-2)), flat(k.expand(keys), k.size(-2)),
+                                              flat(v.expand(keys), k.size(-2)), scale);
+    return out.view(q.sizes());
+}
+
+} // namespace tadlora

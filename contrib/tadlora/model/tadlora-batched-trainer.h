@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#ifndef TADLORA_BATCHED_TRAINER_H
+#define TADLORA_BATCHED_TRAINER_H
+
+#include "tadlora-federation.h"
+#include "tadlora-method.h"
+#include "tadlora-transformer.h"
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+/**
+ * @file
+ * Local training of many clients in one pass over the frozen base.
+ */
+
+namespace tadlora
+{
+
+struct TaskData;
+class LoraFactors;
+
+/**
+ * @brief K local AdamW steps for any set of clients, all in one pass per step.
+ *
+ * Each step draws every client's batch from that client's own generator, runs the frozen base
+ * once over all of the batches (LoRA terms by batched matmul over the stacked factors), and
+ * back-propagates the sum of the clients' own mean losses: since no two clients share a
+ * trainable value, each client's gradient is exactly that of its own loss. AdamW then updates
+ * each client's trainable factors with that client's own moments and step count (torch's AdamW:
+ * decoupled weight decay, betas 0.9 and 0.999, eps 1e-8). A client that does not train a
+ * factor in a round leaves it, and its moments, untouched, so clients that train different
+ * factors (asynchronous switching) share a pass.
+ */
+class BatchedTrainer
+{
+public:
+    /**
+     * @param config how clients train (its local steps, batch size, AdamW and seed)
+     * @param model the frozen model (base and head)
+     * @param data the task
+     * @param shards each client's training sample indices
+     */
+    BatchedTrainer(const FederationConfig& config, TransformerClassifier model,
+                   std::shared_ptr<const TaskData> data,
+                   const std::vector<std::vector<uint32_t>>& shards);
+
+    /**
+     * @brief Run one round's K local steps for several clients.
+     * @param clients the clients, distinct
+     * @param plans what each of them trains this round
+     * @param factors the clients' factors, one model each in the clients' order; trained in place
+     * @return each client's mean training loss over the K steps
+     */
+    std::vector<double> Train(const std::vector<uint32_t>& clients,
+                              const std::vector<RoundPlan>& plans, LoraFactors& factors);
+
+private:
+    /** @brief AdamW's state of one factor, for every client. */
+    struct Moments
+    {
+        std::vector<at::Tensor> first;  //!< per layer: [m, ...] running mean of the gradient
+        std::vector<at::Tensor> second; //!< per layer: [m, ...] running mean of its square
+        std::vector<int64_t> steps;     //!< per client: steps taken
+    };
+
+    FederationConfig m_config;               //!< how clients train
+    TransformerClassifier m_model;           //!< frozen base and head
+    std::shared_ptr<const TaskData> m_data;  //!< the task
+    std::vector<at::Tensor> m_shards;        //!< per client: [n_i] training sample indices
+    std::vector<at::Generator> m_generators; //!< per client: batch sampling
+    std::vector<Moments> m_moments;          //!< A's, then B's; kept across rounds if asked
+};
+
+} // namespace tadlora
+
+#endif // TADLORA_BATCHED_TRAINER_H

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#ifndef TADLORA_COMPUTE_H
+#define TADLORA_COMPUTE_H
+
+#include <cstdint>
+
+/**
+ * @file
+ * How the process computes: LibTorch's threads and the memory its tensors come from.
+ */
+
+namespace tadlora
+{
+
+/** @return the machine's cores: the default thread count */
+uint32_t Cores();
+
+/**
+ * @brief Set LibTorch's intra-op threads, and keep freed tensor memory in the process.
+ *
+ * LibTorch's CPU tensors come straight from malloc, and glibc by default returns every freed
+ * block over 128 KiB to the kernel, so each training step page-faulted its activations anew
+ * (measured with build/bench/tadlora-bench: 1.4 times slower at one thread). Blocks up to
+ * 32 MiB now stay in the heap, and up to 256 MiB of free heap is kept.
+ *
+ * @param threads LibTorch's threads; 0: Cores()
+ */
+void ConfigureCompute(uint32_t threads);
+
+} // namespace tadlora
+
+#endif // TADLORA_COMPUTE_H

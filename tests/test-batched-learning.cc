@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The batched learning side against a plain one-client-at-a-time reference: the same model
+// written out with LibTorch's own modules and ops, each client trained alone with
+// torch::optim::AdamW, each model evaluated alone. Also the fused attention kernel against
+// LibTorch's matmul and softmax, values and gradients.
+
+#include "tadlora-attention.h"
+#include "tadlora-batched-evaluator.h"
+#include "tadlora-federation.h"
+#include "tadlora-lora-factors.h"
+#include "tadlora-message.h"
+#include "tadlora-partition.h"
+#include "tadlora-seed.h"
+#include "tadlora-test-task.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <set>
+
+using namespace tadlora;
+namespace F = torch::nn::functional;
+
+namespace
+{
+
+constexpr uint32_t kClients = 5;
+constexpr uint32_t kRounds = 4;
+
+/** softmax(q k^T scale) v with LibTorch's ops: [..., S, dh] */
+torch::Tensor
+PlainAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale)
+{
+    return torch::matmul(torch::softmax(torch::matmul(q, k.transpose(-2, -1)) * scale, -1), v);
+}
+
+/** One client's model on its own: x [N, tokens, tokenDim], factors [r, d_in] and [d_out, r]. */
+torch::Tensor
+PlainLogits(TransformerClassifier& model, const torch::Tensor& x,
+            const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b)
+{
+    const ModelConfig& c = model->config;
+    const int64_t n = x.size(0);
+    const int64_t dh = c.dModel / c.heads;
+    const double scaling = c.alpha / static_cast<double>(c.rank);
+    auto h = model->embedFeatures(x);
+    h = torch::cat({model->classToken.expand({n, 1, c.dModel}), h}, 1) + model->position;
+    size_t l = 0;
+    for (const auto& module : *model->blocks)
+    {
+        auto* block = module->as<EncoderBlock>();
+        const auto x1 = block->norm1(h);
+        auto adapted = [&](torch::nn::Linear& base, size_t layer)
+        { return base(x1) + scaling * F::linear(F::linear(x1, a[layer]), b[layer]); };
+        auto split = [&](const torch::Tensor& t) {
+            return t.view({n, -1, c.heads, dh}).transpose(1, 2);
+        };
+        const auto q = split(adapted(block->query, l));
+        const auto v = split(adapted(block->value, l + 1));
+        const auto k = split(block->key(x1));
+        const auto mixed = PlainAttention(q, k, v, 1 / std::sqrt(double(dh)))
+                               .transpose(1, 2)
+                               .reshape({n, -1, c.dModel});
+        const auto y = h + block->output(mixed);
+        h = y + block->ff2(torch::gelu(block->ff1(block->norm2(y))));
+        l += 2;
+    }
+    return model->head(model->norm(h).select(1, 0));
+}
+
+FederationConfig
+Config(const std::string& method, bool keepOptimizerState, uint32_t phaseJitter)
+{
+    FederationConfig config;
+    config.method = method;
+    config.switchInterval = 2;
+    config.localSteps = 3;
+    config.batchSize = 8;
+    config.lr = 1e-2;
+    config.seed = 5;
+    config.keepOptimizerState = keepOptimizerState;
+    config.phaseJitter = phaseJitter;
+    return config;
+}
+
+/** Every client's factors after training and mixing, computed one client at a time. */
+struct Reference
+{
+    Reference(const FederationConfig& config, const std::vector<std::vector<uint32_t>>& shards,
+              const Federation& federation)
+        : config(config)
+        , method(config.method, config.switchInterval)
+        , model(test::PretrainedSyntheticModel())
+    {
+        torch::manual_seed(DeriveSeed(config.seed, kClients + 1));
+        for (size_t l = 0; l < model->AdaptedShapes().size(); ++l)
+        {
+            initialA.push_back(torch::empty({model->config.rank, model->config.dModel}));
+            torch::nn::init::kaiming_uniform_(initialA.back(), std::sqrt(5.0));
+        }
+        for (uint32_t i = 0; i < kClients; ++i)
+        {
+            Client c;
+            for (size_t l = 0; l < initialA.size(); ++l)
+            {
+                c.a.push_back(initialA[l].clone().requires_grad_(true));
+                c.b.push_back(
+                    torch::zeros({model->config.dModel, model->config.rank}).requires_grad_(true));
+            }
+            std::vector<int64_t> shard(shards[i].begin(), shards[i].end());
+            c.shard = torch::tensor(shard);
+            c.generator = at::make_generator<at::CPUGeneratorImpl>(DeriveSeed(config.seed, i));
+            c.offset = federation.PhaseOffset(i);
+            clients.push_back(std::move(c));
+        }
+    }
+
+    struct Client
+    {
+        std::vector<torch::Tensor> a;
+        std::vector<torch::Tensor> b;
+        torch::Tensor shard;
+        at::Generator generator;
+        uint32_t offset;
+        std::unique_ptr<torch::optim::AdamW> optimizer;
+    };
+
+    double Train(uint32_t i, uint64_t round)
+    {
+        Client& c = clients[i];
+        const RoundPlan plan = method.Plan(round + c.offset);
+        std::vector<torch::Tensor> params;
+        for (size_t l = 0; l < c.a.size(); ++l)
+        {
+            params.push_back(c.a[l]);
+            params.push_back(c.b[l]);
+            c.a[l].mutable_grad() = torch::Tensor();
+            c.b[l].mutable_grad() = torch::Tensor();
+            c.a[l].set_requires_grad(plan.trainA);
+            c.b[l].set_requires_grad(plan.trainB);
+        }
+        const auto options = torch::optim::AdamWOptions(config.lr).weight_decay(config.weightDecay);
+        if (!config.keepOptimizerState || !c.optimizer)
+        {
+            c.optimizer = std::make_unique<torch::optim::AdamW>(params, options);
+        }
+        const auto task = test::SyntheticTask();
+        double lossSum = 0;
+        for (uint32_t step = 0; step < config.localSteps; ++step)
+        {
+            auto pick = torch::randint(c.shard.size(0), {int64_t{config.batchSize}}, c.generator,
+                                       torch::kLong);
+            auto index = c.shard.index_select(0, pick);
+            auto loss = F::cross_entropy(
+                PlainLogits(model, task->train.inputs.index_select(0, index), c.a, c.b),
+                task->train.labels.index_select(0, index));
+            c.optimizer->zero_grad();
+            loss.backward();
+            c.optimizer->step();
+            lossSum += loss.item<double>();
+        }
+        return lossSum / config.localSteps;
+    }
+
+    /** x_i <- sum_j W_ij x_j on a ring: W_ii = W_i,i+-1 = 1/3. */
+    void Mix(uint64_t round)
+    {
+        torch::NoGradGuard noGrad;
+        for (Factor f : method.Plan(round).MixedFactors())
+        {
+            std::vector<std::vector<torch::Tensor>> mixed(kClients);
+            for (uint32_t i = 0; i < kClients; ++i)
+            {
+                for (size_t l = 0; l < initialA.size(); ++l)
+                {
+                    auto of = [&](uint32_t j)
+                    { return f == Factor::A ? clients[j].a[l] : clients[j].b[l]; };
+                    mixed[i].push_back(
+                        (of(i) + of((i + 1) % kClients) + of((i + kClients - 1) % kClients)) / 3.0);
+                }
+            }
+            for (uint32_t i = 0; i < kClients; ++i)
+            {
+                for (size_t l = 0; l < initialA.size(); ++l)
+                {
+                    (f == Factor::A ? clients[i].a[l] : clients[i].b[l]).copy_(mixed[i][l]);
+                }
+            }
+        }
+    }
+
+    std::vector<float> Values(uint32_t i, Factor f) const
+    {
+        std::vector<float> values;
+        for (const auto& t : f == Factor::A ? clients[i].a : clients[i].b)
+        {
+            auto flat = t.detach().contiguous().view({-1});
+            values.insert(values.end(), flat.data_ptr<float>(),
+                          flat.data_ptr<float>() + flat.numel());
+        }
+        return values;
+    }
+
+    FederationConfig config;
+    Method method;
+    TransformerClassifier model;
+    std::vector<torch::Tensor> initialA;
+    std::vector<Client> clients;
+};
+
+/** The same ring mixing through the federation's messages. */
+void
+MixThroughMessages(Federation& federation, uint64_t round)
+{
+    for (Factor f : federation.GetMethod().Plan(round).MixedFactors())
+    {
+        std::vector<std::vector<uint8_t>> messages;
+        for (uint32_t i = 0; i < kClients; ++i)
+        {
+            messages.push_back(federation.Serialize(i, f, round, 2));
+        }
+        for (uint32_t i = 0; i < kClients; ++i)
+        {
+            federation.Mix(i, f, 1.0 / 3,
+                           {{1.0 / 3, &messages[(i + 1) % kClients]},
+                            {1.0 / 3, &messages[(i + kClients - 1) % kClients]}});
+        }
+    }
+}
+
+/**
+ * Train and mix kRounds rounds both ways; every factor value must agree within 1e-4 of the
+ * reference (float32, three local steps a round: the two sum in different orders, and AdamW's
+ * normalized steps amplify those last-bit differences to about 1e-6 here).
+ */
+void
+ExpectBatchedEqualsReference(const std::string& method, bool keepOptimizerState,
+                             uint32_t phaseJitter)
+{
+    const FederationConfig config = Config(method, keepOptimizerState, phaseJitter);
+    const auto task = test::SyntheticTask();
+    const auto shards =
+        Partition(LabelsOf(task->train), task->train.numClasses, kClients, "label-skew", 5);
+    Federation federation(config, test::PretrainedSyntheticModel().ptr(), task, shards);
+    Reference reference(config, shards, federation);
+    for (uint64_t round = 0; round < kRounds; ++round)
+    {
+        for (uint32_t i = 0; i < kClients; ++i)
+        {
+            const double loss = federation.Train(i, round);
+            EXPECT_NEAR(loss, reference.Train(i, round), 1e-4) << "client " << i;
+        }
+        MixThroughMessages(federation, round);
+        reference.Mix(round);
+        for (uint32_t i = 0; i < kClients; ++i)
+        {
+            federation.EndRound(i, round);
+        }
+    }
+    for (uint32_t i = 0; i < kClients; ++i)
+    {
+        for (Factor f : {Factor::A, Factor::B})
+        {
+            const auto batched = federation.FactorValues(i, f);
+            const auto plain = reference.Values(i, f);
+            ASSERT_EQ(batched.size(), plain.size());
+            double worst = 0;
+            for (size_t k = 0; k < plain.size(); ++k)
+            {
+                worst = std::max(worst, std::abs(double(batched[k]) - plain[k]));
+            }
+            EXPECT_LT(worst, 1e-4)
+                << method << ": client " << i << ", factor " << (f == Factor::A ? "A" : "B");
+        }
+    }
+    // Training moved the factors: the comparison is not between two untouched initializations.
+    EXPECT_GT(federation.Diagnose().consensusB, 1e-6);
+}
+
+} // namespace
+
+TEST(BatchedTraining, EqualsOneClientAtATimeForEveryMethod)
+{
+    for (const std::string& method : Method::Names())
+    {
+        ExpectBatchedEqualsReference(method, false, 0);
+    }
+}
+
+TEST(BatchedTraining, EqualsOneClientAtATimeWithPhaseJitter)
+{
+    ExpectBatchedEqualsReference("tad-lora", false, 3);
+    ExpectBatchedEqualsReference("tad-lora-no-joint", false, 3);
+}
+
+TEST(BatchedTraining, EqualsOneClientAtATimeWithKeptOptimizerState)
+{
+    ExpectBatchedEqualsReference("lora", true, 0);
+    ExpectBatchedEqualsReference("tad-lora", true, 2);
+}
+
+TEST(BatchedTraining, ARoundIsOnePassWhenEveryClientHasEndedThePreviousOne)
+{
+    // With every client ended, the first Train call of a round trains all of them: a mix of a
+    // client afterwards would contradict the inputs it was trained from, and is refused.
+    const auto task = test::SyntheticTask();
+    const auto shards =
+        Partition(LabelsOf(task->train), task->train.numClasses, kClients, "label-skew", 5);
+    Federation federation(Config("lora", false, 0), test::PretrainedSyntheticModel().ptr(), task,
+                          shards);
+    federation.Train(0, 0);
+    const auto message = federation.Serialize(0, Factor::A, 0, 1);
+    EXPECT_THROW(federation.Mix(3, Factor::A, 0.5, {{0.5, &message}}), std::logic_error);
+    EXPECT_THROW(federation.Train(3, 1), std::logic_error);
+    // Once a client has taken its result, it is its own again.
+    federation.Train(3, 0);
+    federation.Mix(3, Factor::A, 0.5, {{0.5, &message}});
+    for (uint32_t i = 0; i < kClients; ++i)
+    {
+        if (i != 0 && i != 3)
+        {
+            federation.Train(i, 0);
+        }
+    }
+    federation.EndRound(1, 0);
+    federation.Train(0, 1); // client 1 is trained ahead with client 0; client 2 is not
+    EXPECT_THROW(federation.Mix(1, Factor::A, 0.5, {{0.5, &message}}), std::logic_error);
+    federation.Mix(2, Factor::A, 0.5, {{0.5, &message}});
+}
+
+TEST(BatchedEvaluation, EqualsEvaluatingEachModelAlone)
+{
+    const auto task = test::SyntheticTask();
+    TransformerClassifier model = test::PretrainedSyntheticModel();
+    torch::manual_seed(9);
+    std::vector<torch::Tensor> a;
+    for (const auto& [in, out] : model->AdaptedShapes())
+    {
+        a.push_back(torch::randn({model->config.rank, in}) * 0.3);
+    }
+    LoraFactors models(a, std::vector<int64_t>(a.size(), model->config.dModel), 4);
+    for (size_t l = 0; l < a.size(); ++l)
+    {
+        models.a[l] += torch::randn_like(models.a[l]) * 0.3;
+        models.b[l].normal_(0, 0.3);
+    }
+    BatchedEvaluator evaluator(model, task);
+    const std::vector<double> batched = evaluator.Accuracies(models);
+    ASSERT_EQ(batched.size(), 4u);
+    std::set<double> distinct;
+    torch::NoGradGuard noGrad;
+    for (int64_t g = 0; g < 4; ++g)
+    {
+        std::vector<torch::Tensor> ag;
+        std::vector<torch::Tensor> bg;
+        for (size_t l = 0; l < a.size(); ++l)
+        {
+            ag.push_back(models.a[l][g]);
+            bg.push_back(models.b[l][g]);
+        }
+        const auto predicted = PlainLogits(model, task->test.inputs, ag, bg).argmax(1);
+        const double alone =
+            predicted.eq(task->test.labels).to(torch::kDouble).mean().item<double>();
+        EXPECT_DOUBLE_EQ(batched[g], alone) << "model " << g;
+        distinct.insert(alone);
+    }
+    EXPECT_GT(distinct.size(), 1u); // the models differ: each was evaluated with its own factors
+}
+
+TEST(Attention, KernelEqualsMatmulAndSoftmaxInValuesAndGradients)
+{
+    torch::manual_seed(4);
+    const auto q = torch::randn({3, 5, 2, 17, 16}, torch::requires_grad());
+    const auto k = torch::randn({1, 5, 2, 17, 16}, torch::requires_grad()); // broadcast
+    const auto v = torch::randn({3, 5, 2, 17, 16}, torch::requires_grad());
+    const auto probe = torch::randn({3, 5, 2, 17, 16});
+    const double scale = 0.25;
+
+    const auto fused = Attention(q, k, v, scale);
+    const auto grads = torch::autograd::grad({(fused * probe).sum()}, {q, k, v});
+    const auto plain = PlainAttention(q, k, v, scale);
+    const auto expected = torch::autograd::grad({(plain * probe).sum()}, {q, k, v});
+
+    EXPECT_LT((fused - plain).abs().max().item<double>(), 1e-5);
+    for (size_t i = 0; i < 3; ++i)
+    {
+        EXPECT_EQ(grads[i].sizes(), expected[i].sizes());
+        EXPECT_LT((grads[i] - expected[i]).abs().max().item<double>(), 1e-4) << "input " << i;
+        EXPECT_GT(expected[i].abs().max().item<double>(), 0.1);
+    }
+}
