@@ -6,6 +6,25 @@
 namespace tadlora
 {
 
+namespace
+{
+
+/** @return factors with f(tensor, its factor, its layer) in place of each of the given ones */
+template<typename F>
+LoraFactors
+Map(const LoraFactors& factors, F f)
+{
+    LoraFactors mapped;
+    for (size_t l = 0; l < factors.Layers(); ++l)
+    {
+        mapped.a.push_back(f(factors.a[l], Factor::A, l));
+        mapped.b.push_back(f(factors.b[l], Factor::B, l));
+    }
+    return mapped;
+}
+
+} // namespace
+
 LoraFactors::LoraFactors(const std::vector<at::Tensor>& shared, const std::vector<int64_t>& outputs,
                          int64_t models)
 {
@@ -43,13 +62,8 @@ LoraFactors::Of(Factor factor) const
 LoraFactors
 LoraFactors::Select(const at::Tensor& models) const
 {
-    LoraFactors selected;
-    for (size_t l = 0; l < a.size(); ++l)
-    {
-        selected.a.push_back(a[l].index_select(0, models));
-        selected.b.push_back(b[l].index_select(0, models));
-    }
-    return selected;
+    return Map(*this,
+               [&](const at::Tensor& t, Factor, size_t) { return t.index_select(0, models); });
 }
 
 void
@@ -66,38 +80,23 @@ LoraFactors::Assign(const at::Tensor& models, const LoraFactors& values)
 LoraFactors
 LoraFactors::Clone() const
 {
-    LoraFactors copy;
-    for (size_t l = 0; l < a.size(); ++l)
-    {
-        copy.a.push_back(a[l].detach().clone());
-        copy.b.push_back(b[l].detach().clone());
-    }
-    return copy;
+    return Map(*this, [](const at::Tensor& t, Factor, size_t) { return t.detach().clone(); });
 }
 
 LoraFactors
 LoraFactors::Mean() const
 {
     torch::NoGradGuard noGrad;
-    LoraFactors mean;
-    for (size_t l = 0; l < a.size(); ++l)
-    {
-        mean.a.push_back(a[l].mean(0, true));
-        mean.b.push_back(b[l].mean(0, true));
-    }
-    return mean;
+    return Map(*this, [](const at::Tensor& t, Factor, size_t) { return t.mean(0, true); });
 }
 
 LoraFactors
 LoraFactors::Append(const LoraFactors& more) const
 {
-    LoraFactors all;
-    for (size_t l = 0; l < a.size(); ++l)
-    {
-        all.a.push_back(torch::cat({a[l], more.a[l]}));
-        all.b.push_back(torch::cat({b[l], more.b[l]}));
-    }
-    return all;
+    return Map(*this,
+               [&](const at::Tensor& t, Factor factor, size_t layer) {
+                   return torch::cat({t, more.Of(factor)[layer]});
+               });
 }
 
 Disagreement
