@@ -100,7 +100,7 @@ BatchedTrainer::Train(const std::vector<uint32_t>& clients, const std::vector<Ro
         std::vector<float> mask;
         for (const RoundPlan& plan : plans)
         {
-            mask.push_back(factor == Factor::A ? plan.trainA : plan.trainB);
+            mask.push_back(plan.Trains(factor));
         }
         const auto count = std::count(mask.begin(), mask.end(), 1.0f);
         if (count == 0)
@@ -152,7 +152,7 @@ BatchedTrainer::Train(const std::vector<uint32_t>& clients, const std::vector<Ro
         {
             for (int64_t i = 0; i < g; ++i)
             {
-                t.steps[i] += t.factor == Factor::A ? plans[i].trainA : plans[i].trainB;
+                t.steps[i] += plans[i].Trains(t.factor);
             }
             const auto correction1 = BiasCorrection(kBeta1, t.steps);
             const auto correction2 = BiasCorrection(kBeta2, t.steps).sqrt();

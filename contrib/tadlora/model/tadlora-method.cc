@@ -7,6 +7,12 @@
 namespace tadlora
 {
 
+bool
+RoundPlan::Trains(Factor factor) const
+{
+    return factor == Factor::A ? trainA : trainB;
+}
+
 std::vector<Factor>
 RoundPlan::MixedFactors() const
 {

@@ -31,6 +31,8 @@ struct RoundPlan
     bool mixA;   //!< A is exchanged with neighbours and mixed this round
     bool mixB;   //!< B is exchanged with neighbours and mixed this round
 
+    /** @param factor A or B @return whether the factor gets optimizer steps this round */
+    bool Trains(Factor factor) const;
     /** @return the factors to exchange and mix, A before B */
     std::vector<Factor> MixedFactors() const;
     /** @return "AB", "A" or "B": the factors trained this round */
