@@ -44,6 +44,17 @@ SecondsSince(Clock::time_point start)
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+/** Measurements of the throughputs are this many interleaved slices of the time asked for. */
+constexpr int kSlices = 5;
+
+/** @return the median of the values */
+double
+Median(std::vector<double> values)
+{
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+}
+
 /** Repeat f until `seconds` have passed (after one warm-up call); @return calls per second */
 template<typename F>
 double
@@ -303,17 +314,26 @@ main(int argc, char** argv)
     }
     for (uint32_t threads : counts)
     {
+        // The machine's speed drifts (other tenants of the host): the peak and the throughputs
+        // are measured in interleaved slices and each reported as the median over the slices,
+        // the ratio as the median of the slices' own ratios.
         ConfigureCompute(threads);
-        const double peak = MatmulPeak(seconds);
         TrainingRound round(s);
-        const double steps = Rate(seconds, round) * kClients * 20;
-        const double gflops = steps * flopsPerStep / 1e9;
         BatchedEvaluator evaluator(s.model, s.task);
         const LoraFactors models = s.factors.Append(s.factors.Mean());
-        const double evals = Rate(seconds, [&] { evaluator.Accuracies(models); }) *
-                             static_cast<double>(models.Models() * s.task->test.inputs.size(0));
-        std::printf("%-8u %12.1f %18.1f %14.1f %8.1f%% %22.0f\n", threads, peak, steps, gflops,
-                    100 * gflops / peak, evals);
+        const double slice = seconds / kSlices;
+        std::vector<double> peaks, steps, ratios, evals;
+        for (int i = 0; i < kSlices; ++i)
+        {
+            peaks.push_back(MatmulPeak(slice));
+            steps.push_back(Rate(slice, round) * kClients * 20);
+            ratios.push_back(steps.back() * flopsPerStep / 1e9 / peaks.back());
+            evals.push_back(Rate(slice, [&] { evaluator.Accuracies(models); }) *
+                            static_cast<double>(models.Models() * s.task->test.inputs.size(0)));
+        }
+        std::printf("%-8u %12.1f %18.1f %14.1f %8.1f%% %22.0f\n", threads, Median(peaks),
+                    Median(steps), Median(steps) * flopsPerStep / 1e9, 100 * Median(ratios),
+                    Median(evals));
     }
     if (profile)
     {

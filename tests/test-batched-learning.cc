@@ -373,23 +373,39 @@ TEST(BatchedEvaluation, EqualsEvaluatingEachModelAlone)
 
 TEST(Attention, KernelEqualsMatmulAndSoftmaxInValuesAndGradients)
 {
-    torch::manual_seed(4);
-    const auto q = torch::randn({3, 5, 2, 17, 16}, torch::requires_grad());
-    const auto k = torch::randn({1, 5, 2, 17, 16}, torch::requires_grad()); // broadcast
-    const auto v = torch::randn({3, 5, 2, 17, 16}, torch::requires_grad());
-    const auto probe = torch::randn({3, 5, 2, 17, 16});
-    const double scale = 0.25;
-
-    const auto fused = Attention(q, k, v, scale);
-    const auto grads = torch::autograd::grad({(fused * probe).sum()}, {q, k, v});
-    const auto plain = PlainAttention(q, k, v, scale);
-    const auto expected = torch::autograd::grad({(plain * probe).sum()}, {q, k, v});
-
-    EXPECT_LT((fused - plain).abs().max().item<double>(), 1e-5);
-    for (size_t i = 0; i < 3; ++i)
+    // The kernels' paths: the default model's 16 features with few keys (rows of scores in
+    // registers), a class token's single query, more keys than fit in registers, any width.
+    struct Shape
     {
-        EXPECT_EQ(grads[i].sizes(), expected[i].sizes());
-        EXPECT_LT((grads[i] - expected[i]).abs().max().item<double>(), 1e-4) << "input " << i;
-        EXPECT_GT(expected[i].abs().max().item<double>(), 0.1);
+        int64_t queries;
+        int64_t keys;
+        int64_t features;
+    };
+    for (const Shape& shape : {Shape{17, 17, 16}, Shape{1, 17, 16}, Shape{40, 40, 16},
+                               Shape{9, 9, 8}})
+    {
+        SCOPED_TRACE(testing::Message() << shape.queries << " queries, " << shape.keys
+                                        << " keys, " << shape.features << " features");
+        torch::manual_seed(4);
+        const auto q = torch::randn({3, 5, 2, shape.queries, shape.features},
+                                    torch::requires_grad());
+        const auto k = torch::randn({1, 5, 2, shape.keys, shape.features},
+                                    torch::requires_grad()); // broadcast
+        const auto v = torch::randn({3, 5, 2, shape.keys, shape.features}, torch::requires_grad());
+        const auto probe = torch::randn({3, 5, 2, shape.queries, shape.features});
+        const double scale = 0.25;
+
+        const auto fused = Attention(q, k, v, scale);
+        const auto grads = torch::autograd::grad({(fused * probe).sum()}, {q, k, v});
+        const auto plain = PlainAttention(q, k, v, scale);
+        const auto expected = torch::autograd::grad({(plain * probe).sum()}, {q, k, v});
+
+        EXPECT_LT((fused - plain).abs().max().item<double>(), 1e-5);
+        for (size_t i = 0; i < 3; ++i)
+        {
+            EXPECT_EQ(grads[i].sizes(), expected[i].sizes());
+            EXPECT_LT((grads[i] - expected[i]).abs().max().item<double>(), 1e-4) << "input " << i;
+            EXPECT_GT(expected[i].abs().max().item<double>(), 0.1);
+        }
     }
 }

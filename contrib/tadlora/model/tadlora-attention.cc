@@ -33,40 +33,59 @@ struct Sizes
 #define TADLORA_KERNEL
 #endif
 
+/** Sequences of at most this many keys keep a row of scores in vector registers. */
+constexpr int64_t kRegisterKeys = 32;
+
 /**
  * scores[b, i, j] = scale x[b, i] . y[b, j] for the sequences [begin, end), x [B, Sq, dh],
  * y [B, Sk, dh]; with shift, each row less its maximum (what softmax subtracts before exp).
+ *
+ * A row of scores is a sum over the features of x's feature times y's feature column: with y
+ * transposed, each term is a vector operation over the keys, with no horizontal sums. The
+ * columns are padded with zeros to kRegisterKeys when the keys fit (kKeys), so that the row is
+ * summed in registers.
  */
-template<int kD>
+template<int kD, int64_t kKeys>
 TADLORA_KERNEL void
 Scores(Sizes n, int64_t begin, int64_t end, float scale, bool shift, const float* __restrict x,
        const float* __restrict y, float* __restrict scores)
 {
     const int64_t d = kD > 0 ? kD : n.features;
+    const int64_t s = n.keys;
+    const int64_t width = kKeys > 0 ? kKeys : s; // a column's length
+    std::vector<float> columns(d * width, 0.0f);
+    std::vector<float> sums(width);
+    float* __restrict yt = columns.data();
+    float* __restrict sum = sums.data();
     for (int64_t b = begin; b < end; ++b)
     {
+        const float* yb = y + b * s * d;
+        for (int64_t j = 0; j < s; ++j)
+        {
+            for (int64_t c = 0; c < d; ++c)
+            {
+                yt[c * width + j] = yb[j * d + c];
+            }
+        }
         for (int64_t i = 0; i < n.queries; ++i)
         {
             const float* xi = x + (b * n.queries + i) * d;
-            float* row = scores + (b * n.queries + i) * n.keys;
-            for (int64_t j = 0; j < n.keys; ++j)
+            std::fill(sum, sum + width, 0.0f);
+            for (int64_t c = 0; c < d; ++c)
             {
-                const float* yj = y + (b * n.keys + j) * d;
-                float dot = 0;
-#pragma omp simd reduction(+ : dot)
-                for (int64_t c = 0; c < d; ++c)
+                const float xc = xi[c] * scale;
+                const float* column = yt + c * width;
+#pragma omp simd
+                for (int64_t j = 0; j < width; ++j)
                 {
-                    dot += xi[c] * yj[c];
+                    sum[j] += xc * column[j];
                 }
-                row[j] = dot * scale;
             }
-            if (shift)
+            const float max = shift ? *std::max_element(sum, sum + s) : 0.0f;
+            float* row = scores + (b * n.queries + i) * s;
+            for (int64_t j = 0; j < s; ++j)
             {
-                const float max = *std::max_element(row, row + n.keys);
-                for (int64_t j = 0; j < n.keys; ++j)
-                {
-                    row[j] -= max;
-                }
+                row[j] = sum[j] - max;
             }
         }
     }
@@ -123,18 +142,22 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
     const int64_t d = kD > 0 ? kD : n.features;
     const int64_t from = transposed ? n.queries : n.keys;
     const int64_t to = transposed ? n.keys : n.queries;
+    // p's entry for output token t and source token f: p[b, t, f], or transposed p[b, f, t].
+    const int64_t pTo = transposed ? 1 : n.keys;
+    const int64_t pFrom = transposed ? n.keys : 1;
     for (int64_t b = begin; b < end; ++b)
     {
-        float* ob = out + b * to * d;
+        const float* pb = p + b * n.queries * n.keys;
         const float* yb = y + b * from * d;
-        std::fill(ob, ob + to * d, 0.0f);
-        for (int64_t i = 0; i < n.queries; ++i)
+        for (int64_t t = 0; t < to; ++t)
         {
-            for (int64_t j = 0; j < n.keys; ++j)
+            // One output token at a time, so that it stays in registers.
+            float* target = out + (b * to + t) * d;
+            std::fill(target, target + d, 0.0f);
+            for (int64_t f = 0; f < from; ++f)
             {
-                const float w = p[(b * n.queries + i) * n.keys + j] * scale;
-                const float* source = yb + (transposed ? i : j) * d;
-                float* target = ob + (transposed ? j : i) * d;
+                const float w = pb[t * pTo + f * pFrom] * scale;
+                const float* source = yb + f * d;
 #pragma omp simd
                 for (int64_t c = 0; c < d; ++c)
                 {
@@ -148,7 +171,7 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
 template<int kD>
 struct ScoresKernel
 {
-    static constexpr auto run = &Scores<kD>;
+    static constexpr auto run = &Scores<kD, 0>;
 };
 
 template<int kD>
@@ -178,7 +201,8 @@ BatchedScores(const Sizes& n, const torch::Tensor& x, const torch::Tensor& y, do
               bool shift)
 {
     auto scores = torch::empty({n.sequences, n.queries, n.keys});
-    const auto kernel = ForWidth<ScoresKernel>(n.features);
+    const auto kernel = n.features == 16 && n.keys <= kRegisterKeys ? &Scores<16, kRegisterKeys>
+                                                                    : ForWidth<ScoresKernel>(n.features);
     at::parallel_for(0, n.sequences, Grain(n),
                      [&](int64_t begin, int64_t end)
                      {

@@ -75,6 +75,41 @@ BatchedTrainer::Train(const std::vector<uint32_t>& clients, const std::vector<Ro
                       LoraFactors& factors)
 {
     const auto g = static_cast<int64_t>(clients.size());
+    const int64_t groups = std::min<int64_t>(at::get_num_threads(), g);
+    if (groups <= 1)
+    {
+        return TrainGroup(clients, plans, factors);
+    }
+    // One group of clients per thread. Inside the parallel region every operator, and OpenBLAS,
+    // runs on its calling thread, so the groups' passes do not share threads.
+    std::vector<torch::Tensor> rows(groups);
+    std::vector<LoraFactors> parts(groups);
+    std::vector<std::vector<double>> losses(groups);
+    at::parallel_for(0, groups, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t p = begin; p < end; ++p)
+        {
+            const int64_t first = p * g / groups;
+            const int64_t last = (p + 1) * g / groups;
+            rows[p] = torch::arange(first, last);
+            parts[p] = factors.Select(rows[p]);
+            losses[p] = TrainGroup({clients.begin() + first, clients.begin() + last},
+                                   {plans.begin() + first, plans.begin() + last}, parts[p]);
+        }
+    });
+    std::vector<double> meanLoss;
+    for (int64_t p = 0; p < groups; ++p)
+    {
+        factors.Assign(rows[p], parts[p]);
+        meanLoss.insert(meanLoss.end(), losses[p].begin(), losses[p].end());
+    }
+    return meanLoss;
+}
+
+std::vector<double>
+BatchedTrainer::TrainGroup(const std::vector<uint32_t>& clients,
+                           const std::vector<RoundPlan>& plans, LoraFactors& factors)
+{
+    const auto g = static_cast<int64_t>(clients.size());
     const auto n = static_cast<int64_t>(m_config.batchSize);
     const auto rows = torch::tensor(std::vector<int64_t>(clients.begin(), clients.end()));
     const Dataset& train = m_data->train;

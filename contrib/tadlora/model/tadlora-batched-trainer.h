@@ -60,6 +60,13 @@ public:
                               const std::vector<RoundPlan>& plans, LoraFactors& factors);
 
 private:
+    /**
+     * @brief Train, in one pass per step, clients whose kept moments no other call is training.
+     * @copydetails Train
+     */
+    std::vector<double> TrainGroup(const std::vector<uint32_t>& clients,
+                                   const std::vector<RoundPlan>& plans, LoraFactors& factors);
+
     /** @brief AdamW's state of one factor, for every client. */
     struct Moments
     {

@@ -46,28 +46,38 @@ namespace
 {
 
 /**
- * @param x [G_x, N, S, d_in]
+ * @param linear the frozen layer, W [d_out, d_in] and its bias
+ * @param x [G_x, N, S, d_in]: one input per model, or one for all (G_x = 1)
  * @param a [G, r, d_in]
  * @param b [G, d_out, r]
- * @return B A x for each of the G models: [G, N, S, d_out]
+ * @param scaling alpha / r
+ * @return (W + scaling B A) x + bias for each of the G models: [G, N, S, d_out]
  */
 torch::Tensor
-LoraTerm(const torch::Tensor& x, const torch::Tensor& a, const torch::Tensor& b)
+Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& a,
+        const torch::Tensor& b, double scaling)
 {
     const int64_t g = a.size(0);
     const int64_t r = a.size(1);
+    const int64_t out = b.size(1);
     const auto rows = x.reshape({x.size(0), -1, x.size(-1)}); // [G_x, N S, d_in]
-    torch::Tensor down;                                       // [G, N S, r]
+    torch::Tensor y;                                          // [G, N S, d_out]
     if (x.size(0) == 1 && g > 1)
     {
-        // One input for every model: one matmul against all models' A at once.
-        down = torch::matmul(rows[0], a.reshape({g * r, -1}).t()).view({-1, g, r}).transpose(0, 1);
+        // One input for every model: W x once, and every model's A x in one matmul.
+        const auto down = torch::matmul(rows[0], a.reshape({g * r, -1}).t()) // [N S, G r]
+                              .view({-1, g, r})
+                              .transpose(0, 1);
+        y = torch::baddbmm(linear(rows[0]).unsqueeze(0), down, b.transpose(1, 2), 1, scaling);
     }
     else
     {
-        down = torch::bmm(rows, a.transpose(1, 2));
+        // An input per model: each model's weight is formed first (cheap at r << d), so the
+        // products run at the layer's full width instead of at r.
+        const auto weights = torch::baddbmm(linear->weight.unsqueeze(0), b, a, 1, scaling);
+        y = torch::baddbmm(linear->bias, rows, weights.transpose(1, 2));
     }
-    return torch::bmm(down, b.transpose(1, 2)).view({g, x.size(1), x.size(2), b.size(1)});
+    return y.view({g, x.size(1), x.size(2), out});
 }
 
 } // namespace
@@ -94,13 +104,11 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
     const int64_t dh = d / heads;
     const auto h = norm1(x);                 // [G_x, N, S, d]
     const auto hq = h.narrow(2, 0, outputs); // [G_x, N, outputs, d]: the queries' tokens
-    auto q = query(hq);
-    auto v = value(h);
-    if (lora != nullptr)
-    {
-        q = q + scaling * LoraTerm(hq, lora->a[layer], lora->b[layer]);        // [G, N, outputs, d]
-        v = v + scaling * LoraTerm(h, lora->a[layer + 1], lora->b[layer + 1]); // [G, N, S, d]
-    }
+    const auto q = lora != nullptr ? Adapted(query, hq, lora->a[layer], lora->b[layer], scaling)
+                                   : query(hq); // [G, N, outputs, d]
+    const auto v = lora != nullptr
+                       ? Adapted(value, h, lora->a[layer + 1], lora->b[layer + 1], scaling)
+                       : value(h); // [G, N, S, d]
     // [G, N, tokens, d] -> [G, N, heads, tokens, dh]; a shared key broadcasts over the models.
     auto split = [&](const torch::Tensor& t) {
         return t.reshape({t.size(0), t.size(1), t.size(2), heads, dh}).transpose(2, 3);
