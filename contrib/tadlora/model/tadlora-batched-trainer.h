@@ -28,13 +28,14 @@ class LoraFactors;
  * @brief K local AdamW steps for any set of clients, all in one pass per step.
  *
  * Each step draws every client's batch from that client's own generator, runs the frozen base
- * once over all of the batches (LoRA terms by batched matmul over the stacked factors), and
+ * once over all of the batches (adapted weights W + s B A by batched matmul), and
  * back-propagates the sum of the clients' own mean losses: since no two clients share a
  * trainable value, each client's gradient is exactly that of its own loss. AdamW then updates
  * each client's trainable factors with that client's own moments and step count (torch's AdamW:
  * decoupled weight decay, betas 0.9 and 0.999, eps 1e-8). A client that does not train a
  * factor in a round leaves it, and its moments, untouched, so clients that train different
- * factors (asynchronous switching) share a pass.
+ * factors (asynchronous switching) share a pass. With several threads, the clients split into
+ * one group per thread, each group trained on its own thread.
  */
 class BatchedTrainer
 {

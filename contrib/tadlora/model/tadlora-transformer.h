@@ -93,8 +93,9 @@ TORCH_MODULE(EncoderBlock);
  *
  * The module holds the frozen base only. LoRA factors come with each call, stacked over G
  * models (tadlora::LoraFactors), so one pass runs many clients' models: every frozen matmul
- * over all of their inputs at once, every LoRA term as a batched matmul over the stacked
- * factors. Inputs carry a leading model axis: [G, N, ...], one batch per model, or [1, N, ...],
+ * over all of their inputs at once, every adapted one as a batched matmul with each model's
+ * weight W + s B A (or, when all models read one input, W x once and each model's rank-r
+ * term on top). Inputs carry a leading model axis: [G, N, ...], one batch per model, or [1, N, ...],
  * one batch that all models read; then whatever the base computes before the first adapted
  * projection runs once.
  *
