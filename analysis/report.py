@@ -5,11 +5,12 @@ Usage: /usr/bin/python3 analysis/report.py RESULTS_DIR [RESULTS_DIR ...] [--out 
 
 Every directory below a RESULTS_DIR that holds summary.json is a run (as scripts/sweep.py
 writes them). Runs are grouped by their configuration without seed (and out, threads, quiet);
-runs with the same configuration and seed count once. A group's seeds give means and sample
-standard deviations. Writes report.md and the figures the runs support (accuracy.png,
-final-vs-p.png, accuracy-vs-T.png, consensus.png, network.png) into --out (default:
-the first RESULTS_DIR/report) and prints their paths. Bad input exits with status 2 and one
-line on stderr, before anything is written.
+runs with the same configuration and seed count once. A group's seeds give means and standard
+errors of the mean (sample standard deviation / sqrt(n)); tad-lora is compared with lora and
+with its no-joint ablation seed by seed. Writes report.md and the figures the runs support
+(accuracy.png, final-vs-p.png, accuracy-vs-T.png, consensus.png, network.png) into --out
+(default: the first RESULTS_DIR/report) and prints their paths. Bad input exits with status 2
+and one line on stderr, before anything is written.
 """
 
 import argparse
@@ -44,6 +45,8 @@ NETWORK_PANELS = [
     ("megabytes", "bytes on air, all devices", "cumulative MB"),
 ]
 T_LINESTYLES = ["-", "--", ":", "-."]
+FINAL_COLUMNS = [("mean_acc", "mean client accuracy"), ("avg_model_acc", "averaged model")]
+PAIRED_INTERVAL = 5  # the T of tad-lora in the paired table where it ran
 
 
 @dataclass
@@ -82,13 +85,19 @@ class Group:
         return self.variant if self.interval is None else f"{self.variant} T={self.interval}"
 
     def final(self, column):
-        """The column's value in the last evaluated round, one per seed."""
-        return pd.Series([run.rounds[column].iloc[-1] for run in self.runs])
+        """The column's value in the last evaluated round, indexed by seed."""
+        return pd.Series([run.rounds[column].iloc[-1] for run in self.runs],
+                         index=[seed_of(run) for run in self.runs])
+
+
+def seed_of(run):
+    """The run's seed, None if its configuration has none."""
+    return run.summary["config"].get("seed")
 
 
 def over_seeds(frames, columns):
-    """Columns (name, "mean") and (name, "std") by round: mean and sample std over seeds."""
-    return pd.concat(frames)[["round", *columns]].groupby("round").agg(["mean", "std"])
+    """Columns (name, "mean") and (name, "sem") by round: mean and standard error over seeds."""
+    return pd.concat(frames)[["round", *columns]].groupby("round").agg(["mean", "sem"])
 
 
 def network_series(run):
@@ -128,7 +137,7 @@ def group_runs(runs):
     members = {}
     for run in runs:
         key = json.dumps(setting_of(run), sort_keys=True)
-        members.setdefault(key, {}).setdefault(run.summary["config"].get("seed"), run)
+        members.setdefault(key, {}).setdefault(seed_of(run), run)
     groups = [Group(json.loads(key), [by_seed[seed] for seed in sorted(by_seed)])
               for key, by_seed in members.items()]
     name_variants(groups)
@@ -184,18 +193,24 @@ def best_interval(groups):
 
 
 def cell(values, extra="", fmt=".4f"):
-    """mean ± std (n seeds) of the values; no std with one seed."""
+    """mean ± standard error (n seeds) of the values; no standard error with one seed."""
     seeds = f"{len(values)} seed{'s' if len(values) > 1 else ''}{extra}"
     if len(values) == 1:
         return f"{values.iloc[0]:{fmt}} ({seeds})"
-    return f"{values.mean():{fmt}} ± {values.std():{fmt}} ({seeds})"
+    return f"{values.mean():{fmt}} ± {values.sem():{fmt}} ({seeds})"
+
+
+def within_error(values):
+    """Whether the values' mean is no further from 0 than its standard error, or there are
+    fewer than two values to tell."""
+    return len(values) < 2 or abs(values.mean()) <= values.sem()
 
 
 def plot_errorbars(ax, points, style):
-    """Means ± std over seeds; points maps x to the values over seeds."""
+    """Means ± standard error over seeds; points maps x to the values over seeds."""
     xs = sorted(points)
     ax.errorbar(xs, [points[x].mean() for x in xs],
-                [points[x].std() if len(points[x]) > 1 else 0 for x in xs], capsize=3, **style)
+                [points[x].sem() if len(points[x]) > 1 else 0 for x in xs], capsize=3, **style)
 
 
 def table(header, rows):
@@ -225,6 +240,11 @@ class Study:
         self.labels = list(dict.fromkeys(g.label for g in self.shown))
         self.probs = sorted({g.link_prob for g in self.shown}, reverse=True)
         self.best = best_interval(groups)
+        self.by_setting = {json.dumps(g.setting, sort_keys=True): g for g in groups}
+
+    def twin(self, group, changes):
+        """The group whose setting is group's with the given changes, None if none ran."""
+        return self.by_setting.get(json.dumps({**group.setting, **changes}, sort_keys=True))
 
     def style(self, group):
         """The line style of a shown group's curve, the same in every figure."""
@@ -247,14 +267,14 @@ class Study:
     def accuracy(self):
         """Mean client accuracy against round and simulated time, a column per p."""
         def plot(path):
-            fig, axes = new_figure(2 * len(self.probs), "Mean client accuracy (± std over seeds)",
-                                   rows=2)
+            fig, axes = new_figure(2 * len(self.probs),
+                                   "Mean client accuracy (± standard error over seeds)", rows=2)
             for column, p in enumerate(self.probs):
                 by_round, by_time = axes[column], axes[len(self.probs) + column]
                 for g in self.at(p):
-                    mean, std = g.rounds[("mean_acc", "mean")], g.rounds[("mean_acc", "std")]
-                    plot_band(by_round, g.rounds.index, mean, std, self.style(g))
-                    plot_band(by_time, g.rounds[("sim_time_s", "mean")], mean, std, self.style(g))
+                    mean, sem = g.rounds[("mean_acc", "mean")], g.rounds[("mean_acc", "sem")]
+                    plot_band(by_round, g.rounds.index, mean, sem, self.style(g))
+                    plot_band(by_time, g.rounds[("sim_time_s", "mean")], mean, sem, self.style(g))
                 by_round.set_title(f"p = {p:g}")
                 round_axis(by_round)
                 by_time.set_xlabel("simulated time (s), mean over seeds")
@@ -275,9 +295,8 @@ class Study:
 
     def final(self):
         """Tables and a figure of the final accuracies per method and p."""
-        columns = [("mean_acc", "mean client accuracy"), ("avg_model_acc", "averaged model")]
         lines = []
-        for column, title in columns:
+        for column, title in FINAL_COLUMNS:
             header = [f"final {title}", *[f"p = {p:g}" for p in self.probs]]
             rows = [[label, *[cell(*cells[p]) if p in cells else "–" for p in self.probs]]
                     for label, cells in self.final_rows(column).items()]
@@ -288,9 +307,10 @@ class Study:
             return Section("Final accuracy", lines + ["Only one p: no figure against p."])
 
         def plot(path):
-            fig, axes = new_figure(len(columns), "Final accuracy against p (± std over seeds)")
+            fig, axes = new_figure(len(FINAL_COLUMNS),
+                                   "Final accuracy against p (± standard error over seeds)")
             labels = list(self.final_rows("mean_acc"))
-            for ax, (column, title) in zip(axes, columns):
+            for ax, (column, title) in zip(axes, FINAL_COLUMNS):
                 for i, cells in enumerate(self.final_rows(column).values()):
                     plot_errorbars(ax, {p: values for p, (values, _) in cells.items()},
                                    run_style(i))
@@ -298,7 +318,8 @@ class Study:
                 ax.set_xticks(self.probs, [f"{p:g}" for p in self.probs], minor=False)
                 ax.minorticks_off()
                 ax.set_xlabel("link probability p")
-                ax.set_ylabel(f"final {title} accuracy")
+                ax.set_title(title)
+                ax.set_ylabel("final accuracy")
             save(fig, labels, path)
         return Section("Final accuracy", lines, "final-vs-p.png", plot)
 
@@ -320,7 +341,8 @@ class Study:
             lines += table(["T", *[f"p = {p:g}" for p in probs]], rows) + [""]
 
         def plot(path):
-            fig, (ax,) = new_figure(1, "Final accuracy against the switching interval T")
+            fig, (ax,) = new_figure(1, "Final accuracy against the switching interval T\n"
+                                       "(± standard error over seeds)")
             handles = []
             for linestyle, variant in zip(T_LINESTYLES * len(swept), swept):
                 handles.append(Line2D([], [], color="black", linestyle=linestyle, label=variant))
@@ -355,11 +377,12 @@ class Study:
     def network(self):
         """Delivery ratio, latency and bytes against round, a row per p."""
         def plot(path):
-            fig, panels = self.rows_per_p(NETWORK_PANELS, "Gossip network (± std over seeds)")
+            fig, panels = self.rows_per_p(NETWORK_PANELS,
+                                          "Gossip network (± standard error over seeds)")
             for p, (column, title, unit), ax in panels:
                 for g in self.at(p):
                     plot_band(ax, g.network.index, g.network[(column, "mean")],
-                              g.network[(column, "std")], self.style(g))
+                              g.network[(column, "sem")], self.style(g))
                 ax.set_title(f"{title}, p = {p:g}")
                 round_axis(ax)
                 ax.set_ylabel(unit)
@@ -372,11 +395,9 @@ class Study:
             return ([g.variant, f"{g.link_prob:g}", str(g.interval), cell(g.final("mean_acc"))]
                     + [cell(g.final(column), fmt=".4g") for column, _, _ in CONSENSUS_PANELS])
 
-        by_setting = {json.dumps(g.setting, sort_keys=True): g for g in self.groups}
         rows = []
         for g in self.groups:
-            twin = by_setting.get(json.dumps({**g.setting, "method": "tad-lora-no-joint"},
-                                             sort_keys=True))
+            twin = self.twin(g, {"method": "tad-lora-no-joint"})
             if g.method == "tad-lora" and twin:
                 rows += [row(twin), row(g)]
         if not rows:
@@ -385,6 +406,46 @@ class Study:
         header = ["method", "p", "T", "final mean client accuracy", "consensus_A", "consensus_B",
                   "cross_term"]
         return Section("Ablation: joint mixing", table(header, rows))
+
+    def paired_tad_lora(self):
+        """The tad-lora groups of the paired table: per variant and p, T = PAIRED_INTERVAL if
+        it ran, else the T shown, ordered by p from the largest."""
+        tad_lora = [g for g in self.groups if g.method == "tad-lora"]
+        at_paired = {(g.variant, g.link_prob) for g in tad_lora if g.interval == PAIRED_INTERVAL}
+        return sorted((g for g in tad_lora if g.interval == PAIRED_INTERVAL
+                       or ((g.variant, g.link_prob) not in at_paired
+                           and g.interval in self.intervals[g.variant])),
+                      key=lambda g: -g.link_prob)
+
+    def paired(self):
+        """Differences seed by seed: tad-lora against lora and against its no-joint ablation."""
+        accuracies = [(column, f"final {title}", ".4f") for column, title in FINAL_COLUMNS]
+        consensus = [(column, column, ".4g") for column, _, _ in CONSENSUS_PANELS]
+        rows = []
+        for g in self.paired_tad_lora():
+            lora = self.twin(g, {"method": "lora", "switch-interval": None})
+            no_joint = self.twin(g, {"method": "tad-lora-no-joint"})
+            for minuend, subtrahend, columns in ((g, lora, accuracies), (g, no_joint, accuracies),
+                                                 (no_joint, g, consensus)):
+                if not (minuend and subtrahend):
+                    continue
+                for column, quantity, fmt in columns:
+                    values = (minuend.final(column) - subtrahend.final(column)).dropna()
+                    if not values.empty:
+                        rows.append([f"{minuend.label} − {subtrahend.label}", quantity,
+                                     f"{g.link_prob:g}", cell(values, fmt=fmt),
+                                     "within error" if within_error(values) else ""])
+        if not rows:
+            return Section("Paired by seed", ["No tad-lora run has a lora or tad-lora-no-joint "
+                                              "run of the same settings and seed."])
+        header = ["difference", "quantity", "p", "mean ± standard error", "within error"]
+        return Section("Paired by seed", [
+            *table(header, rows), "",
+            "Each difference is taken seed by seed over the seeds both runs have, at "
+            f"T = {PAIRED_INTERVAL} where tad-lora ran with it and at the T shown above "
+            "elsewhere, then averaged (mean ± standard error). Consensus differences are "
+            "no-joint minus tad-lora: positive means joint mixing makes them smaller. Within "
+            "error: |mean| no larger than its standard error, or a single seed."])
 
     def topology(self):
         """rho per p, the best T found, and the constant c of T = c / sqrt(1 - rho)."""
@@ -459,7 +520,7 @@ def main():
         groups, duplicates = group_runs(runs)
         study = Study(groups)
         sections = [study.accuracy(), study.final(), study.switching(), study.consensus(),
-                    study.network(), study.ablation(), study.topology()]
+                    study.network(), study.ablation(), study.paired(), study.topology()]
     except InputError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
@@ -472,8 +533,9 @@ def main():
         f"{len(runs)} runs in {len(groups)} groups of "
         f"{'–'.join(map(str, sorted({seeds[0], seeds[-1]})))} seeds; {duplicates} duplicate "
         "runs (same configuration and seed) counted once. "
-        "A group is a configuration without its seed; values are means ± the sample standard "
-        "deviation (n − 1) over its seeds, without one for a single seed.",
+        "A group is a configuration without its seed; values are means ± the standard error "
+        "of the mean (sample standard deviation / √n) over its seeds, without one for a "
+        "single seed.",
     ]
     out = args.out or args.results[0] / "report"
     try:

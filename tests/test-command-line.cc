@@ -91,6 +91,16 @@ TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
         {"--switch-interval sometimes", "--switch-interval"},
         {"--phase-jitter -1", "--phase-jitter"},
         {"--config " + otherTable.string(), "other"},
+        {"--pretrain contrastive", "--pretrain"},
+        {"--task synthetic --pretrain supervised --pretrain-samples 5000", "--pretrain-samples"},
+        {"--pretrain-samples 0", "--pretrain-samples"},
+        {"--model-width 0", "--model-width"},
+        {"--model-layers 0", "--model-layers"},
+        {"--model-heads 3", "--model-heads"}, // does not divide 64
+        {"--patch-size 5", "--patch-size"},
+        {"--task synthetic --patch-size 4", "--patch-size"},
+        {"--lora-targets q,x", "--lora-targets"},
+        {"--lora-targets ''", "--lora-targets"},
     };
     for (const auto& [args, mention] : cases)
     {

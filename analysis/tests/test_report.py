@@ -10,7 +10,9 @@ from pathlib import Path
 
 ANALYSIS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ANALYSIS))
+import pandas as pd  # noqa: E402
 from plot_run import MESSAGE_COLUMNS, NETWORK_COLUMNS, ROUND_COLUMNS  # noqa: E402
+from report import cell, over_seeds  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 FIGURES = ["accuracy.png", "final-vs-p.png", "accuracy-vs-T.png", "consensus.png",
@@ -65,19 +67,43 @@ def report(*arguments):
                           capture_output=True, text=True, check=False)
 
 
+def markdown_rows(text, first_header):
+    """The header and rows of the Markdown table whose first header cell is first_header, each
+    a list of cells."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
+    end = next((i for i, line in enumerate(lines[start:], start) if not line.startswith("|")),
+               len(lines))
+    header, _, *rows = [[cell.strip() for cell in line.strip("|").split("|")]
+                        for line in lines[start:end]]
+    return header, rows
+
+
 def markdown_table(text, first_header):
     """The rows of the Markdown table whose first header cell is first_header, as
     {first cell: {header: cell}}."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} |"))
-    header = [cell.strip() for cell in lines[start].strip("|").split("|")]
-    rows = {}
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        rows[cells[0]] = dict(zip(header, cells))
-    return rows
+    header, rows = markdown_rows(text, first_header)
+    return {cells[0]: dict(zip(header, cells)) for cells in rows}
+
+
+class StandardError(unittest.TestCase):
+    """Mean ± standard error of the mean, sample std / sqrt(n), on numbers worked by hand."""
+
+    def test_cell_is_mean_and_standard_error(self):
+        # Mean 0.72; squared deviations 0.0004 + 0.0001 + 0.0001 = 0.0006; sample variance
+        # 0.0006 / 2 = 0.0003; standard error sqrt(0.0003 / 3) = sqrt(0.0001) = 0.01.
+        self.assertEqual(cell(pd.Series([0.70, 0.73, 0.73])), "0.7200 ± 0.0100 (3 seeds)")
+        # Mean 0.6; squared deviations 3 * 0.01 + 0.09 = 0.12; variance 0.04; sqrt(0.04 / 4).
+        self.assertEqual(cell(pd.Series([0.5, 0.5, 0.5, 0.9])), "0.6000 ± 0.1000 (4 seeds)")
+        self.assertEqual(cell(pd.Series([0.5])), "0.5000 (1 seed)")
+
+    def test_bands_are_standard_error_by_round(self):
+        frames = [pd.DataFrame({"round": [0, 9], "mean_acc": [0.1, acc]})
+                  for acc in (0.70, 0.73, 0.73)]
+        summary = over_seeds(frames, ["mean_acc"])
+        self.assertAlmostEqual(summary.loc[9, ("mean_acc", "mean")], 0.72)
+        self.assertAlmostEqual(summary.loc[9, ("mean_acc", "sem")], 0.01)
+        self.assertEqual(summary.loc[0, ("mean_acc", "sem")], 0)
 
 
 class SweepReport(unittest.TestCase):
@@ -111,30 +137,32 @@ class SweepReport(unittest.TestCase):
     def test_counts_duplicates_once(self):
         self.assertIn("22 runs in 10 groups of 2 seeds; 2 duplicate runs", self.text)
 
-    def test_final_accuracy_is_mean_and_sample_std_over_seeds(self):
+    def test_final_accuracy_is_mean_and_standard_error_over_seeds(self):
+        # Two seeds a and b: the standard error is |a - b| / 2.
         table = markdown_table(self.text, "final mean client accuracy")
-        self.assertEqual(table["tad-lora T=5"]["p = 0.5"], "0.8600 ± 0.0283 (2 seeds)")
-        self.assertEqual(table["tad-lora T=1"]["p = 0.1"], "0.7200 ± 0.0283 (2 seeds)")
-        self.assertEqual(table["lora"]["p = 0.5"], "0.7900 ± 0.0141 (2 seeds)")
-        self.assertEqual(table["tad-lora-no-joint T=5"]["p = 0.1"], "0.5800 ± 0.0283 (2 seeds)")
+        self.assertEqual(table["tad-lora T=5"]["p = 0.5"], "0.8600 ± 0.0200 (2 seeds)")
+        self.assertEqual(table["tad-lora T=1"]["p = 0.1"], "0.7200 ± 0.0200 (2 seeds)")
+        self.assertEqual(table["lora"]["p = 0.5"], "0.7900 ± 0.0100 (2 seeds)")
+        self.assertEqual(table["tad-lora-no-joint T=5"]["p = 0.1"], "0.5800 ± 0.0200 (2 seeds)")
         averaged = markdown_table(self.text, "final averaged model")
-        self.assertEqual(averaged["tad-lora T=5"]["p = 0.1"], "0.7300 ± 0.0283 (2 seeds)")
+        self.assertEqual(averaged["tad-lora T=5"]["p = 0.1"], "0.7300 ± 0.0200 (2 seeds)")
+        self.assertIn("means ± the standard error of the mean", self.text)
 
     def test_best_interval_per_p(self):
         table = markdown_table(self.text, "final mean client accuracy")
-        self.assertEqual(table["tad-lora (best T)"]["p = 0.5"], "0.8600 ± 0.0283 (2 seeds, T=5)")
-        self.assertEqual(table["tad-lora (best T)"]["p = 0.1"], "0.7200 ± 0.0283 (2 seeds, T=1)")
+        self.assertEqual(table["tad-lora (best T)"]["p = 0.5"], "0.8600 ± 0.0200 (2 seeds, T=5)")
+        self.assertEqual(table["tad-lora (best T)"]["p = 0.1"], "0.7200 ± 0.0200 (2 seeds, T=1)")
         by_interval = markdown_table(self.text, "T")
-        self.assertEqual(by_interval["T = 1"]["p = 0.5"], "0.8100 ± 0.0141 (2 seeds)")
+        self.assertEqual(by_interval["T = 1"]["p = 0.5"], "0.8100 ± 0.0100 (2 seeds)")
 
     def test_ablation_pairs_joint_and_no_joint_mixing(self):
         lines = [line for line in self.text.splitlines()
                  if line.startswith("| tad-lora") and "| 0.5 | 5 |" in line]
         self.assertEqual(lines, [
-            "| tad-lora-no-joint | 0.5 | 5 | 0.7600 ± 0.0283 (2 seeds) | 3 ± 1.414 (2 seeds) "
-            "| 1 ± 0 (2 seeds) | 0.15 ± 0.07071 (2 seeds) |",
-            "| tad-lora | 0.5 | 5 | 0.8600 ± 0.0283 (2 seeds) | 0.75 ± 0.3536 (2 seeds) "
-            "| 1 ± 0 (2 seeds) | 0.15 ± 0.07071 (2 seeds) |"])
+            "| tad-lora-no-joint | 0.5 | 5 | 0.7600 ± 0.0200 (2 seeds) | 3 ± 1 (2 seeds) "
+            "| 1 ± 0 (2 seeds) | 0.15 ± 0.05 (2 seeds) |",
+            "| tad-lora | 0.5 | 5 | 0.8600 ± 0.0200 (2 seeds) | 0.75 ± 0.25 (2 seeds) "
+            "| 1 ± 0 (2 seeds) | 0.15 ± 0.05 (2 seeds) |"])
 
     def test_calibrates_the_switching_constant(self):
         rows = [line for line in self.text.splitlines() if line.startswith("| tad-lora | 0.")
@@ -183,6 +211,57 @@ class NarrowReport(unittest.TestCase):
         table = markdown_table(text, "final mean client accuracy")
         self.assertEqual({label: cells["p = 0.5"] for label, cells in table.items()},
                          {"lora clients=4": "0.5000 (1 seed)", "lora clients=8": "0.6000 (1 seed)"})
+
+    def test_pairs_tad_lora_with_lora_and_no_joint_seed_by_seed(self):
+        results = self.tmp / "results"
+        runs = [  # method, p, T, {seed: final mean client accuracy}
+            # p = 0.5: tad-lora at T = 5 (T = 1 ignored), lora lacks seed 3.
+            ("tad-lora", 0.5, 5, {1: 0.80, 2: 0.84, 3: 0.90}),
+            ("tad-lora", 0.5, 1, {1: 0.50, 2: 0.50}),
+            ("lora", 0.5, None, {1: 0.70, 2: 0.78}),
+            ("tad-lora-no-joint", 0.5, 5, {1: 0.77, 2: 0.87, 3: 0.87}),
+            # p = 0.1: no T = 5, so the T shown (1); lora has seed 1 only; no no-joint.
+            ("tad-lora", 0.1, 1, {1: 0.60, 2: 0.62}),
+            ("lora", 0.1, None, {1: 0.50}),
+            # p = 0.2: no seed in common, no pair.
+            ("tad-lora", 0.2, 5, {3: 0.60}),
+            ("lora", 0.2, None, {1: 0.50}),
+        ]
+        for method, p, interval, accs in runs:
+            for seed, acc in accs.items():
+                write_run(results / f"{method}-{p}-{interval}-{seed}", method, p, interval, seed,
+                          acc)
+        result = report(results)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        text = (results / "report" / "report.md").read_text(encoding="utf-8")
+        header, rows = markdown_rows(text, "difference")
+        self.assertEqual(header, ["difference", "quantity", "p", "mean ± standard error",
+                                  "within error"])
+        # tad-lora - lora, seeds 1 and 2: 0.10 and 0.06, mean 0.08, standard error
+        # |0.10 - 0.06| / 2 = 0.02; the averaged model is 0.05 above both in rounds.csv.
+        # tad-lora - no-joint: 0.03, -0.03, 0.03, mean 0.01; squared deviations 0.0004 +
+        # 0.0016 + 0.0004 = 0.0024, variance 0.0012, standard error sqrt(0.0012 / 3) = 0.02.
+        # consensus_A, no-joint (2 seed) - tad-lora (seed / 2): 1.5, 3, 4.5, mean 3,
+        # variance 2.25, standard error sqrt(2.25 / 3) = 0.866; B and cross term are equal.
+        # p = 0.1: one seed, 0.60 - 0.50.
+        versus_lora = "tad-lora T=5 − lora"
+        versus_no_joint = "tad-lora T=5 − tad-lora-no-joint T=5"
+        no_joint_minus = "tad-lora-no-joint T=5 − tad-lora T=5"
+        self.assertEqual(rows, [
+            [versus_lora, "final mean client accuracy", "0.5", "0.0800 ± 0.0200 (2 seeds)", ""],
+            [versus_lora, "final averaged model", "0.5", "0.0800 ± 0.0200 (2 seeds)", ""],
+            [versus_no_joint, "final mean client accuracy", "0.5", "0.0100 ± 0.0200 (3 seeds)",
+             "within error"],
+            [versus_no_joint, "final averaged model", "0.5", "0.0100 ± 0.0200 (3 seeds)",
+             "within error"],
+            [no_joint_minus, "consensus_A", "0.5", "3 ± 0.866 (3 seeds)", ""],
+            [no_joint_minus, "consensus_B", "0.5", "0 ± 0 (3 seeds)", "within error"],
+            [no_joint_minus, "cross_term", "0.5", "0 ± 0 (3 seeds)", "within error"],
+            ["tad-lora T=1 − lora", "final mean client accuracy", "0.1", "0.1000 (1 seed)",
+             "within error"],
+            ["tad-lora T=1 − lora", "final averaged model", "0.1", "0.1000 (1 seed)",
+             "within error"],
+        ])
 
     def test_bad_input_exits_2_with_one_line_and_writes_nothing(self):
         write_run(self.tmp / "results" / "run", "lora", 0.5, None, 1, 0.5)

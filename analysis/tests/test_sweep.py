@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import math
 import os
 import shlex
 import shutil
@@ -191,8 +192,8 @@ class SweepThenReport(unittest.TestCase):
         made = run(PYTHON, REPO / "analysis" / "report.py", results)
         self.assertEqual(made.returncode, 0, made.stderr)
         text = (results / "report" / "report.md").read_text(encoding="utf-8")
-        expected = (f"| lora | {statistics.mean(finals):.4f} ± {statistics.stdev(finals):.4f} "
-                    "(2 seeds) |")
+        standard_error = statistics.stdev(finals) / math.sqrt(len(finals))
+        expected = f"| lora | {statistics.mean(finals):.4f} ± {standard_error:.4f} (2 seeds) |"
         self.assertIn(expected, text.splitlines())
 
 

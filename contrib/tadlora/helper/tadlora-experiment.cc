@@ -476,7 +476,7 @@ LoadTask(const TadLoraConfig& c)
                 c.dataDir.empty() ? tadlora::DefaultSpamAssassinDir() : c.dataDir, c.testSamples);
         }
         return tadlora::LoadFashionMnist(c.dataDir.empty() ? tadlora::kFashionMnistDir : c.dataDir,
-                                         0, c.testSamples);
+                                         0, c.testSamples, c.patchSize);
     }
     catch (const std::runtime_error& e)
     {
@@ -560,28 +560,47 @@ TadLoraExperiment::Run()
     // Everything that can be checked is checked before anything runs or is written.
     const tadlora::Method method(c.method, c.switchInterval);
     TadLoraNetworkHelper::Check(c);
+    if (c.modelWidth % c.modelHeads != 0)
+    {
+        throw std::invalid_argument("--model-heads: " + std::to_string(c.modelHeads) +
+                                    " does not divide --model-width " +
+                                    std::to_string(c.modelWidth));
+    }
+    if (c.task != "fashion-mnist" && c.patchSize != tadlora::kDefaultPatchSide)
+    {
+        throw std::invalid_argument("--patch-size: only image tasks (fashion-mnist) are cut "
+                                    "into patches, not " + c.task);
+    }
     StagingDir staging(c.out);
 
     tadlora::ConfigureCompute(c.threads);
     const Clock::time_point dataStart = Clock::now();
     auto task = std::make_shared<tadlora::TaskData>(LoadTask(c));
+    tadlora::PretrainConfig recipe;
+    recipe.objective = c.pretrain;
+    recipe.samples = c.pretrainSamples;
+    recipe.steps = c.pretrainSteps;
+    const tadlora::Dataset pretrainData = tadlora::TakePretrainingData(task->train, recipe);
     const std::vector<std::vector<uint32_t>> shards = tadlora::Partition(
         tadlora::LabelsOf(task->train), task->train.numClasses, c.clients, c.partition, c.seed);
     const double dataSeconds = SecondsSince(dataStart);
 
     const Clock::time_point pretrainStart = Clock::now();
     tadlora::ModelConfig modelConfig = tadlora::ModelConfigFor(*task);
+    modelConfig.dModel = c.modelWidth;
+    modelConfig.heads = c.modelHeads;
+    modelConfig.layers = c.modelLayers;
+    modelConfig.ffn = 2 * int64_t{c.modelWidth};
+    modelConfig.loraTargets = tadlora::ParseLoraTargets(c.loraTargets);
     modelConfig.rank = c.rank;
     modelConfig.alpha = c.alpha;
-    tadlora::PretrainConfig recipe;
-    recipe.steps = c.pretrainSteps;
     tadlora::TransformerClassifier model = tadlora::PretrainedModel(
-        modelConfig, task->train, task->name, recipe,
+        modelConfig, pretrainData, task->name, recipe,
         c.cacheDir.empty() ? tadlora::DefaultCacheDir() : c.cacheDir,
-        [&progress](int64_t step, int64_t steps, double loss)
+        [&progress, &c](int64_t step, int64_t steps, double loss)
         {
             progress("pretraining the base: step " + std::to_string(step) + "/" +
-                     std::to_string(steps) + ", masked-token loss " + std::to_string(loss));
+                     std::to_string(steps) + ", " + c.pretrain + " loss " + std::to_string(loss));
         });
     const double pretrainSeconds = SecondsSince(pretrainStart);
 

@@ -2,6 +2,8 @@
 #include "tadlora-options.h"
 
 #include "tadlora-method.h"
+#include "tadlora-pretrain.h"
+#include "tadlora-transformer.h"
 
 #include <CLI/CLI.hpp>
 
@@ -60,6 +62,23 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     flag("--keep-optimizer-state", c.keepOptimizerState,
          "Keep each client's AdamW moments across rounds (default: fresh each round)");
     app.add_option("--rank", c.rank, "LoRA rank r")->check(CLI::Range(1, 1024));
+    app.add_option("--lora-targets", c.loraTargets,
+                   "Projections LoRA adapts in every block: q, k, v, o, ff1, ff2, "
+                   "comma-separated, or all")
+        ->check(CLI::Validator(
+            [](const std::string& value)
+            {
+                try
+                {
+                    tadlora::ParseLoraTargets(value);
+                    return std::string();
+                }
+                catch (const std::invalid_argument& e)
+                {
+                    return std::string(e.what()).substr(std::string("--lora-targets: ").size());
+                }
+            },
+            "TARGETS", "LoraTargets"));
     app.add_option("--alpha", c.alpha, "LoRA alpha (scale alpha / r)")->check(CLI::Range(0.0, 1e6));
     app.add_option("--switch-interval", c.switchInterval,
                    "Switching interval T of alternating methods, or auto: T from the graph's rho")
@@ -158,6 +177,23 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
                    "package data/ (default: where scripts/setup.sh installs them)");
     app.add_option("--test-samples", c.testSamples, "Held-out samples evaluated (0: all)")
         ->check(CLI::Range(0, 10000000));
+    app.add_option("--model-width", c.modelWidth, "Model: residual width d (feed-forward 2 d)")
+        ->check(CLI::Range(1, 4096));
+    app.add_option("--model-layers", c.modelLayers, "Model: encoder blocks")
+        ->check(CLI::Range(1, 64));
+    app.add_option("--model-heads", c.modelHeads, "Model: attention heads (must divide the width)")
+        ->check(CLI::Range(1, 4096));
+    app.add_option("--patch-size", c.patchSize,
+                   "Image tasks: side of the square patches each image is cut into (divides 28)")
+        ->check(CLI::IsMember({1, 2, 4, 7, 14, 28}));
+    app.add_option("--pretrain", c.pretrain,
+                   "How the frozen base and head are pretrained: masked (masked tokens, every "
+                   "training input, random head) or supervised (base and head on a labelled "
+                   "split no client holds)")
+        ->check(CLI::IsMember(tadlora::PretrainConfig::Objectives()));
+    app.add_option("--pretrain-samples", c.pretrainSamples,
+                   "Supervised pretraining: training samples held out for the base")
+        ->check(CLI::Range(1, 10000000));
     app.add_option("--pretrain-steps", c.pretrainSteps, "Steps of the base's pretraining")
         ->check(CLI::Range(0, 10000000));
     app.add_option("--cache-dir", c.cacheDir, "Where pretrained bases are cached");

@@ -81,6 +81,13 @@ struct TadLoraConfig
     std::string partition = "label-skew"; //!< --partition
     std::string dataDir;                  //!< --data-dir (default: per task, see setup.sh)
     uint32_t testSamples = 1000;          //!< --test-samples
+    uint32_t modelWidth = 64;             //!< --model-width
+    uint32_t modelLayers = 2;             //!< --model-layers
+    uint32_t modelHeads = 4;              //!< --model-heads
+    uint32_t patchSize = 7;               //!< --patch-size (image tasks)
+    std::string loraTargets = "q,v";      //!< --lora-targets
+    std::string pretrain = "masked";      //!< --pretrain
+    uint32_t pretrainSamples = 5000;      //!< --pretrain-samples
     uint32_t pretrainSteps = 600;         //!< --pretrain-steps
     std::string cacheDir;                 //!< --cache-dir (default: tadlora::DefaultCacheDir())
     // Run

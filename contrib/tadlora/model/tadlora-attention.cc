@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-attention.h"
 
+#include <ATen/ExpandUtils.h>
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
@@ -295,14 +296,18 @@ at::Tensor
 Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale)
 {
     const auto d = q.size(-1);
-    auto keys = k.sizes().vec();
-    std::copy(q.sizes().begin(), q.sizes().end() - 2, keys.begin()); // broadcast k and v
-    auto flat = [d](const at::Tensor& t, int64_t tokens) {
-        return t.reshape({-1, tokens, d}).contiguous();
+    // The leading dimensions broadcast over q, k and v (a frozen projection shared by every
+    // model has 1 where an adapted one has G).
+    auto leading = [](const at::Tensor& t) { return t.sizes().slice(0, t.dim() - 2); };
+    const auto lead = at::infer_size(at::infer_size(leading(q), leading(k)), leading(v));
+    auto flat = [&](const at::Tensor& t) {
+        auto shape = lead;
+        shape.insert(shape.end(), {t.size(-2), d});
+        return t.expand(shape).reshape({-1, t.size(-2), d}).contiguous();
     };
-    const auto out = AttentionFunction::apply(flat(q, q.size(-2)), flat(k.expand(keys), k.size(-2)),
-                                              flat(v.expand(keys), k.size(-2)), scale);
-    return out.view(q.sizes());
+    auto shape = lead;
+    shape.insert(shape.end(), {q.size(-2), d});
+    return AttentionFunction::apply(flat(q), flat(k), flat(v), scale).view(shape);
 }
 
 } // namespace tadlora

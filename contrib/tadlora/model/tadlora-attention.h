@@ -25,10 +25,10 @@ namespace tadlora
  * 3.7 times faster than matmul and softmax on two threads (README, "Performance").
  *
  * @param q [..., Sq, dh] queries
- * @param k [..., Sk, dh] keys; may broadcast over q's leading dimensions
- * @param v [..., Sk, dh] values; may broadcast over q's leading dimensions
+ * @param k [..., Sk, dh] keys
+ * @param v [..., Sk, dh] values
  * @param scale the scores' factor, usually 1 / sqrt(dh)
- * @return [..., Sq, dh] float32
+ * @return [..., Sq, dh] float32, the leading dimensions those of q, k and v broadcast
  */
 at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale);
 

@@ -25,8 +25,6 @@ namespace
 {
 
 constexpr int64_t kImageSide = 28;
-constexpr int64_t kPatchSide = 7;
-constexpr int64_t kPatchesPerSide = kImageSide / kPatchSide;
 constexpr uint32_t kFashionClasses = 10;
 constexpr double kFashionMean = 0.2860;
 constexpr double kFashionStd = 0.3530;
@@ -117,8 +115,9 @@ ReadIdx(const std::string& path, const std::vector<int64_t>& itemShape, int64_t 
 }
 
 Dataset
-LoadFashionSplit(const std::string& dir, const std::string& prefix, int64_t limit)
+LoadFashionSplit(const std::string& dir, const std::string& prefix, int64_t limit, int64_t patch)
 {
+    const int64_t patches = kImageSide / patch; // per side
     if (limit < 0)
     {
         throw std::invalid_argument("Fashion-MNIST: sample limit must be >= 0, got " +
@@ -140,28 +139,32 @@ LoadFashionSplit(const std::string& dir, const std::string& prefix, int64_t limi
 
     const int64_t n = images.items.size(0);
     // [N, 4, 7, 4, 7] (patch row, pixel row, patch col, pixel col) -> [N, 4, 4, 7, 7]
-    // -> [N, 16, 49]
-    const torch::Tensor patches =
-        images.items.view({n, kPatchesPerSide, kPatchSide, kPatchesPerSide, kPatchSide})
-            .permute({0, 1, 3, 2, 4})
-            .reshape({n, kPatchesPerSide * kPatchesPerSide, kPatchSide * kPatchSide});
+    // -> [N, 16, 49] (patch side 7)
+    const torch::Tensor tokens = images.items.view({n, patches, patch, patches, patch})
+                                     .permute({0, 1, 3, 2, 4})
+                                     .reshape({n, patches * patches, patch * patch});
     // (x / 255 - mean) / std, in place: the float copy of the training set is 188 MB.
     const torch::Tensor inputs =
-        patches.to(torch::kFloat32).sub_(255 * kFashionMean).div_(255 * kFashionStd);
+        tokens.to(torch::kFloat32).sub_(255 * kFashionMean).div_(255 * kFashionStd);
     return {inputs, labels.items.to(torch::kInt64), kFashionClasses};
 }
 
 } // namespace
 
 TaskData
-LoadFashionMnist(const std::string& dir, int64_t trainLimit, int64_t testLimit)
+LoadFashionMnist(const std::string& dir, int64_t trainLimit, int64_t testLimit, int64_t patch)
 {
+    if (patch < 1 || kImageSide % patch != 0)
+    {
+        throw std::invalid_argument("--patch-size: " + std::to_string(patch) +
+                                    " does not divide the images' side of 28 (1, 2, 4, 7, 14, 28)");
+    }
     TaskData task;
-    task.train = LoadFashionSplit(dir, "train", trainLimit);
-    task.test = LoadFashionSplit(dir, "t10k", testLimit);
+    task.train = LoadFashionSplit(dir, "train", trainLimit, patch);
+    task.test = LoadFashionSplit(dir, "t10k", testLimit, patch);
     task.name = "fashion-mnist";
-    task.tokens = kPatchesPerSide * kPatchesPerSide;
-    task.tokenDim = kPatchSide * kPatchSide;
+    task.tokens = (kImageSide / patch) * (kImageSide / patch);
+    task.tokenDim = patch * patch;
     return task;
 }
 

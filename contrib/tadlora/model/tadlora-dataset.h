@@ -21,6 +21,9 @@ namespace tadlora
 /** Where Debian's dataset-fashion-mnist package installs the four gzip IDX files. */
 inline constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
 
+/** Side of the image patches Fashion-MNIST is cut into, unless asked otherwise. */
+inline constexpr int64_t kDefaultPatchSide = 7;
+
 /** Token id of padding, in tasks whose inputs are token ids. */
 inline constexpr int64_t kPaddingToken = 0;
 /** Token id that hides a token from the encoder during pretraining. */
@@ -47,21 +50,23 @@ struct TaskData
 };
 
 /**
- * @brief Loads Fashion-MNIST as sequences of 16 image patches.
+ * @brief Loads Fashion-MNIST as sequences of image patches.
  *
  * Pixels are scaled to [0, 1] and normalized with the training set's mean 0.2860 and std
- * 0.3530; each 28 x 28 image is cut into 16 non-overlapping 7 x 7 patches in row-major order,
- * each patch flattened row-major: inputs are [N, 16, 49].
+ * 0.3530; each 28 x 28 image is cut into non-overlapping P x P patches in row-major order,
+ * each patch flattened row-major: inputs are [N, (28 / P)^2, P^2], [N, 16, 49] for P = 7.
  *
  * @param dir directory holding {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
  * @param trainLimit keep the first trainLimit training samples (0 = all 60000)
  * @param testLimit keep the first testLimit test samples (0 = all 10000)
+ * @param patch the patches' side P; must divide 28
  * @return the task "fashion-mnist", 10 classes
  * @throws std::runtime_error naming the file and the problem on one line when a file is
  *         missing, unreadable, truncated or not the expected IDX file
- * @throws std::invalid_argument on a negative limit
+ * @throws std::invalid_argument on a negative limit, or (naming --patch-size) a bad P
  */
-TaskData LoadFashionMnist(const std::string& dir, int64_t trainLimit, int64_t testLimit);
+TaskData LoadFashionMnist(const std::string& dir, int64_t trainLimit, int64_t testLimit,
+                          int64_t patch = kDefaultPatchSide);
 
 /**
  * @brief Generates a fast, learnable but not trivial task of shape [N, 8, 16].

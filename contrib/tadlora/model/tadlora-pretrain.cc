@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 #include <unistd.h>
@@ -15,13 +16,57 @@
 namespace tadlora
 {
 
+std::vector<std::string>
+PretrainConfig::Objectives()
+{
+    return {"masked", "supervised"};
+}
+
 std::string
 PretrainConfig::Key() const
 {
     std::ostringstream key;
-    key << "mtm-s" << steps << "-b" << batchSize << "-lr" << lr << "-m" << maskRatio << "-seed"
-        << seed;
+    if (objective == "supervised")
+    {
+        key << "sup-n" << samples;
+    }
+    else
+    {
+        key << "mtm";
+    }
+    key << "-s" << steps << "-b" << batchSize << "-lr" << lr;
+    if (objective != "supervised")
+    {
+        key << "-m" << maskRatio;
+    }
+    key << "-seed" << seed;
     return key.str();
+}
+
+Dataset
+TakePretrainingData(Dataset& train, const PretrainConfig& recipe)
+{
+    if (recipe.objective != "supervised")
+    {
+        return train;
+    }
+    const int64_t n = train.inputs.size(0);
+    if (recipe.samples < 1 || 2 * recipe.samples > n)
+    {
+        throw std::invalid_argument(
+            "--pretrain-samples: " + std::to_string(recipe.samples) + " must be in [1, " +
+            std::to_string(n / 2) + "] (half of the task's " + std::to_string(n) +
+            " training samples: the clients keep the rest)");
+    }
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(recipe.seed + 2);
+    const auto order = torch::randperm(n, generator, torch::kLong);
+    const auto held = std::get<0>(order.slice(0, 0, recipe.samples).sort());
+    const auto kept = std::get<0>(order.slice(0, recipe.samples).sort());
+    Dataset split{train.inputs.index_select(0, held), train.labels.index_select(0, held),
+                  train.numClasses};
+    train = {train.inputs.index_select(0, kept), train.labels.index_select(0, kept),
+             train.numClasses};
+    return split;
 }
 
 std::string
@@ -75,30 +120,43 @@ MaskedTokenLoss(TransformerClassifier& model, torch::nn::Linear& predict, const 
     return error.sum() / (mask.sum() * c.tokenDim).clamp_min(1);
 }
 
+/** @return the classification loss of the frozen-to-be base and head on one labelled batch */
+torch::Tensor
+SupervisedLoss(TransformerClassifier& model, const torch::Tensor& x, const torch::Tensor& y)
+{
+    const auto logits = model->head(model->Encode(x.unsqueeze(0), nullptr, 1)[0].select(1, 0));
+    return torch::nn::functional::cross_entropy(logits, y);
+}
+
 void
-Pretrain(TransformerClassifier& model, const Dataset& unlabeled, const PretrainConfig& recipe,
+Pretrain(TransformerClassifier& model, const Dataset& data, const PretrainConfig& recipe,
          const std::function<void(int64_t, int64_t, double)>& progress)
 {
     const ModelConfig& c = model->config;
-    // Used only here: predicts a hidden token's id (vocab > 0) or features from its state.
+    const bool supervised = recipe.objective == "supervised";
+    // Masked: predicts a hidden token's id (vocab > 0) or features from its state; used only
+    // here. The head stays random: masked pretraining shapes the encoder only.
     torch::nn::Linear predict(c.dModel, c.vocab > 0 ? c.vocab : c.tokenDim);
-    // The head stays random: pretraining shapes the encoder only.
     const std::vector<torch::Tensor> head = model->head->parameters();
     std::vector<torch::Tensor> params;
     for (const auto& p : model->parameters())
     {
-        if (std::none_of(head.begin(), head.end(), [&p](const auto& h) { return h.is_same(p); }))
+        if (supervised ||
+            std::none_of(head.begin(), head.end(), [&p](const auto& h) { return h.is_same(p); }))
         {
             params.push_back(p);
         }
     }
-    for (auto& p : predict->parameters())
+    if (!supervised)
     {
-        params.push_back(p);
+        for (auto& p : predict->parameters())
+        {
+            params.push_back(p);
+        }
     }
     torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(recipe.lr).weight_decay(0.01));
     auto generator = at::make_generator<at::CPUGeneratorImpl>(recipe.seed + 1);
-    const int64_t n = unlabeled.inputs.size(0);
+    const int64_t n = data.inputs.size(0);
     for (int64_t step = 0; step < recipe.steps; ++step)
     {
         const double lr = 0.5 * recipe.lr * (1 + std::cos(M_PI * step / recipe.steps));
@@ -107,8 +165,9 @@ Pretrain(TransformerClassifier& model, const Dataset& unlabeled, const PretrainC
             static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
         }
         auto index = torch::randint(n, {recipe.batchSize}, generator, torch::kLong);
-        auto loss = MaskedTokenLoss(model, predict, unlabeled.inputs.index_select(0, index),
-                                    recipe.maskRatio, generator);
+        const auto x = data.inputs.index_select(0, index);
+        auto loss = supervised ? SupervisedLoss(model, x, data.labels.index_select(0, index))
+                               : MaskedTokenLoss(model, predict, x, recipe.maskRatio, generator);
         optimizer.zero_grad();
         loss.backward();
         optimizer.step();
@@ -122,29 +181,46 @@ Pretrain(TransformerClassifier& model, const Dataset& unlabeled, const PretrainC
 } // namespace
 
 std::string
-BaseCacheName(const ModelConfig& config, const Dataset& unlabeled, const std::string& taskName,
+BaseCacheName(const ModelConfig& config, const Dataset& data, const std::string& taskName,
               const PretrainConfig& recipe)
 {
-    return "base-" + taskName + "-n" + std::to_string(unlabeled.inputs.size(0)) + "-" +
-           config.BaseKey() + "-" + recipe.Key() + ".pt";
+    // A checksum of the data, so that other files of the same task and size, or another
+    // split, never share a base: FNV-1a over the inputs' and labels' bytes, 8 at a time.
+    uint64_t hash = 14695981039346656037ull;
+    for (const torch::Tensor& t : {data.inputs.contiguous(), data.labels.contiguous()})
+    {
+        const auto* bytes = static_cast<const uint8_t*>(t.data_ptr());
+        const size_t size = t.numel() * t.element_size();
+        for (size_t i = 0; i < size; i += 8)
+        {
+            uint64_t word = 0;
+            std::memcpy(&word, bytes + i, std::min<size_t>(8, size - i));
+            hash = (hash ^ word) * 1099511628211ull;
+        }
+    }
+    std::ostringstream name;
+    name << "base-" << taskName << "-n" << data.inputs.size(0) << "-" << std::hex
+         << static_cast<uint32_t>(hash ^ (hash >> 32)) << "-"
+         << config.BaseKey() << "-" << recipe.Key() << ".pt";
+    return name.str();
 }
 
 TransformerClassifier
-PretrainedModel(const ModelConfig& config, const Dataset& unlabeled, const std::string& taskName,
+PretrainedModel(const ModelConfig& config, const Dataset& data, const std::string& taskName,
                 const PretrainConfig& recipe, const std::string& cacheDir,
                 const std::function<void(int64_t, int64_t, double)>& progress)
 {
     torch::manual_seed(recipe.seed);
     TransformerClassifier model(config);
     const std::filesystem::path path =
-        std::filesystem::path(cacheDir) / BaseCacheName(config, unlabeled, taskName, recipe);
+        std::filesystem::path(cacheDir) / BaseCacheName(config, data, taskName, recipe);
     if (std::filesystem::exists(path))
     {
         torch::load(model, path.string());
     }
     else
     {
-        Pretrain(model, unlabeled, recipe, progress);
+        Pretrain(model, data, recipe, progress);
         std::filesystem::create_directories(path.parent_path());
         // Written under a private name, then renamed: a concurrent or interrupted run never
         // sees half a file.

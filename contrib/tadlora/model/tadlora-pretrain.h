@@ -4,9 +4,12 @@
 
 #include "tadlora-transformer.h"
 
+#include "tadlora-dataset.h"
+
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 /**
  * @file
@@ -16,20 +19,45 @@
 namespace tadlora
 {
 
-struct Dataset;
-
-/** @brief How the base is pretrained: masked token modelling, the analogue of RoBERTa's MLM. */
+/**
+ * @brief How the base is pretrained.
+ *
+ * - `masked`: masked token modelling on every training input, labels unused (the analogue of
+ *   RoBERTa's MLM); the classification head keeps its seeded random initialization.
+ * - `supervised`: the encoder and the classification head trained together by cross-entropy
+ *   on `samples` labelled training samples that no client holds (TakePretrainingData).
+ */
 struct PretrainConfig
 {
-    int64_t steps = 600;     //!< AdamW steps
-    int64_t batchSize = 128; //!< samples per step
-    double lr = 2e-3;        //!< learning rate, cosine-decayed to 0
-    double maskRatio = 0.3;  //!< share of tokens hidden and reconstructed
-    uint64_t seed = 1;       //!< seed of the initialization, masks and batches
+    std::string objective = "masked"; //!< masked or supervised
+    int64_t samples = 5000;           //!< supervised: training samples held out for the base
+    int64_t steps = 600;              //!< AdamW steps
+    int64_t batchSize = 128;          //!< samples per step
+    double lr = 2e-3;                 //!< learning rate, cosine-decayed to 0
+    double maskRatio = 0.3;           //!< masked: share of tokens hidden and reconstructed
+    uint64_t seed = 1;                //!< seed of the initialization, split, masks and batches
+
+    /** @return the objectives, as --pretrain takes them */
+    static std::vector<std::string> Objectives();
 
     /** @return a short text that changes whenever the pretraining recipe changes */
     std::string Key() const;
 };
+
+/**
+ * @brief The data the base pretrains on.
+ *
+ * Masked: every training input (the labels are not used), and train keeps them all.
+ * Supervised: recipe.samples training samples, drawn by recipe.seed (so every run's seed
+ * shares the base), taken out of train so that no client ever holds them.
+ *
+ * @param train the training set; loses the supervised split
+ * @param recipe the pretraining recipe
+ * @return the pretraining data
+ * @throws std::invalid_argument (naming --pretrain-samples) when the split would leave
+ *         fewer training samples than it takes
+ */
+Dataset TakePretrainingData(Dataset& train, const PretrainConfig& recipe);
 
 /**
  * @brief The default cache directory: $TADLORA_CACHE_DIR, else $XDG_CACHE_HOME/tadlora, else
@@ -40,24 +68,24 @@ std::string DefaultCacheDir();
 
 /**
  * @param config the model's shape
- * @param unlabeled the inputs to pretrain on
+ * @param data the data to pretrain on (its size and a checksum of its contents are in the name)
  * @param taskName the task's name
  * @param recipe the pretraining recipe
  * @return the file name a pretrained base is cached under: it differs whenever one of them does
  */
-std::string BaseCacheName(const ModelConfig& config, const Dataset& unlabeled,
+std::string BaseCacheName(const ModelConfig& config, const Dataset& data,
                           const std::string& taskName, const PretrainConfig& recipe);
 
 /**
  * @brief A pretrained base for a model shape and task: loaded from the cache, or pretrained
  * deterministically and then cached (written atomically).
  *
- * The encoder is trained to recover masked input tokens of the unlabeled training inputs (their
- * features, or their ids by cross-entropy over the vocabulary); the classification head keeps
- * its seeded random initialization and is never trained.
+ * Masked: the encoder is trained to recover masked input tokens (their features, or their
+ * ids by cross-entropy over the vocabulary); the classification head keeps its seeded random
+ * initialization. Supervised: encoder and head are trained by cross-entropy on the labels.
  *
  * @param config the model's shape
- * @param unlabeled the inputs to pretrain on; labels are not used
+ * @param data the data to pretrain on (TakePretrainingData); masked uses its inputs only
  * @param taskName part of the cache key
  * @param recipe the pretraining recipe
  * @param cacheDir where pretrained bases are kept
@@ -65,7 +93,7 @@ std::string BaseCacheName(const ModelConfig& config, const Dataset& unlabeled,
  * @return the model, with base and head frozen
  */
 TransformerClassifier PretrainedModel(
-    const ModelConfig& config, const Dataset& unlabeled, const std::string& taskName,
+    const ModelConfig& config, const Dataset& data, const std::string& taskName,
     const PretrainConfig& recipe, const std::string& cacheDir,
     const std::function<void(int64_t, int64_t, double)>& progress);
 

@@ -7,11 +7,56 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 
 namespace tadlora
 {
+
+std::vector<Projection>
+ParseLoraTargets(const std::string& spec)
+{
+    const std::vector<std::pair<std::string, Projection>> names{
+        {"q", Projection::Query},        {"k", Projection::Key},
+        {"v", Projection::Value},        {"o", Projection::Output},
+        {"ff1", Projection::FeedForward1}, {"ff2", Projection::FeedForward2}};
+    std::vector<bool> chosen(names.size(), spec == "all");
+    if (spec != "all")
+    {
+        std::istringstream items(spec);
+        std::string item;
+        bool any = false;
+        while (std::getline(items, item, ','))
+        {
+            const auto it = std::find_if(names.begin(), names.end(),
+                                         [&item](const auto& n) { return n.first == item; });
+            if (it == names.end())
+            {
+                throw std::invalid_argument("--lora-targets: unknown projection '" + item +
+                                            "' in '" + spec +
+                                            "' (allowed: q, k, v, o, ff1, ff2, comma-separated, "
+                                            "or all)");
+            }
+            chosen[it - names.begin()] = true;
+            any = true;
+        }
+        if (!any)
+        {
+            throw std::invalid_argument("--lora-targets: names no projection");
+        }
+    }
+    std::vector<Projection> targets;
+    for (size_t i = 0; i < names.size(); ++i)
+    {
+        if (chosen[i])
+        {
+            targets.push_back(names[i].second);
+        }
+    }
+    return targets;
+}
 
 std::string
 ModelConfig::BaseKey() const
@@ -85,6 +130,7 @@ Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& 
 EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& c)
     : heads(c.heads)
     , scaling(c.alpha / static_cast<double>(c.rank))
+    , targets(c.loraTargets)
     , norm1(register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.dModel}))))
     , query(register_module("query", torch::nn::Linear(c.dModel, c.dModel)))
     , key(register_module("key", torch::nn::Linear(c.dModel, c.dModel)))
@@ -102,22 +148,31 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
 {
     const int64_t d = x.size(3);
     const int64_t dh = d / heads;
+    // A projection of input [G_in, N, tokens, d_in]: each model's own if LoRA adapts it
+    // ([G, ...]), else the frozen one ([G_in, ...]; a shared one broadcasts over the models).
+    auto project = [&](torch::nn::Linear& linear, Projection p, const torch::Tensor& input) {
+        const auto it = std::find(targets.begin(), targets.end(), p);
+        if (lora == nullptr || it == targets.end())
+        {
+            return linear(input);
+        }
+        const size_t l = layer + (it - targets.begin());
+        return Adapted(linear, input, lora->a[l], lora->b[l], scaling);
+    };
     const auto h = norm1(x);                 // [G_x, N, S, d]
     const auto hq = h.narrow(2, 0, outputs); // [G_x, N, outputs, d]: the queries' tokens
-    const auto q = lora != nullptr ? Adapted(query, hq, lora->a[layer], lora->b[layer], scaling)
-                                   : query(hq); // [G, N, outputs, d]
-    const auto v = lora != nullptr
-                       ? Adapted(value, h, lora->a[layer + 1], lora->b[layer + 1], scaling)
-                       : value(h); // [G, N, S, d]
-    // [G, N, tokens, d] -> [G, N, heads, tokens, dh]; a shared key broadcasts over the models.
+    // [G, N, tokens, d] -> [G, N, heads, tokens, dh]
     auto split = [&](const torch::Tensor& t) {
         return t.reshape({t.size(0), t.size(1), t.size(2), heads, dh}).transpose(2, 3);
     };
-    auto mixed = Attention(split(q), split(key(h)), split(v), 1 / std::sqrt(double(dh)))
+    auto mixed = Attention(split(project(query, Projection::Query, hq)),
+                           split(project(key, Projection::Key, h)),
+                           split(project(value, Projection::Value, h)), 1 / std::sqrt(double(dh)))
                      .transpose(2, 3)
                      .flatten(3); // [G, N, outputs, d]
-    auto y = x.narrow(2, 0, outputs) + output(mixed);
-    return y + ff2(torch::gelu(ff1(norm2(y))));
+    auto y = x.narrow(2, 0, outputs) + project(output, Projection::Output, mixed);
+    const auto hidden = project(ff1, Projection::FeedForward1, norm2(y));
+    return y + project(ff2, Projection::FeedForward2, torch::gelu(hidden));
 }
 
 TransformerClassifierImpl::TransformerClassifierImpl(const ModelConfig& c)
@@ -153,7 +208,8 @@ TransformerClassifierImpl::Encode(const torch::Tensor& x, const LoraFactors* lor
     for (size_t l = 0; l < blocks->size(); ++l)
     {
         const bool last = l + 1 == blocks->size();
-        h = blocks[l]->as<EncoderBlock>()->forward(h, lora, 2 * l, last ? outputs : h.size(2));
+        h = blocks[l]->as<EncoderBlock>()->forward(h, lora, l * config.loraTargets.size(),
+                                                   last ? outputs : h.size(2));
     }
     return norm(h);
 }
@@ -167,9 +223,16 @@ TransformerClassifierImpl::forward(const torch::Tensor& x, const LoraFactors& lo
 std::vector<std::pair<int64_t, int64_t>>
 TransformerClassifierImpl::AdaptedShapes() const
 {
-    // Query and value of every block: d -> d.
-    return std::vector<std::pair<int64_t, int64_t>>(2 * config.layers,
-                                                    {config.dModel, config.dModel});
+    std::vector<std::pair<int64_t, int64_t>> shapes;
+    for (int64_t l = 0; l < config.layers; ++l)
+    {
+        for (Projection p : config.loraTargets)
+        {
+            shapes.emplace_back(p == Projection::FeedForward2 ? config.ffn : config.dModel,
+                                p == Projection::FeedForward1 ? config.ffn : config.dModel);
+        }
+    }
+    return shapes;
 }
 
 void

@@ -16,13 +16,32 @@
 
 /**
  * @file
- * A small transformer encoder classifier with LoRA on the attention query and value projections.
+ * A small transformer encoder classifier with LoRA on some of its blocks' projections (the
+ * attention query and value by default, as the paper).
  */
 
 namespace tadlora
 {
 
 struct TaskData;
+
+/** @brief A linear projection of an encoder block, which LoRA may adapt. */
+enum class Projection
+{
+    Query,
+    Key,
+    Value,
+    Output,       //!< the attention's output projection
+    FeedForward1, //!< d -> ffn
+    FeedForward2, //!< ffn -> d
+};
+
+/**
+ * @param spec a comma-separated set of q, k, v, o, ff1, ff2, or `all` (every one)
+ * @return those projections, each once, in the block's order (q, k, v, o, ff1, ff2)
+ * @throws std::invalid_argument naming --lora-targets on anything else
+ */
+std::vector<Projection> ParseLoraTargets(const std::string& spec);
 
 /** @brief Shape of the encoder and of its LoRA adapters. */
 struct ModelConfig
@@ -37,6 +56,9 @@ struct ModelConfig
     int64_t classes = 10;  //!< classification head outputs
     int64_t rank = 8;      //!< LoRA rank r
     double alpha = 16;     //!< LoRA alpha; the update is scaled by alpha / r
+    /** the adapted projections of every block (ParseLoraTargets); the base does not depend on
+     * them, so they are not part of BaseKey() */
+    std::vector<Projection> loraTargets{Projection::Query, Projection::Value};
 
     /** @return a short text that changes whenever the frozen base's shape changes */
     std::string BaseKey() const;
@@ -50,7 +72,7 @@ ModelConfig ModelConfigFor(const TaskData& task);
 
 /**
  * @brief The LoRA factors of G models over one frozen base, stacked: for every adapted layer
- * (block by block, query before value), A [G, r, d_in] and B [G, d_out, r].
+ * (block by block, in each block the config's loraTargets), A [G, r, d_in] and B [G, d_out, r].
  *
  * Defined in tadlora-lora-factors.h; the model only reads it.
  */
@@ -64,7 +86,7 @@ struct EncoderBlockImpl : torch::nn::Module
     /**
      * @param x [G_x, N, S, d]: G_x = 1 when every model reads the same inputs
      * @param lora the models' factors, or nullptr for the frozen base alone
-     * @param layer index of this block's query factors in lora (value: layer + 1)
+     * @param layer index in lora of this block's first adapted projection's factors
      * @param outputs how many leading tokens' states to compute (keys and values are always
      *        every token's): S, or 1 when only the class token matters next
      * @return [G, N, outputs, d]
@@ -74,10 +96,11 @@ struct EncoderBlockImpl : torch::nn::Module
 
     int64_t heads;                       //!< attention heads
     double scaling;                      //!< LoRA's alpha / r
+    std::vector<Projection> targets;     //!< the projections LoRA adapts, in lora's order
     torch::nn::LayerNorm norm1{nullptr}; //!< before attention
-    torch::nn::Linear query{nullptr};    //!< adapted by LoRA
+    torch::nn::Linear query{nullptr};    //!< frozen, like every projection (LoRA on top)
     torch::nn::Linear key{nullptr};      //!< frozen
-    torch::nn::Linear value{nullptr};    //!< adapted by LoRA
+    torch::nn::Linear value{nullptr};    //!< frozen
     torch::nn::Linear output{nullptr};   //!< frozen
     torch::nn::LayerNorm norm2{nullptr}; //!< before the feed-forward
     torch::nn::Linear ff1{nullptr};      //!< frozen
@@ -121,7 +144,7 @@ struct TransformerClassifierImpl : torch::nn::Module
      * @return class logits [G, N, classes], from the class token's final state
      */
     torch::Tensor forward(const torch::Tensor& x, const LoraFactors& lora);
-    /** @return [in, out] of every adapted projection, block by block, query before value */
+    /** @return [in, out] of every adapted projection, block by block, in loraTargets' order */
     std::vector<std::pair<int64_t, int64_t>> AdaptedShapes() const;
     /** @brief Freeze every parameter: only LoRA factors, held outside, are trained. */
     void Freeze();

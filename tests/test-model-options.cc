@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The base's pretraining objectives (--pretrain, --pretrain-samples) and the model's shape
+// options (--model-width, --model-layers, --model-heads, --patch-size, --lora-targets).
+
+#include "tadlora-dataset.h"
+#include "tadlora-lora-factors.h"
+#include "tadlora-pretrain.h"
+#include "tadlora-test-task.h"
+#include "tadlora-transformer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <set>
+
+using namespace tadlora;
+
+namespace
+{
+
+/** @return n samples whose single feature is their own index, labelled index mod 3 */
+Dataset
+Numbered(int64_t n)
+{
+    const auto index = torch::arange(n, torch::kLong);
+    return {index.to(torch::kFloat32).view({n, 1, 1}), index.remainder(3), 3};
+}
+
+/** @return the indices a data set of Numbered() samples holds */
+std::set<int64_t>
+Numbers(const Dataset& data)
+{
+    const auto values = data.inputs.flatten().to(torch::kLong);
+    return {values.data_ptr<int64_t>(), values.data_ptr<int64_t>() + values.numel()};
+}
+
+/** @return the frozen base and head's accuracy on the data */
+double
+BaseAccuracy(TransformerClassifier& model, const Dataset& data)
+{
+    torch::NoGradGuard noGrad;
+    const auto logits = model->head(model->Encode(data.inputs.unsqueeze(0), nullptr, 1)[0].select(1, 0));
+    return logits.argmax(1).eq(data.labels).to(torch::kDouble).mean().item<double>();
+}
+
+} // namespace
+
+TEST(Pretraining, SupervisedSplitIsHeldOutFromTheClientsAndFixedBySeed)
+{
+    PretrainConfig recipe;
+    recipe.objective = "supervised";
+    recipe.samples = 300;
+    Dataset train = Numbered(1000);
+    const Dataset split = TakePretrainingData(train, recipe);
+    const auto held = Numbers(split);
+    const auto kept = Numbers(train);
+    EXPECT_EQ(held.size(), 300u);
+    EXPECT_EQ(kept.size(), 700u);
+    for (int64_t i : held)
+    {
+        EXPECT_EQ(kept.count(i), 0u) << "sample " << i << " is in both";
+    }
+    EXPECT_TRUE(split.labels.equal(split.inputs.flatten().to(torch::kLong).remainder(3)));
+    EXPECT_TRUE(train.labels.equal(train.inputs.flatten().to(torch::kLong).remainder(3)));
+
+    Dataset again = Numbered(1000);
+    EXPECT_EQ(Numbers(TakePretrainingData(again, recipe)), held); // the recipe's seed fixes it
+    recipe.seed = 2;
+    Dataset other = Numbered(1000);
+    EXPECT_NE(Numbers(TakePretrainingData(other, recipe)), held);
+
+    recipe.samples = 501; // more than half: the clients would hold less than the base
+    Dataset tooMany = Numbered(1000);
+    EXPECT_THROW(
+        {
+            try
+            {
+                TakePretrainingData(tooMany, recipe);
+            }
+            catch (const std::invalid_argument& e)
+            {
+                EXPECT_NE(std::string(e.what()).find("--pretrain-samples"), std::string::npos);
+                throw;
+            }
+        },
+        std::invalid_argument);
+    EXPECT_EQ(tooMany.inputs.size(0), 1000); // nothing taken
+
+    PretrainConfig masked; // masked pretraining reads every input; the clients keep them all
+    Dataset all = Numbered(1000);
+    EXPECT_EQ(Numbers(TakePretrainingData(all, masked)).size(), 1000u);
+    EXPECT_EQ(all.inputs.size(0), 1000);
+}
+
+TEST(Pretraining, SupervisedBaseAndHeadClassifyMaskedBaseWithRandomHeadDoesNot)
+{
+    const auto task = test::SyntheticTask(); // 10 classes
+    const ModelConfig config = ModelConfigFor(*task);
+    PretrainConfig supervised;
+    supervised.objective = "supervised";
+    supervised.samples = 1000;
+    supervised.steps = 300;
+    Dataset train = task->train;
+    const Dataset split = TakePretrainingData(train, supervised);
+    auto model = PretrainedModel(config, split, task->name, supervised, test::CacheDir(), nullptr);
+    auto masked = test::PretrainedSyntheticModel();
+    const double supervisedAccuracy = BaseAccuracy(model, task->test);
+    const double maskedAccuracy = BaseAccuracy(masked, task->test);
+    // Chance is 0.1. The task is noisy: a thousand samples train this small model to about 0.67.
+    EXPECT_GT(supervisedAccuracy, 0.6);
+    EXPECT_LT(maskedAccuracy, 0.2);
+    for (const auto& p : model->parameters())
+    {
+        EXPECT_FALSE(p.requires_grad()); // base and head frozen
+    }
+    // From the cache: the same base.
+    auto cached = PretrainedModel(config, split, task->name, supervised, test::CacheDir(), nullptr);
+    EXPECT_EQ(BaseAccuracy(cached, task->test), supervisedAccuracy);
+}
+
+TEST(Pretraining, CacheNameChangesWithEverythingThatDeterminesTheBase)
+{
+    const auto task = test::SyntheticTask();
+    const ModelConfig config = ModelConfigFor(*task);
+    PretrainConfig supervised;
+    supervised.objective = "supervised";
+    supervised.samples = 1000;
+    Dataset train = task->train;
+    const Dataset split = TakePretrainingData(train, supervised);
+    const std::string name = BaseCacheName(config, split, task->name, supervised);
+
+    std::set<std::string> names{name, BaseCacheName(config, task->train, task->name, {})};
+    PretrainConfig fewer = supervised;
+    fewer.samples = 900;
+    names.insert(BaseCacheName(config, split, task->name, fewer));
+    Dataset shifted = split;
+    shifted.labels = (split.labels + 1).remainder(10); // same size, other contents
+    names.insert(BaseCacheName(config, shifted, task->name, supervised));
+    for (auto change : std::vector<std::function<void(ModelConfig&)>>{
+             [](ModelConfig& c) { c.dModel = 32; }, [](ModelConfig& c) { c.layers = 3; },
+             [](ModelConfig& c) { c.heads = 2; }, [](ModelConfig& c) { c.ffn = 64; },
+             [](ModelConfig& c) { c.tokens = 4; }, [](ModelConfig& c) { c.tokenDim = 32; }})
+    {
+        ModelConfig other = config;
+        change(other);
+        names.insert(BaseCacheName(other, split, task->name, supervised));
+    }
+    EXPECT_EQ(names.size(), 10u) << testing::PrintToString(names);
+    // LoRA's targets do not determine the base: one base serves all of them.
+    ModelConfig allTargets = config;
+    allTargets.loraTargets = ParseLoraTargets("all");
+    EXPECT_EQ(BaseCacheName(allTargets, split, task->name, supervised), name);
+}
+
+TEST(ModelShape, LoraTargetsParseToTheBlocksOrder)
+{
+    using P = Projection;
+    EXPECT_EQ(ParseLoraTargets("q,v"), (std::vector<P>{P::Query, P::Value}));
+    EXPECT_EQ(ParseLoraTargets("v,q,v"), (std::vector<P>{P::Query, P::Value}));
+    EXPECT_EQ(ParseLoraTargets("q,k,v,o"),
+              (std::vector<P>{P::Query, P::Key, P::Value, P::Output}));
+    EXPECT_EQ(ParseLoraTargets("all"), (std::vector<P>{P::Query, P::Key, P::Value, P::Output,
+                                                       P::FeedForward1, P::FeedForward2}));
+    for (const std::string bad : {"", "x", "q,,v", "q;v", "ALL"})
+    {
+        EXPECT_THROW(ParseLoraTargets(bad), std::invalid_argument) << bad;
+    }
+}
+
+TEST(ModelShape, EveryTargetIsAdaptedWithItsOwnShapeAndGradient)
+{
+    ModelConfig config;
+    config.tokens = 5;
+    config.tokenDim = 6;
+    config.dModel = 32;
+    config.heads = 2;
+    config.layers = 3;
+    config.ffn = 48;
+    config.loraTargets = ParseLoraTargets("all");
+    torch::manual_seed(3);
+    TransformerClassifier model(config);
+    model->Freeze();
+    const auto shapes = model->AdaptedShapes();
+    ASSERT_EQ(shapes.size(), 18u); // 6 projections x 3 blocks
+    for (size_t l = 0; l < shapes.size(); ++l)
+    {
+        const auto expected = l % 6 == 4   ? std::make_pair<int64_t, int64_t>(32, 48)
+                              : l % 6 == 5 ? std::make_pair<int64_t, int64_t>(48, 32)
+                                           : std::make_pair<int64_t, int64_t>(32, 32);
+        EXPECT_EQ(shapes[l], expected) << "layer " << l;
+    }
+    std::vector<torch::Tensor> a;
+    std::vector<int64_t> outputs;
+    for (const auto& [in, out] : shapes)
+    {
+        a.push_back(torch::randn({config.rank, in}) / 4);
+        outputs.push_back(out);
+    }
+    LoraFactors factors(a, outputs, 2);
+    const auto x = torch::randn({2, 4, config.tokens, config.tokenDim});
+    // B = 0: every model is the frozen base.
+    const auto base = model->head(model->Encode(x, nullptr, 1).select(2, 0));
+    EXPECT_LT((model->forward(x, factors) - base).abs().max().item<double>(), 1e-6);
+    // Each layer's B moves the output, and receives a gradient.
+    for (auto& b : factors.b)
+    {
+        b.normal_(0, 0.1);
+        b.set_requires_grad(true);
+    }
+    const auto logits = model->forward(x, factors);
+    EXPECT_GT((logits - base).abs().max().item<double>(), 1e-3);
+    logits.pow(2).sum().backward();
+    for (size_t l = 0; l < factors.b.size(); ++l)
+    {
+        EXPECT_GT(factors.b[l].grad().abs().max().item<double>(), 0) << "layer " << l;
+    }
+}
+
+TEST(ModelShape, PatchSizeCutsImagesIntoThatManyTokens)
+{
+    const TaskData seven = LoadFashionMnist(kFashionMnistDir, 5, 5);
+    const TaskData four = LoadFashionMnist(kFashionMnistDir, 5, 5, 4);
+    const TaskData whole = LoadFashionMnist(kFashionMnistDir, 5, 5, 28);
+    EXPECT_EQ(seven.tokens, 16);
+    EXPECT_EQ(seven.tokenDim, 49);
+    EXPECT_EQ(four.tokens, 49);
+    EXPECT_EQ(four.tokenDim, 16);
+    EXPECT_EQ(whole.tokens, 1);
+    const auto image = whole.train.inputs.view({5, 28, 28}); // row-major pixels
+    // Token 8 of the 4-pixel patches is patch row 1, column 1: rows and columns 4..7.
+    EXPECT_TRUE(four.train.inputs.select(1, 8).view({5, 4, 4}).equal(
+        image.slice(1, 4, 8).slice(2, 4, 8)));
+    EXPECT_TRUE(seven.train.inputs.select(1, 3).view({5, 7, 7}).equal(
+        image.slice(1, 0, 7).slice(2, 21, 28)));
+    EXPECT_THROW(LoadFashionMnist(kFashionMnistDir, 5, 5, 5), std::invalid_argument);
+}
