@@ -62,7 +62,8 @@ public:
 
 private:
     /**
-     * @brief Train, in one pass per step, clients whose kept moments no other call is training.
+     * @brief Train's work for one group of clients, on the calling thread's share of the
+     * machine: one pass per step over all of the group's clients.
      * @copydetails Train
      */
     std::vector<double> TrainGroup(const std::vector<uint32_t>& clients,
