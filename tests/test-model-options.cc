@@ -39,7 +39,7 @@ double
 BaseAccuracy(TransformerClassifier& model, const Dataset& data)
 {
     torch::NoGradGuard noGrad;
-    const auto logits = model->head(model->Encode(data.inputs.unsqueeze(0), nullptr, 1)[0].select(1, 0));
+    const auto logits = model->forward(data.inputs.unsqueeze(0), nullptr)[0];
     return logits.argmax(1).eq(data.labels).to(torch::kDouble).mean().item<double>();
 }
 
@@ -199,15 +199,15 @@ TEST(ModelShape, EveryTargetIsAdaptedWithItsOwnShapeAndGradient)
     LoraFactors factors(a, outputs, 2);
     const auto x = torch::randn({2, 4, config.tokens, config.tokenDim});
     // B = 0: every model is the frozen base.
-    const auto base = model->head(model->Encode(x, nullptr, 1).select(2, 0));
-    EXPECT_LT((model->forward(x, factors) - base).abs().max().item<double>(), 1e-6);
+    const auto base = model->forward(x, nullptr);
+    EXPECT_LT((model->forward(x, &factors) - base).abs().max().item<double>(), 1e-6);
     // Each layer's B moves the output, and receives a gradient.
     for (auto& b : factors.b)
     {
         b.normal_(0, 0.1);
         b.set_requires_grad(true);
     }
-    const auto logits = model->forward(x, factors);
+    const auto logits = model->forward(x, &factors);
     EXPECT_GT((logits - base).abs().max().item<double>(), 1e-3);
     logits.pow(2).sum().backward();
     for (size_t l = 0; l < factors.b.size(); ++l)

@@ -70,7 +70,7 @@ TEST(TokenModel, EmbedsIdsAndGivesTheFeatureModelsShapes)
     EXPECT_EQ(model->Encode(x, nullptr, 1).sizes(), (std::vector<int64_t>{1, 3, 1, 64}));
     const LoraFactors twoModels(std::vector<torch::Tensor>(4, torch::zeros({config.rank, 64})),
                                 std::vector<int64_t>(4, 64), 2);
-    EXPECT_EQ(model->forward(x, twoModels).sizes(), (std::vector<int64_t>{2, 3, 2}));
+    EXPECT_EQ(model->forward(x, &twoModels).sizes(), (std::vector<int64_t>{2, 3, 2}));
     EXPECT_EQ(model->named_parameters()["embed.weight"].sizes(),
               (std::vector<int64_t>{kVocab, 64}));
     EXPECT_EQ(model->named_parameters().find("embed.bias"), nullptr);

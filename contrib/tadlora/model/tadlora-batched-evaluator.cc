@@ -35,7 +35,7 @@ BatchedEvaluator::Accuracies(const LoraFactors& models)
     {
         const auto x = test.inputs.slice(0, start, start + kEvalChunk).unsqueeze(0); // [1, N, ...]
         const auto y = test.labels.slice(0, start, start + kEvalChunk);              // [N]
-        correct += m_model->forward(x, models).argmax(2).eq(y).sum(1);               // [G]
+        correct += m_model->forward(x, &models).argmax(2).eq(y).sum(1);               // [G]
     }
     std::vector<double> accuracy;
     for (int64_t g = 0; g < models.Models(); ++g)

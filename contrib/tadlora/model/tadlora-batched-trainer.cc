@@ -172,7 +172,7 @@ BatchedTrainer::TrainGroup(const std::vector<uint32_t>& clients,
         }
         const auto index = torch::cat(batches);                               // [G N]
         const auto x = train.inputs.index_select(0, index).view(sampleShape); // [G, N, ...]
-        const auto logits = m_model->forward(x, factors);                     // [G, N, classes]
+        const auto logits = m_model->forward(x, &factors);                    // [G, N, classes]
         const auto losses =
             torch::nn::functional::cross_entropy(
                 logits.flatten(0, 1), train.labels.index_select(0, index),

@@ -124,7 +124,7 @@ MaskedTokenLoss(TransformerClassifier& model, torch::nn::Linear& predict, const 
 torch::Tensor
 SupervisedLoss(TransformerClassifier& model, const torch::Tensor& x, const torch::Tensor& y)
 {
-    const auto logits = model->head(model->Encode(x.unsqueeze(0), nullptr, 1)[0].select(1, 0));
+    const auto logits = model->forward(x.unsqueeze(0), nullptr)[0];
     return torch::nn::functional::cross_entropy(logits, y);
 }
 

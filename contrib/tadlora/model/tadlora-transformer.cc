@@ -215,9 +215,9 @@ TransformerClassifierImpl::Encode(const torch::Tensor& x, const LoraFactors* lor
 }
 
 torch::Tensor
-TransformerClassifierImpl::forward(const torch::Tensor& x, const LoraFactors& lora)
+TransformerClassifierImpl::forward(const torch::Tensor& x, const LoraFactors* lora)
 {
-    return head(Encode(x, &lora, 1).select(2, 0));
+    return head(Encode(x, lora, 1).select(2, 0));
 }
 
 std::vector<std::pair<int64_t, int64_t>>

@@ -140,10 +140,10 @@ struct TransformerClassifierImpl : torch::nn::Module
     torch::Tensor Encode(const torch::Tensor& x, const LoraFactors* lora, int64_t outputs);
     /**
      * @param x inputs (see Encode)
-     * @param lora G models' factors
+     * @param lora G models' factors, or nullptr for the frozen base and head alone (G = G_x)
      * @return class logits [G, N, classes], from the class token's final state
      */
-    torch::Tensor forward(const torch::Tensor& x, const LoraFactors& lora);
+    torch::Tensor forward(const torch::Tensor& x, const LoraFactors* lora);
     /** @return [in, out] of every adapted projection, block by block, in loraTargets' order */
     std::vector<std::pair<int64_t, int64_t>> AdaptedShapes() const;
     /** @brief Freeze every parameter: only LoRA factors, held outside, are trained. */
