@@ -448,27 +448,49 @@ class Study:
             "error: |mean| no larger than its standard error, or a single seed."])
 
     def topology(self):
-        """rho per p, the best T found, and the constant c of T = c / sqrt(1 - rho)."""
-        found = []  # (variant, p, rho, how rho was computed, best T)
+        """rho per setting, the best T found and the T as good within error, the constant c of
+        T = c / sqrt(1 - rho), and each setting's T predicted from the other settings alone."""
+        found = []  # (variant, p, rho, how rho was computed, best group, T within error)
         for (variant, p), best in sorted(self.best.items(), key=lambda item: -item[0][1]):
             rhos = [rho for g in self.groups if g.variant == variant and g.link_prob == p
                     for rho in map(rho_of, g.runs) if rho is not None]
             if best.method == "tad-lora" and rhos:
                 rho = sum(r["value"] for r in rhos) / len(rhos)
-                found.append((variant, p, rho, rhos[0].get("method", "?"), best.interval))
+                found.append((variant, p, rho, rhos[0].get("method", "?"), best,
+                              self.as_good(best)))
         if not found:
             return Section("Topology and the switching interval",
                            ["No rho in the tad-lora runs swept over T (summary.json): "
                             "no calibration of T = c / sqrt(1 - rho)."])
-        calibrated = pd.Series([t * math.sqrt(1 - rho) for _, _, rho, _, t in found]).median()
-        rows = [[variant, f"{p:g}", f"{rho:.4f} ({how})", str(t),
-                 f"{t * math.sqrt(1 - rho):.3f}", str(auto_interval(calibrated, rho))]
-                for variant, p, rho, how, t in found]
+        constants = [best.interval * math.sqrt(1 - rho) for _, _, rho, _, best, _ in found]
+        calibrated = pd.Series(constants).median()
+        rows = []
+        for k, (variant, p, rho, how, best, good) in enumerate(found):
+            others = constants[:k] + constants[k + 1:]
+            predicted = auto_interval(pd.Series(others).median(), rho) if others else None
+            rows.append([variant, f"{p:g}", f"{rho:.4f} ({how})", str(best.interval),
+                         ", ".join(map(str, good)), f"{constants[k]:.3f}",
+                         str(auto_interval(calibrated, rho)),
+                         "–" if predicted is None else str(predicted)])
         return Section("Topology and the switching interval", [
-            *table(["method", "p", "rho", "best T", "best T · sqrt(1 - rho)",
-                    "T = c / sqrt(1 - rho)"], rows), "",
+            *table(["method", "p", "rho", "best T", "T within error", "best T · sqrt(1 - rho)",
+                    "T = c / sqrt(1 - rho)", "predicted out of sample"], rows), "",
             f"Calibrated c = {calibrated:.3f} (the median of best T · sqrt(1 - rho)), for "
-            "`--switch-interval auto`: T = c / sqrt(1 - rho), rounded, at least 1."])
+            "`--switch-interval auto`: T = c / sqrt(1 - rho), rounded, at least 1. T within "
+            "error: the T whose final mean client accuracy, paired by seed with the best T's, "
+            "is below it by no more than the difference's standard error. Predicted out of "
+            "sample: the T that c calibrated on the other rows alone (their median) picks."])
+
+    def as_good(self, best):
+        """The T of best's variant and p whose final mean client accuracy, paired by seed, is
+        within one standard error of best's (best's own T included)."""
+        good = []
+        for g in self.groups:
+            if g.variant == best.variant and g.link_prob == best.link_prob:
+                gap = (best.final("mean_acc") - g.final("mean_acc")).dropna()
+                if g is best or (len(gap) > 1 and gap.mean() <= gap.sem()):
+                    good.append(g.interval)
+        return sorted(good)
 
 
 def auto_interval(c, rho):

@@ -93,7 +93,7 @@ TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
         {"--config " + otherTable.string(), "other"},
         {"--pretrain contrastive", "--pretrain"},
         {"--task synthetic --pretrain supervised --pretrain-samples 5000", "--pretrain-samples"},
-        {"--pretrain-samples 0", "--pretrain-samples"},
+        {"--pretrain-samples -1", "--pretrain-samples"},
         {"--model-width 0", "--model-width"},
         {"--model-layers 0", "--model-layers"},
         {"--model-heads 3", "--model-heads"}, // does not divide 64

@@ -36,6 +36,7 @@ ShortRun(const std::string& name)
     c.switchInterval = 2;
     c.evalEvery = 4;
     c.testSamples = 500;
+    c.pretrain = "masked"; // a random frozen head: the base scores near chance, so learning shows
     c.pretrainSteps = test::kPretrainSteps;
     c.cacheDir = test::CacheDir();
     c.quiet = true;

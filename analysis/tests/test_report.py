@@ -168,8 +168,10 @@ class SweepReport(unittest.TestCase):
         rows = [line for line in self.text.splitlines() if line.startswith("| tad-lora | 0.")
                 and "exact" in line]
         # c = median(4.5, 0.6) = 2.55: T = 2.55 / sqrt(0.81) = 2.83 -> 3 and 2.55 / 0.6 -> 4.
-        self.assertEqual(rows, ["| tad-lora | 0.5 | 0.1900 (exact) | 5 | 4.500 | 3 |",
-                                "| tad-lora | 0.1 | 0.6400 (exact) | 1 | 0.600 | 4 |"])
+        # Out of sample, each row from the other's c alone: 0.6 / 0.9 -> 1 and 4.5 / 0.6 -> 8.
+        # The other T trails the best by 0.05 ± 0.01 and 0.04 ± 0: not within error.
+        self.assertEqual(rows, ["| tad-lora | 0.5 | 0.1900 (exact) | 5 | 5 | 4.500 | 3 | 1 |",
+                                "| tad-lora | 0.1 | 0.6400 (exact) | 1 | 1 | 0.600 | 4 | 8 |"])
         self.assertIn("Calibrated c = 2.550", self.text)
 
 
@@ -200,6 +202,17 @@ class NarrowReport(unittest.TestCase):
         table = markdown_table(text, "final mean client accuracy")
         self.assertEqual(list(table), ["tad-lora T=3", "tad-lora (best T)"])
         self.assertEqual(table["tad-lora T=3"]["p = 0.5"], "0.5000 (1 seed)")
+
+    def test_lists_the_intervals_within_error_of_the_best(self):
+        # T = 5 is best (0.815), T = 1 trails it by 0.005 ± 0.005 paired by seed, T = 10 by
+        # 0.03 ± 0.01.
+        for interval, accs in ((1, (0.80, 0.82)), (5, (0.81, 0.82)), (10, (0.79, 0.78))):
+            for seed, acc in enumerate(accs, start=1):
+                write_run(self.tmp / "results" / f"t{interval}-{seed}", "tad-lora", 0.5,
+                          interval, seed, acc, 0.19)
+        self.assertEqual(report(self.tmp / "results").returncode, 0)
+        text = (self.tmp / "results" / "report" / "report.md").read_text(encoding="utf-8")
+        self.assertIn("| tad-lora | 0.5 | 0.1900 (exact) | 5 | 1, 5 | 4.500 | 5 | – |", text)
 
     def test_names_groups_by_the_settings_that_differ(self):
         for clients, acc in ((4, 0.5), (8, 0.6)):

@@ -578,6 +578,11 @@ TadLoraExperiment::Run()
     auto task = std::make_shared<tadlora::TaskData>(LoadTask(c));
     tadlora::PretrainConfig recipe;
     recipe.objective = c.pretrain;
+    if (c.pretrainSamples == 0)
+    {
+        // the outputs record the split's size that ran
+        m_config.pretrainSamples = tadlora::DefaultPretrainSamples(task->train.inputs.size(0));
+    }
     recipe.samples = c.pretrainSamples;
     recipe.steps = c.pretrainSteps;
     const tadlora::Dataset pretrainData = tadlora::TakePretrainingData(task->train, recipe);

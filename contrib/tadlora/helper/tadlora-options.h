@@ -34,7 +34,7 @@ struct TadLoraConfig
     uint32_t rounds = 30;            //!< --rounds
     uint32_t localSteps = 20;        //!< --local-steps
     uint32_t batchSize = 32;         //!< --batch-size
-    double lr = 1e-2;                //!< --lr
+    double lr = 1e-3;                //!< --lr
     double weightDecay = 0.01;       //!< --weight-decay
     bool keepOptimizerState = false; //!< --keep-optimizer-state
     uint32_t rank = 8;               //!< --rank
@@ -86,8 +86,8 @@ struct TadLoraConfig
     uint32_t modelHeads = 4;              //!< --model-heads
     uint32_t patchSize = 7;               //!< --patch-size (image tasks)
     std::string loraTargets = "q,v";      //!< --lora-targets
-    std::string pretrain = "masked";      //!< --pretrain
-    uint32_t pretrainSamples = 5000;      //!< --pretrain-samples
+    std::string pretrain = "supervised";  //!< --pretrain
+    uint32_t pretrainSamples = 0;         //!< --pretrain-samples (0: DefaultPretrainSamples())
     uint32_t pretrainSteps = 600;         //!< --pretrain-steps
     std::string cacheDir;                 //!< --cache-dir (default: tadlora::DefaultCacheDir())
     // Run

@@ -29,7 +29,7 @@ struct FederationConfig
     uint32_t switchInterval = 5;     //!< T
     uint32_t localSteps = 20;        //!< K optimizer steps per round
     uint32_t batchSize = 32;         //!< samples per step
-    double lr = 1e-2;                //!< AdamW learning rate
+    double lr = 1e-3;                //!< AdamW learning rate
     double weightDecay = 0.01;       //!< AdamW weight decay
     bool keepOptimizerState = false; //!< keep each client's AdamW moments across rounds
     uint64_t seed = 1;               //!< the run's seed: shared A init and per-client batches

@@ -43,6 +43,12 @@ PretrainConfig::Key() const
     return key.str();
 }
 
+int64_t
+DefaultPretrainSamples(int64_t trainSize)
+{
+    return std::max<int64_t>(1, trainSize / 12);
+}
+
 Dataset
 TakePretrainingData(Dataset& train, const PretrainConfig& recipe)
 {

@@ -45,6 +45,13 @@ struct PretrainConfig
 };
 
 /**
+ * @param trainSize the task's training samples
+ * @return the supervised split's default size: a twelfth of the training set (5000 of
+ *         Fashion-MNIST's 60000, as the paper's reproduction in PyTorch held out), at least 1
+ */
+int64_t DefaultPretrainSamples(int64_t trainSize);
+
+/**
  * @brief The data the base pretrains on.
  *
  * Masked: every training input (the labels are not used), and train keeps them all.
