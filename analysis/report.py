@@ -339,6 +339,7 @@ class Study:
                                    for p in probs]] for t in intervals]
             lines += [f"Final mean client accuracy of {variant}:", ""]
             lines += table(["T", *[f"p = {p:g}" for p in probs]], rows) + [""]
+            lines += whole_cycles(variant, groups, probs)
 
         def plot(path):
             fig, (ax,) = new_figure(1, "Final accuracy against the switching interval T\n"
@@ -491,6 +492,32 @@ class Study:
                 if g is best or (len(gap) > 1 and gap.mean() <= gap.sem()):
                     good.append(g.interval)
         return sorted(good)
+
+
+def whole_cycles(variant, groups, probs):
+    """Mean client accuracy averaged over the last L rounds, L the least common multiple of
+    every swept 2T, so that each T is weighed over whole A + B cycles whatever phase its last
+    round falls in; and its last round's phase. Nothing unless every run evaluated each of
+    those rounds."""
+    span = math.lcm(*(2 * g.interval for g in groups))
+    ends = {run.rounds["round"].iloc[-1] for g in groups for run in g.runs}
+    end = ends.pop()
+    tail = set(range(end - span + 1, end + 1))
+    if ends or not all(tail <= set(run.rounds["round"]) for g in groups for run in g.runs):
+        return []
+
+    def averaged(g):
+        return pd.Series([run.rounds.loc[run.rounds["round"].isin(tail), "mean_acc"].mean()
+                          for run in g.runs], index=[seed_of(run) for run in g.runs])
+    rows = [[f"T = {t}", *[next((cell(averaged(g)) for g in groups
+                                 if g.interval == t and g.link_prob == p), "–")
+                           for p in probs],
+             "B" if (end // t) % 2 == 0 else "A"]
+            for t in sorted({g.interval for g in groups})]
+    return [f"Mean client accuracy of {variant} over its last {span} rounds (whole A + B "
+            "cycles of every T), and the factor its last round trains:", "",
+            *table(["T over whole cycles", *[f"p = {p:g}" for p in probs], "last phase"],
+                   rows), ""]
 
 
 def auto_interval(c, rho):

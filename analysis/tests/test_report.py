@@ -28,14 +28,17 @@ FINAL_ACC = {
 RHO = {0.5: 0.19, 0.1: 0.64}  # sqrt(1 - rho): 0.9 and 0.6
 
 
-def write_run(directory, method, p, interval, seed, final_acc, rho=None, **settings):
-    """A run's traces and summary: evaluated rounds 0, 5 and 9 ending at final_acc; consensus
-    of A seed / 2 (tad-lora) or 2 seed (otherwise), of B 1, cross term seed / 10. Settings
-    are more of its configuration."""
+def write_run(directory, method, p, interval, seed, final_acc, rho=None, evaluated=None,
+              **settings):
+    """A run's traces and summary: evaluated rounds 0, 5 and 9 ending at final_acc (or the
+    evaluated rounds' accuracies, a dict ending at round 9); consensus of A seed / 2
+    (tad-lora) or 2 seed (otherwise), of B 1, cross term seed / 10. Settings are more of its
+    configuration."""
     directory.mkdir(parents=True)
     consensus_a = seed / 2 if method == "tad-lora" else 2 * seed
     rounds = []
-    for t, acc in ((0, 0.1), (5, (0.1 + final_acc) / 2), (9, final_acc)):
+    evaluated = evaluated or {0: 0.1, 5: (0.1 + final_acc) / 2, 9: final_acc}
+    for t, acc in evaluated.items():
         values = {"round": t, "sim_time_s": t + 1.0, "phase": "B", "mean_acc": acc,
                   "avg_model_acc": acc + 0.05, "consensus_A": consensus_a, "consensus_B": 1.0,
                   "cross_term": seed / 10}
@@ -213,6 +216,21 @@ class NarrowReport(unittest.TestCase):
         self.assertEqual(report(self.tmp / "results").returncode, 0)
         text = (self.tmp / "results" / "report" / "report.md").read_text(encoding="utf-8")
         self.assertIn("| tad-lora | 0.5 | 0.1900 (exact) | 5 | 1, 5 | 4.500 | 5 | – |", text)
+
+    def test_averages_whole_switching_cycles_when_every_round_was_evaluated(self):
+        # Rounds 0-9, T = 1 and 2: whole A + B cycles of both are the last lcm(2, 4) = 4
+        # rounds. T = 2's last round (phase B: 9 // 2 is even) dips to 0.2.
+        for seed in (1, 2):
+            write_run(self.tmp / "results" / f"t1-{seed}", "tad-lora", 0.5, 1, seed, 0.59,
+                      evaluated={t: 0.5 + 0.01 * t for t in range(10)})
+            write_run(self.tmp / "results" / f"t2-{seed}", "tad-lora", 0.5, 2, seed, 0.2,
+                      evaluated={t: 0.2 if t == 9 else 0.6 for t in range(10)})
+        self.assertEqual(report(self.tmp / "results").returncode, 0)
+        text = (self.tmp / "results" / "report" / "report.md").read_text(encoding="utf-8")
+        self.assertIn("over its last 4 rounds (whole A + B cycles of every T)", text)
+        self.assertEqual(markdown_rows(text, "T over whole cycles")[1], [
+            ["T = 1", "0.5750 ± 0.0000 (2 seeds)", "A"],
+            ["T = 2", "0.5000 ± 0.0000 (2 seeds)", "B"]])
 
     def test_names_groups_by_the_settings_that_differ(self):
         for clients, acc in ((4, 0.5), (8, 0.6)):
