@@ -182,14 +182,38 @@ def shown_intervals(groups):
 
 
 def best_interval(groups):
-    """For each variant with several T and each p, the group of the best final mean accuracy
+    """For each variant with several T and each p, the group of the best interval_score
     (ties go to the smaller T)."""
     candidates = {}
     for g in groups:
         if g.method in SWEPT_T:
             candidates.setdefault((g.variant, g.link_prob), []).append(g)
-    return {key: max(gs, key=lambda g: g.final("mean_acc").mean())
+    tails = {variant: cycle_tail([g for g in groups if g.variant == variant])
+             for variant, _ in candidates}
+    return {key: max(gs, key=lambda g: interval_score(g, tails[key[0]]).mean())
             for key, gs in candidates.items() if len(gs) > 1}
+
+
+def cycle_tail(groups):
+    """The last L rounds, L the least common multiple of every 2T of groups (one variant swept
+    over T), so that each T is weighed over whole A + B cycles whatever phase its last round
+    falls in; None unless every run ended on the same round and evaluated each of them."""
+    span = math.lcm(*(2 * g.interval for g in groups))
+    ends = {run.rounds["round"].iloc[-1] for g in groups for run in g.runs}
+    end = ends.pop()
+    tail = set(range(end - span + 1, end + 1))
+    if ends or not all(tail <= set(run.rounds["round"]) for g in groups for run in g.runs):
+        return None
+    return tail
+
+
+def interval_score(group, tail):
+    """What T is chosen by, per seed: the mean client accuracy over the tail's rounds (whole
+    switching cycles), or the final one when there is no tail."""
+    if tail is None:
+        return group.final("mean_acc")
+    return pd.Series([run.rounds.loc[run.rounds["round"].isin(tail), "mean_acc"].mean()
+                      for run in group.runs], index=[seed_of(run) for run in group.runs])
 
 
 def cell(values, extra="", fmt=".4f"):
@@ -302,7 +326,9 @@ class Study:
                     for label, cells in self.final_rows(column).items()]
             lines += table(header, rows) + [""]
         if self.best:
-            lines += ["Best T: the T of the best final mean client accuracy at that p.", ""]
+            lines += ["Best T: the T of the best mean client accuracy at that p, over whole "
+                      "switching cycles where every run evaluated them (see Switching "
+                      "interval), else in the final round.", ""]
         if len(self.probs) < 2:
             return Section("Final accuracy", lines + ["Only one p: no figure against p."])
 
@@ -478,43 +504,37 @@ class Study:
                     "T = c / sqrt(1 - rho)", "predicted out of sample"], rows), "",
             f"Calibrated c = {calibrated:.3f} (the median of best T · sqrt(1 - rho)), for "
             "`--switch-interval auto`: T = c / sqrt(1 - rho), rounded, at least 1. T within "
-            "error: the T whose final mean client accuracy, paired by seed with the best T's, "
-            "is below it by no more than the difference's standard error. Predicted out of "
-            "sample: the T that c calibrated on the other rows alone (their median) picks."])
+            "error: the T whose mean client accuracy (as best T is chosen), paired by seed "
+            "with the best T's, is below it by no more than the difference's standard error. "
+            "Predicted out of sample: the T that c calibrated on the other rows alone (their "
+            "median) picks."])
 
     def as_good(self, best):
-        """The T of best's variant and p whose final mean client accuracy, paired by seed, is
-        within one standard error of best's (best's own T included)."""
+        """The T of best's variant and p whose interval_score, paired by seed, is within one
+        standard error of best's (best's own T included)."""
+        tail = cycle_tail([g for g in self.groups if g.variant == best.variant])
         good = []
         for g in self.groups:
             if g.variant == best.variant and g.link_prob == best.link_prob:
-                gap = (best.final("mean_acc") - g.final("mean_acc")).dropna()
+                gap = (interval_score(best, tail) - interval_score(g, tail)).dropna()
                 if g is best or (len(gap) > 1 and gap.mean() <= gap.sem()):
                     good.append(g.interval)
         return sorted(good)
 
 
 def whole_cycles(variant, groups, probs):
-    """Mean client accuracy averaged over the last L rounds, L the least common multiple of
-    every swept 2T, so that each T is weighed over whole A + B cycles whatever phase its last
-    round falls in; and its last round's phase. Nothing unless every run evaluated each of
-    those rounds."""
-    span = math.lcm(*(2 * g.interval for g in groups))
-    ends = {run.rounds["round"].iloc[-1] for g in groups for run in g.runs}
-    end = ends.pop()
-    tail = set(range(end - span + 1, end + 1))
-    if ends or not all(tail <= set(run.rounds["round"]) for g in groups for run in g.runs):
+    """The table of interval_score over whole switching cycles, and each T's last phase;
+    nothing without a cycle_tail."""
+    tail = cycle_tail(groups)
+    if tail is None:
         return []
-
-    def averaged(g):
-        return pd.Series([run.rounds.loc[run.rounds["round"].isin(tail), "mean_acc"].mean()
-                          for run in g.runs], index=[seed_of(run) for run in g.runs])
-    rows = [[f"T = {t}", *[next((cell(averaged(g)) for g in groups
+    end = max(tail)
+    rows = [[f"T = {t}", *[next((cell(interval_score(g, tail)) for g in groups
                                  if g.interval == t and g.link_prob == p), "–")
                            for p in probs],
              "B" if (end // t) % 2 == 0 else "A"]
             for t in sorted({g.interval for g in groups})]
-    return [f"Mean client accuracy of {variant} over its last {span} rounds (whole A + B "
+    return [f"Mean client accuracy of {variant} over its last {len(tail)} rounds (whole A + B "
             "cycles of every T), and the factor its last round trains:", "",
             *table(["T over whole cycles", *[f"p = {p:g}" for p in probs], "last phase"],
                    rows), ""]

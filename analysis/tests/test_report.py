@@ -219,18 +219,21 @@ class NarrowReport(unittest.TestCase):
 
     def test_averages_whole_switching_cycles_when_every_round_was_evaluated(self):
         # Rounds 0-9, T = 1 and 2: whole A + B cycles of both are the last lcm(2, 4) = 4
-        # rounds. T = 2's last round (phase B: 9 // 2 is even) dips to 0.2.
+        # rounds. T = 2 is best in its last round (phase B: 9 // 2 is even), T = 1 over the
+        # cycles, and the best T is chosen over the cycles.
         for seed in (1, 2):
             write_run(self.tmp / "results" / f"t1-{seed}", "tad-lora", 0.5, 1, seed, 0.59,
                       evaluated={t: 0.5 + 0.01 * t for t in range(10)})
-            write_run(self.tmp / "results" / f"t2-{seed}", "tad-lora", 0.5, 2, seed, 0.2,
-                      evaluated={t: 0.2 if t == 9 else 0.6 for t in range(10)})
+            write_run(self.tmp / "results" / f"t2-{seed}", "tad-lora", 0.5, 2, seed, 0.9,
+                      evaluated={t: 0.9 if t == 9 else 0.4 for t in range(10)})
         self.assertEqual(report(self.tmp / "results").returncode, 0)
         text = (self.tmp / "results" / "report" / "report.md").read_text(encoding="utf-8")
         self.assertIn("over its last 4 rounds (whole A + B cycles of every T)", text)
         self.assertEqual(markdown_rows(text, "T over whole cycles")[1], [
             ["T = 1", "0.5750 ± 0.0000 (2 seeds)", "A"],
-            ["T = 2", "0.5000 ± 0.0000 (2 seeds)", "B"]])
+            ["T = 2", "0.5250 ± 0.0000 (2 seeds)", "B"]])
+        table = markdown_table(text, "final mean client accuracy")
+        self.assertEqual(table["tad-lora (best T)"]["p = 0.5"], "0.5900 ± 0.0000 (2 seeds, T=1)")
 
     def test_names_groups_by_the_settings_that_differ(self):
         for clients, acc in ((4, 0.5), (8, 0.6)):
