@@ -462,6 +462,13 @@ class Study:
                         rows.append([f"{minuend.label} − {subtrahend.label}", quantity,
                                      f"{g.link_prob:g}", cell(values, fmt=fmt),
                                      "within error" if within_error(values) else ""])
+            tail = cycle_tail([h for h in self.groups if h.variant == g.variant])
+            if lora and tail and all(tail <= set(run.rounds["round"]) for run in lora.runs):
+                values = (interval_score(g, tail) - interval_score(lora, tail)).dropna()
+                rows.append([f"{g.label} − {lora.label}",
+                             f"mean client accuracy over the last {len(tail)} rounds",
+                             f"{g.link_prob:g}", cell(values),
+                             "within error" if within_error(values) else ""])
         if not rows:
             return Section("Paired by seed", ["No tad-lora run has a lora or tad-lora-no-joint "
                                               "run of the same settings and seed."])

@@ -226,6 +226,8 @@ class NarrowReport(unittest.TestCase):
                       evaluated={t: 0.5 + 0.01 * t for t in range(10)})
             write_run(self.tmp / "results" / f"t2-{seed}", "tad-lora", 0.5, 2, seed, 0.9,
                       evaluated={t: 0.9 if t == 9 else 0.4 for t in range(10)})
+            write_run(self.tmp / "results" / f"lora-{seed}", "lora", 0.5, None, seed,
+                      0.55 + 0.01 * seed, evaluated={t: 0.55 + 0.01 * seed for t in range(10)})
         self.assertEqual(report(self.tmp / "results").returncode, 0)
         text = (self.tmp / "results" / "report" / "report.md").read_text(encoding="utf-8")
         self.assertIn("over its last 4 rounds (whole A + B cycles of every T)", text)
@@ -234,6 +236,9 @@ class NarrowReport(unittest.TestCase):
             ["T = 2", "0.5250 ± 0.0000 (2 seeds)", "B"]])
         table = markdown_table(text, "final mean client accuracy")
         self.assertEqual(table["tad-lora (best T)"]["p = 0.5"], "0.5900 ± 0.0000 (2 seeds, T=1)")
+        # Paired with LoRA over the same 4 rounds: 0.575 - 0.56 and 0.575 - 0.57.
+        self.assertIn("| tad-lora T=1 − lora | mean client accuracy over the last 4 rounds | 0.5 "
+                      "| 0.0100 ± 0.0050 (2 seeds) |  |", text)
 
     def test_names_groups_by_the_settings_that_differ(self):
         for clients, acc in ((4, 0.5), (8, 0.6)):
