@@ -54,13 +54,14 @@ Connectivity MixingConnectivity(const std::vector<Edge>& base, uint32_t nodes, d
 
 /**
  * The constant c of T* = c / sqrt(1 - rho), the paper's Theta(1 / sqrt(1 - rho)) trade-off.
- * Calibrated on this project's switching-interval sweeps over whole A + B cycles
- * (scenarios/paper-phase.toml, 150 rounds x 20 steps, 5 seeds): the best T was 10 at p = 0.1
- * and 0.02 (rho 0.640 and 0.911), best T * sqrt(1 - rho) 6.00 and 2.98, median 4.49. Out of
- * sample it is checked on a ring (scenarios/paper-ring-phase.toml); README, "Reproducing the
- * paper", shows both and how to recalibrate.
+ * Calibrated on this project's switching-interval sweeps over whole A + B cycles (150 rounds
+ * x 20 steps, 5 seeds, scenarios/paper-phase.toml and paper-ring-phase.toml): the best T was
+ * 10 on the complete graph at p = 0.1 and 0.02 (rho 0.640, 0.911) and on a ring at p = 0.5
+ * (rho 0.895); best T * sqrt(1 - rho) 6.00, 2.98 and 3.24, median 3.24. Calibrated on the
+ * complete graph alone (c = 4.49) it predicted T = 14 for the ring. README, "Reproducing the
+ * paper", shows the sweeps and how to recalibrate.
  */
-inline constexpr double kAutoSwitchConstant = 4.49;
+inline constexpr double kAutoSwitchConstant = 3.24;
 
 /**
  * @param rho the graph's rho
