@@ -132,6 +132,9 @@ TEST(CommandLine, ConfigTomlOfARunReproducesIt)
     const std::string config = tadlora::test::Slurp(first / "config.toml");
     EXPECT_NE(config.find("method = \"rolora\""), std::string::npos) << config;
     EXPECT_NE(config.find("seed = 5"), std::string::npos) << config;
+    // --pretrain-samples 0 (the default) is recorded as the split that ran: a twelfth of the
+    // synthetic task's 6000 training samples.
+    EXPECT_NE(config.find("pretrain-samples = 500\n"), std::string::npos) << config;
     ASSERT_EQ(
         RunSim("--config " + (first / "config.toml").string() + " --out " + second.string()).status,
         0);

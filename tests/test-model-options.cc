@@ -92,6 +92,14 @@ TEST(Pretraining, SupervisedSplitIsHeldOutFromTheClientsAndFixedBySeed)
     EXPECT_EQ(all.inputs.size(0), 1000);
 }
 
+TEST(Pretraining, DefaultSplitIsATwelfthOfTheTrainingSet)
+{
+    EXPECT_EQ(DefaultPretrainSamples(60000), 5000); // Fashion-MNIST
+    EXPECT_EQ(DefaultPretrainSamples(4805), 400);   // SpamAssassin's training mails
+    EXPECT_EQ(DefaultPretrainSamples(6000), 500);   // the synthetic task
+    EXPECT_EQ(DefaultPretrainSamples(11), 1);       // never an empty split
+}
+
 TEST(Pretraining, SupervisedBaseAndHeadClassifyMaskedBaseWithRandomHeadDoesNot)
 {
     const auto task = test::SyntheticTask(); // 10 classes
