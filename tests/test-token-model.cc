@@ -124,6 +124,7 @@ TEST(TokenFederation, LoraFineTuningLearnsATokenTask)
     FederationConfig config;
     config.localSteps = 5;
     config.batchSize = 16;
+    config.lr = 1e-2; // a few short rounds from a random-head base: a fast rate
     config.method = "lora";
     const auto shards = Partition(LabelsOf(task->train), 2, 4, "label-skew", 1);
     Federation federation(config, model.ptr(), task, shards);
