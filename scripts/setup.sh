@@ -10,7 +10,7 @@ packages=(
   libgsl-dev libsqlite3-dev libxml2-dev libpython3-dev  # named by ns-3's exported CMake targets
   libtorch-dev libopenblas0-openmp    # LibTorch 1.13 on OpenBLAS (the reference BLAS is 10x slower)
   libboost-graph-dev libcli11-dev     # topologies; command line and scenario files
-  nlohmann-json3-dev zlib1g-dev       # summary.json; gzip IDX reading and CRC-32
+  nlohmann-json3-dev libdeflate-dev   # summary.json; gzip IDX reading and CRC-32
   libgtest-dev libbenchmark-dev       # tests and benchmarks
   dataset-fashion-mnist               # the default task's data
   python3-matplotlib python3-pandas   # analysis/ plots

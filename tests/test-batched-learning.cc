@@ -7,6 +7,7 @@
 #include "tadlora-attention.h"
 #include "tadlora-batched-evaluator.h"
 #include "tadlora-federation.h"
+#include "tadlora-layer-norm.h"
 #include "tadlora-lora-factors.h"
 #include "tadlora-message.h"
 #include "tadlora-partition.h"
@@ -406,6 +407,37 @@ TEST(Attention, KernelEqualsMatmulAndSoftmaxInValuesAndGradients)
             EXPECT_EQ(grads[i].sizes(), expected[i].sizes());
             EXPECT_LT((grads[i] - expected[i]).abs().max().item<double>(), 1e-4) << "input " << i;
             EXPECT_GT(expected[i].abs().max().item<double>(), 0.1);
+        }
+    }
+}
+
+TEST(LayerNorm, KernelEqualsLibTorchsInValuesAndGradients)
+{
+    // The default model's 64 features (specialized kernel) and any other width.
+    for (int64_t features : {64, 24})
+    {
+        SCOPED_TRACE(testing::Message() << features << " features");
+        torch::manual_seed(6);
+        // Rows with a large common offset: a one-pass variance would lose them to cancellation.
+        const auto x = (torch::randn({3, 7, 17, features}) * 2 + 30).requires_grad_(true);
+        const auto weight = torch::randn({features}, torch::requires_grad());
+        const auto bias = torch::randn({features}, torch::requires_grad());
+        const auto probe = torch::randn({3, 7, 17, features});
+
+        const auto ours = LayerNorm(x, weight, bias, 1e-5);
+        const auto grads = torch::autograd::grad({(ours * probe).sum()}, {x, weight, bias});
+        const auto theirs = torch::layer_norm(x, {features}, weight, bias, 1e-5);
+        const auto expected = torch::autograd::grad({(theirs * probe).sum()}, {x, weight, bias});
+
+        // Relative to the outputs' size: both round x - mean, with x about 30, to a float.
+        EXPECT_LT((ours - theirs).abs().max().item<double>(),
+                  1e-5 * theirs.abs().max().item<double>());
+        for (size_t i = 0; i < 3; ++i)
+        {
+            const double scale = expected[i].abs().max().item<double>();
+            EXPECT_GT(scale, 0.1);
+            EXPECT_LT((grads[i] - expected[i]).abs().max().item<double>(), 1e-4 * scale)
+                << "input " << i;
         }
     }
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-attention.h"
 
+#include "tadlora-kernel.h"
+
 #include <ATen/ExpandUtils.h>
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
@@ -24,15 +26,8 @@ struct Sizes
     int64_t features;  //!< dh
 };
 
-// Every innermost loop below runs over the dh features of one token, contiguous; with dh known
-// at compile time (kD > 0: the default model's 16) they become a few vector instructions. Dot
-// products are OpenMP SIMD reductions, so the compiler may reorder their sums. On x86-64 the
-// clones pick AVX2 with FMA or AVX-512 where the CPU has them.
-#if defined(__x86_64__) && defined(__GNUC__)
-#define TADLORA_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define TADLORA_KERNEL
-#endif
+// Every innermost loop below runs over the dh features of one token (the default model's 16:
+// kD > 0 fixes it at compile time).
 
 /** Sequences of at most this many keys keep a row of scores in vector registers. */
 constexpr int64_t kRegisterKeys = 32;

@@ -2,20 +2,21 @@
 #include "tadlora-dataset.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <torch/types.h>
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
-#include <type_traits>
 
 /**
  * @file
- * Fashion-MNIST from gzip IDX files (read with zlib) and the synthetic task.
+ * Fashion-MNIST from gzip IDX files (decompressed with libdeflate) and the synthetic task.
  */
 
 namespace tadlora
@@ -33,43 +34,61 @@ constexpr int64_t kSyntheticTokens = 8;
 constexpr int64_t kSyntheticTokenDim = 16;
 constexpr double kSyntheticNoise = 2.0; // nearest-class-mean accuracy ~0.98 (10 classes)
 
-struct GzClose
-{
-    void operator()(gzFile file) const
-    {
-        gzclose(file);
-    }
-};
-
-using GzFile = std::unique_ptr<std::remove_pointer_t<gzFile>, GzClose>;
-
 [[noreturn]] void
 Fail(const std::string& path, const std::string& problem)
 {
     throw std::runtime_error("Fashion-MNIST: " + path + ": " + problem);
 }
 
-void
-ReadExactly(gzFile file, const std::string& path, void* buffer, size_t bytes)
+/** @return the whole file's bytes */
+std::vector<uint8_t>
+ReadFile(const std::string& path)
 {
-    const int got = gzread(file, buffer, unsigned(bytes));
-    if (got < 0)
+    std::ifstream file(path, std::ios::binary);
+    if (!file)
     {
-        int code = 0;
-        Fail(path, std::string("unreadable (") + gzerror(file, &code) + ")");
+        Fail(path, std::string("cannot open (") + std::strerror(errno) +
+                       "; is dataset-fashion-mnist installed?)");
     }
-    if (size_t(got) != bytes)
+    file.seekg(0, std::ios::end);
+    std::vector<uint8_t> bytes(static_cast<size_t>(std::max<std::streamoff>(file.tellg(), 0)));
+    file.seekg(0);
+    file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!file)
     {
-        Fail(path, "truncated");
+        Fail(path, "unreadable");
     }
+    return bytes;
 }
 
-uint32_t
-ReadBigEndian(gzFile file, const std::string& path)
+/** @return the gzip file's content, decompressed by libdeflate (3 times zlib's speed) */
+std::vector<uint8_t>
+Gunzip(const std::string& path)
 {
-    unsigned char bytes[4];
-    ReadExactly(file, path, bytes, sizeof(bytes));
-    return uint32_t(bytes[0]) << 24 | uint32_t(bytes[1]) << 16 | uint32_t(bytes[2]) << 8 | bytes[3];
+    const std::vector<uint8_t> compressed = ReadFile(path);
+    // A gzip member ends with its content's size (mod 2^32), little-endian.
+    constexpr size_t kHeaderAndTrailer = 18;
+    if (compressed.size() < kHeaderAndTrailer)
+    {
+        Fail(path, "truncated (not a whole gzip file)");
+    }
+    const uint8_t* size = compressed.data() + compressed.size() - 4;
+    std::vector<uint8_t> content(uint32_t(size[0]) | uint32_t(size[1]) << 8 |
+                                 uint32_t(size[2]) << 16 | uint32_t(size[3]) << 24);
+    std::unique_ptr<libdeflate_decompressor, decltype(&libdeflate_free_decompressor)>
+        decompressor(libdeflate_alloc_decompressor(), &libdeflate_free_decompressor);
+    if (!decompressor)
+    {
+        throw std::bad_alloc();
+    }
+    size_t got = 0;
+    if (libdeflate_gzip_decompress(decompressor.get(), compressed.data(), compressed.size(),
+                                   content.data(), content.size(), &got) != LIBDEFLATE_SUCCESS ||
+        got != content.size())
+    {
+        Fail(path, "not valid gzip data (corrupt or truncated)");
+    }
+    return content;
 }
 
 /** @brief The first items of an IDX file, and how many the file holds. */
@@ -86,23 +105,28 @@ struct IdxItems
 IdxItems
 ReadIdx(const std::string& path, const std::vector<int64_t>& itemShape, int64_t limit)
 {
-    GzFile file(gzopen(path.c_str(), "rb"));
-    if (!file)
-    {
-        Fail(path, std::string("cannot open (") + std::strerror(errno) +
-                       "; is dataset-fashion-mnist installed?)");
-    }
+    const std::vector<uint8_t> content = Gunzip(path);
+    size_t at = 0;
+    auto bigEndian = [&] {
+        if (content.size() < at + 4)
+        {
+            Fail(path, "truncated");
+        }
+        const uint8_t* b = content.data() + at;
+        at += 4;
+        return uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
+    };
     // IDX magic: two zero bytes, the element type (0x08, unsigned byte), the number of dims.
     const uint32_t magic = 0x0800 + 1 + uint32_t(itemShape.size());
-    if (ReadBigEndian(file.get(), path) != magic)
+    if (bigEndian() != magic)
     {
         Fail(path, "not an IDX file of the expected kind (bad magic number)");
     }
-    const int64_t total = ReadBigEndian(file.get(), path);
+    const int64_t total = bigEndian();
     std::vector<int64_t> shape{limit > 0 ? std::min(limit, total) : total};
     for (int64_t side : itemShape)
     {
-        const int64_t found = ReadBigEndian(file.get(), path);
+        const int64_t found = bigEndian();
         if (found != side)
         {
             Fail(path, "item side " + std::to_string(found) + ", expected " + std::to_string(side));
@@ -110,7 +134,11 @@ ReadIdx(const std::string& path, const std::vector<int64_t>& itemShape, int64_t 
         shape.push_back(side);
     }
     torch::Tensor items = torch::empty(shape, torch::kUInt8);
-    ReadExactly(file.get(), path, items.data_ptr<uint8_t>(), size_t(items.numel()));
+    if (content.size() < at + size_t(items.numel()))
+    {
+        Fail(path, "truncated");
+    }
+    std::memcpy(items.data_ptr<uint8_t>(), content.data() + at, size_t(items.numel()));
     return {items, total};
 }
 
@@ -138,14 +166,37 @@ LoadFashionSplit(const std::string& dir, const std::string& prefix, int64_t limi
     }
 
     const int64_t n = images.items.size(0);
-    // [N, 4, 7, 4, 7] (patch row, pixel row, patch col, pixel col) -> [N, 4, 4, 7, 7]
-    // -> [N, 16, 49] (patch side 7)
-    const torch::Tensor tokens = images.items.view({n, patches, patch, patches, patch})
-                                     .permute({0, 1, 3, 2, 4})
-                                     .reshape({n, patches * patches, patch * patch});
-    // (x / 255 - mean) / std, in place: the float copy of the training set is 188 MB.
-    const torch::Tensor inputs =
-        tokens.to(torch::kFloat32).sub_(255 * kFashionMean).div_(255 * kFashionStd);
+    // Each pixel value's normalized float, (x / 255 - mean) / std computed as float operations on
+    // the value: one table lookup per pixel is the whole conversion.
+    const torch::Tensor table =
+        torch::arange(256, torch::kFloat32).sub_(255 * kFashionMean).div_(255 * kFashionStd);
+    // Where each pixel of an image goes: image [28, 28] = [4 patch rows, 7 pixel rows, 4 patch
+    // columns, 7 pixel columns] -> tokens [16, 49] = [4 patch rows, 4 patch columns, 7 pixel
+    // rows, 7 pixel columns] (patch side 7).
+    constexpr int64_t kPixels = kImageSide * kImageSide;
+    std::vector<int64_t> destination(kPixels);
+    for (int64_t row = 0; row < kImageSide; ++row)
+    {
+        for (int64_t col = 0; col < kImageSide; ++col)
+        {
+            destination[row * kImageSide + col] =
+                (row / patch * patches + col / patch) * patch * patch + row % patch * patch +
+                col % patch;
+        }
+    }
+    torch::Tensor inputs = torch::empty({n, patches * patches, patch * patch});
+    const float* value = table.data_ptr<float>();
+    const uint8_t* pixels = images.items.data_ptr<uint8_t>();
+    float* out = inputs.data_ptr<float>();
+    at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
+        for (int64_t image = begin; image < end; ++image)
+        {
+            for (int64_t p = 0; p < kPixels; ++p)
+            {
+                out[image * kPixels + destination[p]] = value[pixels[image * kPixels + p]];
+            }
+        }
+    });
     return {inputs, labels.items.to(torch::kInt64), kFashionClasses};
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-message.h"
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include <cstring>
 
@@ -77,7 +77,7 @@ private:
 uint32_t
 Crc32(const uint8_t* data, uint64_t size)
 {
-    return static_cast<uint32_t>(crc32_z(crc32_z(0L, Z_NULL, 0), data, size));
+    return libdeflate_crc32(0, data, size);
 }
 
 /** A record's magic and kind, the first three bytes of every record. */

@@ -3,6 +3,7 @@
 
 #include "tadlora-attention.h"
 #include "tadlora-dataset.h"
+#include "tadlora-layer-norm.h"
 #include "tadlora-lora-factors.h"
 
 #include <torch/torch.h>
@@ -125,6 +126,13 @@ Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& 
     return y.view({g, x.size(1), x.size(2), out});
 }
 
+/** @return the module's normalization of x, by our kernel (tadlora-layer-norm.h) */
+torch::Tensor
+Normalize(torch::nn::LayerNorm& norm, const torch::Tensor& x)
+{
+    return LayerNorm(x, norm->weight, norm->bias, norm->options.eps());
+}
+
 } // namespace
 
 EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& c)
@@ -159,7 +167,7 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
         const size_t l = layer + (it - targets.begin());
         return Adapted(linear, input, lora->a[l], lora->b[l], scaling);
     };
-    const auto h = norm1(x);                 // [G_x, N, S, d]
+    const auto h = Normalize(norm1, x);                 // [G_x, N, S, d]
     const auto hq = h.narrow(2, 0, outputs); // [G_x, N, outputs, d]: the queries' tokens
     // [G, N, tokens, d] -> [G, N, heads, tokens, dh]
     auto split = [&](const torch::Tensor& t) {
@@ -171,7 +179,7 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
                      .transpose(2, 3)
                      .flatten(3); // [G, N, outputs, d]
     auto y = x.narrow(2, 0, outputs) + project(output, Projection::Output, mixed);
-    const auto hidden = project(ff1, Projection::FeedForward1, norm2(y));
+    const auto hidden = project(ff1, Projection::FeedForward1, Normalize(norm2, y));
     return y + project(ff2, Projection::FeedForward2, torch::gelu(hidden));
 }
 
@@ -211,7 +219,7 @@ TransformerClassifierImpl::Encode(const torch::Tensor& x, const LoraFactors* lor
         h = blocks[l]->as<EncoderBlock>()->forward(h, lora, l * config.loraTargets.size(),
                                                    last ? outputs : h.size(2));
     }
-    return norm(h);
+    return Normalize(norm, h);
 }
 
 torch::Tensor

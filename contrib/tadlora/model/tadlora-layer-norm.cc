@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "tadlora-layer-norm.h"
+
+#include "tadlora-kernel.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace tadlora
+{
+
+namespace
+{
+
+/** Rows per parallel task: enough work to be worth a thread. */
+int64_t
+Grain(int64_t features)
+{
+    return std::max<int64_t>(1, 16384 / features);
+}
+
+/**
+ * y = (x - mean) rstd weight + bias for the rows [begin, end) of x [rows, d], each row's mean
+ * and rstd = 1 / sqrt(var + eps) stored for the backward pass (kD > 0 fixes d at compile time).
+ */
+template<int kD>
+TADLORA_KERNEL void
+Forward(int64_t features, int64_t begin, int64_t end, float eps, const float* __restrict x,
+        const float* __restrict weight, const float* __restrict bias, float* __restrict y,
+        float* __restrict mean, float* __restrict rstd)
+{
+    const int64_t d = kD > 0 ? kD : features;
+    for (int64_t row = begin; row < end; ++row)
+    {
+        const float* xr = x + row * d;
+        float* yr = y + row * d;
+        float sum = 0;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t c = 0; c < d; ++c)
+        {
+            sum += xr[c];
+        }
+        const float m = sum / static_cast<float>(d);
+        float squares = 0;
+#pragma omp simd reduction(+ : squares)
+        for (int64_t c = 0; c < d; ++c)
+        {
+            const float centred = xr[c] - m;
+            squares += centred * centred;
+        }
+        const float r = 1 / std::sqrt(squares / static_cast<float>(d) + eps);
+#pragma omp simd
+        for (int64_t c = 0; c < d; ++c)
+        {
+            yr[c] = (xr[c] - m) * r * weight[c] + bias[c];
+        }
+        mean[row] = m;
+        rstd[row] = r;
+    }
+}
+
+/**
+ * dx = rstd (g - mean(g) - xhat mean(g xhat)) with g = dy weight and xhat = (x - mean) rstd, for
+ * the rows [begin, end).
+ */
+template<int kD>
+TADLORA_KERNEL void
+Backward(int64_t features, int64_t begin, int64_t end, const float* __restrict x,
+         const float* __restrict weight, const float* __restrict mean,
+         const float* __restrict rstd, const float* __restrict dy, float* __restrict dx)
+{
+    const int64_t d = kD > 0 ? kD : features;
+    for (int64_t row = begin; row < end; ++row)
+    {
+        const float* xr = x + row * d;
+        const float* dyr = dy + row * d;
+        const float m = mean[row];
+        const float r = rstd[row];
+        float sumG = 0;
+        float sumGX = 0;
+#pragma omp simd reduction(+ : sumG, sumGX)
+        for (int64_t c = 0; c < d; ++c)
+        {
+            const float g = dyr[c] * weight[c];
+            sumG += g;
+            sumGX += g * (xr[c] - m) * r;
+        }
+        const float meanG = sumG / static_cast<float>(d);
+        const float meanGX = sumGX / static_cast<float>(d);
+        float* dxr = dx + row * d;
+#pragma omp simd
+        for (int64_t c = 0; c < d; ++c)
+        {
+            dxr[c] = r * (dyr[c] * weight[c] - meanG - (xr[c] - m) * r * meanGX);
+        }
+    }
+}
+
+/** @return the kernel for the width: specialized for the default model's 64, else generic */
+template<typename Kernel64, typename Kernel>
+auto
+ForWidth(int64_t features, Kernel64 k64, Kernel k)
+{
+    return features == 64 ? k64 : k;
+}
+
+struct LayerNormFunction : torch::autograd::Function<LayerNormFunction>
+{
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                                 const torch::Tensor& weight, const torch::Tensor& bias,
+                                 double eps)
+    {
+        const int64_t d = x.size(-1);
+        const auto input = x.contiguous();
+        const int64_t rows = input.numel() / d;
+        auto y = torch::empty_like(input);
+        auto mean = torch::empty({rows});
+        auto rstd = torch::empty({rows});
+        const auto w = weight.contiguous();
+        const auto b = bias.contiguous();
+        const auto kernel = ForWidth(d, &Forward<64>, &Forward<0>);
+        at::parallel_for(0, rows, Grain(d), [&](int64_t begin, int64_t end) {
+            kernel(d, begin, end, static_cast<float>(eps), input.data_ptr<float>(),
+                   w.data_ptr<float>(), b.data_ptr<float>(), y.data_ptr<float>(),
+                   mean.data_ptr<float>(), rstd.data_ptr<float>());
+        });
+        ctx->save_for_backward({input, w, mean, rstd});
+        return y;
+    }
+
+    static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::tensor_list grads)
+    {
+        const auto saved = ctx->get_saved_variables();
+        const auto& x = saved[0];
+        const auto& weight = saved[1];
+        const auto& mean = saved[2];
+        const auto& rstd = saved[3];
+        const auto dy = grads[0].contiguous();
+        const int64_t d = x.size(-1);
+        const int64_t rows = x.numel() / d;
+        torch::autograd::tensor_list result(4);
+        if (ctx->needs_input_grad(0))
+        {
+            auto dx = torch::empty_like(x);
+            const auto kernel = ForWidth(d, &Backward<64>, &Backward<0>);
+            at::parallel_for(0, rows, Grain(d), [&](int64_t begin, int64_t end) {
+                kernel(d, begin, end, x.data_ptr<float>(), weight.data_ptr<float>(),
+                       mean.data_ptr<float>(), rstd.data_ptr<float>(), dy.data_ptr<float>(),
+                       dx.data_ptr<float>());
+            });
+            result[0] = dx;
+        }
+        // The affine parameters' gradients are sums over every row: only pretraining asks for
+        // them, so LibTorch's reductions do.
+        const auto dyRows = dy.view({rows, d});
+        if (ctx->needs_input_grad(1))
+        {
+            const auto xhat = (x.view({rows, d}) - mean.unsqueeze(1)) * rstd.unsqueeze(1);
+            result[1] = (dyRows * xhat).sum(0);
+        }
+        if (ctx->needs_input_grad(2))
+        {
+            result[2] = dyRows.sum(0);
+        }
+        return result;
+    }
+};
+
+} // namespace
+
+at::Tensor
+LayerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps)
+{
+    return LayerNormFunction::apply(x, weight, bias, eps);
+}
+
+} // namespace tadlora
