@@ -21,6 +21,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -80,6 +81,37 @@ MatmulPeak(double seconds)
     const auto b = torch::randn({n, n});
     auto c = torch::empty({n, n});
     return Rate(seconds, [&] { torch::mm_out(c, a, b); }) * 2.0 * n * n * n / 1e9;
+}
+
+/**
+ * @return LibTorch's matmul rate, GFLOP/s, on the shapes of a training step's products: the
+ * default model's projections and feed-forward ([rows, 64] x [64, 64], [64, 128], [128, 64]) and
+ * a weight gradient ([64, rows] x [rows, 64]), rows = 5 clients x 32 samples x 17 tokens (one
+ * thread's group of the default scenario's clients)
+ */
+double
+ShapesRate(double seconds)
+{
+    constexpr int64_t rows = 5 * 32 * 17;
+    struct Product
+    {
+        torch::Tensor a, b, c;
+    };
+    std::vector<Product> products;
+    double flops = 0;
+    for (auto [m, k, n] : {std::array<int64_t, 3>{rows, 64, 64}, {rows, 64, 128},
+                           {rows, 128, 64}, {64, rows, 64}})
+    {
+        products.push_back({torch::randn({m, k}), torch::randn({k, n}), torch::empty({m, n})});
+        flops += 2.0 * m * k * n;
+    }
+    return Rate(seconds, [&] {
+               for (Product& p : products)
+               {
+                   torch::mm_out(p.c, p.a, p.b);
+               }
+           }) *
+           flops / 1e9;
 }
 
 /**
@@ -335,6 +367,16 @@ main(int argc, char** argv)
                     Median(steps), Median(steps) * flopsPerStep / 1e9, 100 * Median(ratios),
                     Median(evals));
     }
+    ConfigureCompute(1);
+    std::vector<double> shapes;
+    for (int i = 0; i < kSlices; ++i)
+    {
+        const double peak = MatmulPeak(seconds / kSlices / 2);
+        shapes.push_back(ShapesRate(seconds / kSlices / 2) / peak);
+    }
+    std::printf("\nthe model's products alone (its matmul shapes, 1 thread): %.1f%% of the peak\n",
+                100 * Median(shapes));
+    ConfigureCompute(cores);
     if (profile)
     {
         Profile(s);
