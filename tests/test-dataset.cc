@@ -76,8 +76,9 @@ double
 NearestClassMeanAccuracy(const TaskData& task)
 {
     const int64_t classes = task.train.numClasses;
-    const torch::Tensor train = task.train.inputs.flatten(1); // [N, tokens * tokenDim]
-    const torch::Tensor test = task.test.inputs.flatten(1);
+    const torch::Tensor train =
+        task.train.ModelInputs(task.train.inputs).flatten(1); // [N, tokens * tokenDim]
+    const torch::Tensor test = task.test.ModelInputs(task.test.inputs).flatten(1);
     const torch::Tensor means = torch::zeros({classes, train.size(1)}) // [C, tokens * tokenDim]
                                     .index_add_(0, task.train.labels, train) /
                                 torch::bincount(task.train.labels, {}, classes).unsqueeze(1);
@@ -92,7 +93,10 @@ TEST_F(FashionMnist, LoadsAllSamplesAsSixteenPatchTokens)
     EXPECT_EQ(s_task.tokenDim, 49);
     EXPECT_EQ(s_task.train.inputs.sizes(), (std::vector<int64_t>{60000, 16, 49}));
     EXPECT_EQ(s_task.test.inputs.sizes(), (std::vector<int64_t>{10000, 16, 49}));
-    EXPECT_EQ(s_task.train.inputs.scalar_type(), torch::kFloat32);
+    // Pixels are stored as bytes; the model reads them as floats.
+    EXPECT_EQ(s_task.train.inputs.scalar_type(), torch::kUInt8);
+    EXPECT_EQ(s_task.train.ModelInputs(s_task.train.inputs.slice(0, 0, 2)).scalar_type(),
+              torch::kFloat32);
     EXPECT_EQ(s_task.train.labels.scalar_type(), torch::kInt64);
     EXPECT_EQ(s_task.train.numClasses, 10U);
     EXPECT_EQ(s_task.test.numClasses, 10U);
@@ -108,17 +112,18 @@ TEST_F(FashionMnist, ClassesAreExactlyBalanced)
 
 TEST_F(FashionMnist, PixelsAreNormalizedWithTheDatasetMeanAndStd)
 {
-    EXPECT_NEAR(s_task.train.inputs.min().item<double>(), (0 - 0.2860) / 0.3530, 1e-5);
-    EXPECT_NEAR(s_task.train.inputs.max().item<double>(), (1 - 0.2860) / 0.3530, 1e-5);
+    const torch::Tensor inputs = s_task.train.ModelInputs(s_task.train.inputs);
+    EXPECT_NEAR(inputs.min().item<double>(), (0 - 0.2860) / 0.3530, 1e-5);
+    EXPECT_NEAR(inputs.max().item<double>(), (1 - 0.2860) / 0.3530, 1e-5);
     // Normalizing with the training set's own statistics centres and scales it.
-    EXPECT_NEAR(s_task.train.inputs.mean().item<double>(), 0.0, 0.01);
-    EXPECT_NEAR(s_task.train.inputs.std().item<double>(), 1.0, 0.01);
+    EXPECT_NEAR(inputs.mean().item<double>(), 0.0, 0.01);
+    EXPECT_NEAR(inputs.std().item<double>(), 1.0, 0.01);
 }
 
 TEST_F(FashionMnist, PatchesAreRowMajorSevenBySevenTiles)
 {
     const std::vector<uint8_t> raw = FirstRawTrainingImage();
-    const torch::Tensor first = s_task.train.inputs[0]; // [16, 49]
+    const torch::Tensor first = s_task.train.ModelInputs(s_task.train.inputs[0]); // [16, 49]
     for (int64_t patch = 0; patch < 16; ++patch)
     {
         for (int64_t k = 0; k < 49; ++k)

@@ -33,7 +33,8 @@ BatchedEvaluator::Accuracies(const LoraFactors& models)
     auto correct = torch::zeros({models.Models()}, torch::kLong);
     for (int64_t start = 0; start < samples; start += kEvalChunk)
     {
-        const auto x = test.inputs.slice(0, start, start + kEvalChunk).unsqueeze(0); // [1, N, ...]
+        const auto x = test.ModelInputs(test.inputs.slice(0, start, start + kEvalChunk))
+                             .unsqueeze(0); // [1, N, ...]
         const auto y = test.labels.slice(0, start, start + kEvalChunk);              // [N]
         correct += m_model->forward(x, &models).argmax(2).eq(y).sum(1);               // [G]
     }

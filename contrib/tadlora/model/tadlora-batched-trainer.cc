@@ -171,7 +171,7 @@ BatchedTrainer::TrainGroup(const std::vector<uint32_t>& clients,
             batches.push_back(shard.index_select(0, pick));
         }
         const auto index = torch::cat(batches);                               // [G N]
-        const auto x = train.inputs.index_select(0, index).view(sampleShape); // [G, N, ...]
+        const auto x = train.ModelInputs(train.inputs.index_select(0, index)).view(sampleShape);
         const auto logits = m_model->forward(x, &factors);                    // [G, N, classes]
         const auto losses =
             torch::nn::functional::cross_entropy(

@@ -2,7 +2,6 @@
 #include "tadlora-dataset.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Parallel.h>
 #include <torch/types.h>
 
 #include <libdeflate.h>
@@ -166,10 +165,6 @@ LoadFashionSplit(const std::string& dir, const std::string& prefix, int64_t limi
     }
 
     const int64_t n = images.items.size(0);
-    // Each pixel value's normalized float, (x / 255 - mean) / std computed as float operations on
-    // the value: one table lookup per pixel is the whole conversion.
-    const torch::Tensor table =
-        torch::arange(256, torch::kFloat32).sub_(255 * kFashionMean).div_(255 * kFashionStd);
     // Where each pixel of an image goes: image [28, 28] = [4 patch rows, 7 pixel rows, 4 patch
     // columns, 7 pixel columns] -> tokens [16, 49] = [4 patch rows, 4 patch columns, 7 pixel
     // rows, 7 pixel columns] (patch side 7).
@@ -184,23 +179,32 @@ LoadFashionSplit(const std::string& dir, const std::string& prefix, int64_t limi
                 col % patch;
         }
     }
-    torch::Tensor inputs = torch::empty({n, patches * patches, patch * patch});
-    const float* value = table.data_ptr<float>();
+    torch::Tensor inputs = torch::empty({n, patches * patches, patch * patch}, torch::kUInt8);
     const uint8_t* pixels = images.items.data_ptr<uint8_t>();
-    float* out = inputs.data_ptr<float>();
-    at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
-        for (int64_t image = begin; image < end; ++image)
+    uint8_t* out = inputs.data_ptr<uint8_t>();
+    for (int64_t image = 0; image < n; ++image)
+    {
+        for (int64_t p = 0; p < kPixels; ++p)
         {
-            for (int64_t p = 0; p < kPixels; ++p)
-            {
-                out[image * kPixels + destination[p]] = value[pixels[image * kPixels + p]];
-            }
+            out[image * kPixels + destination[p]] = pixels[image * kPixels + p];
         }
-    });
-    return {inputs, labels.items.to(torch::kInt64), kFashionClasses};
+    }
+    // (x / 255 - mean) / std = (x - 255 mean) / (255 std), applied by ModelInputs.
+    return {inputs, labels.items.to(torch::kInt64), kFashionClasses, 255 * kFashionMean,
+            255 * kFashionStd};
 }
 
 } // namespace
+
+torch::Tensor
+Dataset::ModelInputs(const torch::Tensor& stored) const
+{
+    if (stored.scalar_type() != torch::kUInt8)
+    {
+        return stored;
+    }
+    return stored.to(torch::kFloat32).sub_(offset).div_(scale);
+}
 
 TaskData
 LoadFashionMnist(const std::string& dir, int64_t trainLimit, int64_t testLimit, int64_t patch)

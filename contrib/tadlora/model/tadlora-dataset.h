@@ -32,10 +32,21 @@ inline constexpr int64_t kMaskToken = 1;
 /** @brief Labelled samples, each a sequence of tokens. */
 struct Dataset
 {
-    /** [N, tokens, tokenDim] float32 features, or [N, tokens] int64 ids if the task has a vocab */
+    /**
+     * [N, tokens, tokenDim] features, float32 or uint8 (pixels, 4 times smaller: ModelInputs
+     * scales them), or [N, tokens] int64 ids if the task has a vocab
+     */
     torch::Tensor inputs;
     torch::Tensor labels;    //!< [N], int64, each in [0, numClasses)
     uint32_t numClasses = 0; //!< number of classes
+    double offset = 0;       //!< uint8 inputs become (x - offset) / scale
+    double scale = 1;        //!< see offset
+
+    /**
+     * @param stored some of inputs' samples (a selection or a slice)
+     * @return them as a model reads them: float32 features (uint8 ones scaled) or int64 ids
+     */
+    torch::Tensor ModelInputs(const torch::Tensor& stored) const;
 };
 
 /** @brief A task: its train and test sets and the input shape a model needs. */
@@ -52,8 +63,8 @@ struct TaskData
 /**
  * @brief Loads Fashion-MNIST as sequences of image patches.
  *
- * Pixels are scaled to [0, 1] and normalized with the training set's mean 0.2860 and std
- * 0.3530; each 28 x 28 image is cut into non-overlapping P x P patches in row-major order,
+ * Pixels are kept as bytes and scaled by Dataset::ModelInputs to [0, 1] and normalized with
+ * the training set's mean 0.2860 and std 0.3530; each 28 x 28 image is cut into non-overlapping P x P patches in row-major order,
  * each patch flattened row-major: inputs are [N, (28 / P)^2, P^2], [N, 16, 49] for P = 7.
  *
  * @param dir directory holding {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz

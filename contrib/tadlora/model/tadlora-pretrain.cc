@@ -68,10 +68,11 @@ TakePretrainingData(Dataset& train, const PretrainConfig& recipe)
     const auto order = torch::randperm(n, generator, torch::kLong);
     const auto held = std::get<0>(order.slice(0, 0, recipe.samples).sort());
     const auto kept = std::get<0>(order.slice(0, recipe.samples).sort());
-    Dataset split{train.inputs.index_select(0, held), train.labels.index_select(0, held),
-                  train.numClasses};
-    train = {train.inputs.index_select(0, kept), train.labels.index_select(0, kept),
-             train.numClasses};
+    Dataset split = train;
+    split.inputs = train.inputs.index_select(0, held);
+    split.labels = train.labels.index_select(0, held);
+    train.inputs = train.inputs.index_select(0, kept);
+    train.labels = train.labels.index_select(0, kept);
     return split;
 }
 
@@ -171,7 +172,7 @@ Pretrain(TransformerClassifier& model, const Dataset& data, const PretrainConfig
             static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
         }
         auto index = torch::randint(n, {recipe.batchSize}, generator, torch::kLong);
-        const auto x = data.inputs.index_select(0, index);
+        const auto x = data.ModelInputs(data.inputs.index_select(0, index));
         auto loss = supervised ? SupervisedLoss(model, x, data.labels.index_select(0, index))
                                : MaskedTokenLoss(model, predict, x, recipe.maskRatio, generator);
         optimizer.zero_grad();

@@ -64,7 +64,8 @@ ModelConfig::BaseKey() const
 {
     std::ostringstream key;
     // r2: the base no longer holds LoRA factors, so its initialization draws differently.
-    key << "r2-t" << tokens;
+    // r3: layer norm by our kernel, which rounds differently from LibTorch's.
+    key << "r3-t" << tokens;
     if (vocab > 0)
     {
         key << "v" << vocab;
