@@ -2,9 +2,9 @@
 #include "tadlora-attention.h"
 
 #include "tadlora-kernel.h"
+#include "tadlora-parallel.h"
 
 #include <ATen/ExpandUtils.h>
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <algorithm>

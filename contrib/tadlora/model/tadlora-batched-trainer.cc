@@ -3,6 +3,7 @@
 
 #include "tadlora-dataset.h"
 #include "tadlora-lora-factors.h"
+#include "tadlora-parallel.h"
 #include "tadlora-seed.h"
 
 #include <torch/torch.h>

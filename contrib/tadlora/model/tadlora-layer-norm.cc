@@ -2,8 +2,8 @@
 #include "tadlora-layer-norm.h"
 
 #include "tadlora-kernel.h"
+#include "tadlora-parallel.h"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <cmath>
