@@ -610,7 +610,9 @@ TadLoraExperiment::Run()
     const double pretrainSeconds = SecondsSince(pretrainStart);
 
     tadlora::Federation federation(TadLoraFederationConfig(c), model.ptr(), task, shards);
+    const Clock::time_point baseStart = Clock::now();
     const double baseAccuracy = federation.BaseAccuracy();
+    const double baseSeconds = SecondsSince(baseStart); // an evaluation, counted as one
     progress("frozen base accuracy " + std::to_string(baseAccuracy) + "; " +
              std::to_string(c.clients) + " clients, " + method.Name() + ", " +
              std::to_string(c.rounds) + " rounds; " + DescribeConnectivity(c, connectivity));
@@ -655,7 +657,8 @@ TadLoraExperiment::Run()
         recorder.Connect(apps.Get(i));
     }
     apps.Start(Seconds(0));
-    const double setupSeconds = SecondsSince(start) - dataSeconds - pretrainSeconds;
+    const double setupSeconds =
+        SecondsSince(start) - dataSeconds - pretrainSeconds - baseSeconds;
 
     const Clock::time_point simStart = Clock::now();
     Simulator::Run();
@@ -705,7 +708,7 @@ TadLoraExperiment::Run()
         {"pretrain", pretrainSeconds},
         {"setup", setupSeconds},
         {"train", trainSeconds},
-        {"evaluate", recorder.EvaluateSeconds()},
+        {"evaluate", baseSeconds + recorder.EvaluateSeconds()},
         {"exchange", exchangeSeconds},
         {"ns3", simSeconds - trainSeconds - recorder.EvaluateSeconds() - exchangeSeconds},
         {"output", SecondsSince(simEnd)}};

@@ -3,8 +3,11 @@
 
 #include "tadlora-dataset.h"
 #include "tadlora-lora-factors.h"
+#include "tadlora-parallel.h"
 
 #include <torch/torch.h>
+
+#include <algorithm>
 
 namespace tadlora
 {
@@ -27,17 +30,30 @@ BatchedEvaluator::BatchedEvaluator(TransformerClassifier model,
 std::vector<double>
 BatchedEvaluator::Accuracies(const LoraFactors& models)
 {
-    c10::InferenceMode inference;
     const Dataset& test = m_data->test;
     const int64_t samples = test.inputs.size(0);
-    auto correct = torch::zeros({models.Models()}, torch::kLong);
-    for (int64_t start = 0; start < samples; start += kEvalChunk)
-    {
-        const auto x = test.ModelInputs(test.inputs.slice(0, start, start + kEvalChunk))
-                             .unsqueeze(0); // [1, N, ...]
-        const auto y = test.labels.slice(0, start, start + kEvalChunk);              // [N]
-        correct += m_model->forward(x, &models).argmax(2).eq(y).sum(1);               // [G]
-    }
+    const int64_t passes = (samples + kEvalChunk - 1) / kEvalChunk;
+    // The passes spread over the threads, each thread's passes with its operators on it.
+    const int64_t threads = std::min<int64_t>(at::get_num_threads(), passes);
+    std::vector<torch::Tensor> correctBy(std::max<int64_t>(threads, 1),
+                                         torch::zeros({models.Models()}, torch::kLong));
+    at::parallel_for(0, threads, 1, [&](int64_t begin, int64_t end) {
+        c10::InferenceMode inference; // per thread: the mode is thread-local
+        for (int64_t t = begin; t < end; ++t)
+        {
+            auto correct = torch::zeros({models.Models()}, torch::kLong);
+            for (int64_t pass = t * passes / threads; pass < (t + 1) * passes / threads; ++pass)
+            {
+                const int64_t start = pass * kEvalChunk;
+                const auto x = test.ModelInputs(test.inputs.slice(0, start, start + kEvalChunk))
+                                   .unsqueeze(0);                                  // [1, N, ...]
+                const auto y = test.labels.slice(0, start, start + kEvalChunk); // [N]
+                correct += m_model->forward(x, &models).argmax(2).eq(y).sum(1); // [G]
+            }
+            correctBy[t] = correct;
+        }
+    });
+    const auto correct = torch::stack(correctBy).sum(0);
     std::vector<double> accuracy;
     for (int64_t g = 0; g < models.Models(); ++g)
     {
