@@ -7,6 +7,7 @@
 #include "tadlora-attention.h"
 #include "tadlora-batched-evaluator.h"
 #include "tadlora-federation.h"
+#include "tadlora-gelu.h"
 #include "tadlora-layer-norm.h"
 #include "tadlora-lora-factors.h"
 #include "tadlora-message.h"
@@ -441,4 +442,27 @@ TEST(LayerNorm, KernelEqualsLibTorchsInValuesAndGradients)
                 << "input " << i;
         }
     }
+}
+
+TEST(Gelu, KernelEqualsLibTorchsInValuesAndGradients)
+{
+    torch::manual_seed(7);
+    // Typical pre-activations, and the tails: exp(-x^2 / 2) underflows beyond |x| of about 13.
+    const auto x = torch::cat({torch::randn({3000}) * 3, torch::linspace(-20, 20, 401),
+                               torch::tensor({-1e4f, -100.0f, 0.0f, 100.0f, 1e4f})})
+                       .requires_grad_(true);
+    const auto probe = torch::randn({x.size(0)});
+
+    const auto ours = Gelu(x);
+    const auto grad = torch::autograd::grad({(ours * probe).sum()}, {x})[0];
+    const auto theirs = torch::gelu(x);
+    const auto expected = torch::autograd::grad({(theirs * probe).sum()}, {x})[0];
+
+    // Relative to each value's size (1e4 keeps 7 digits in float) and at least 1e-6 absolute.
+    const auto tolerance = [](const torch::Tensor& t) { return t.abs().clamp_min(1) * 1e-6; };
+    EXPECT_TRUE((ours - theirs).abs().le(tolerance(theirs)).all().item<bool>())
+        << (ours - theirs).abs().max().item<double>();
+    EXPECT_TRUE((grad - expected).abs().le(tolerance(expected) * 2).all().item<bool>())
+        << (grad - expected).abs().max().item<double>();
+    EXPECT_GT(expected.abs().max().item<double>(), 1.0);
 }

@@ -4,7 +4,7 @@
 
 /**
  * @file
- * What the hand-written CPU kernels (attention, layer norm) share. Their innermost loops run
+ * What the hand-written CPU kernels (attention, GELU, layer norm) share. Their innermost loops run
  * over one token's contiguous features; with the width known at compile time they become a few
  * vector instructions, and the reductions are OpenMP SIMD reductions (the compiler may reorder
  * their sums). On x86-64 the clones pick AVX2 with FMA or AVX-512 where the CPU has them.

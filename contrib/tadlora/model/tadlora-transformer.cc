@@ -3,6 +3,7 @@
 
 #include "tadlora-attention.h"
 #include "tadlora-dataset.h"
+#include "tadlora-gelu.h"
 #include "tadlora-layer-norm.h"
 #include "tadlora-lora-factors.h"
 
@@ -64,7 +65,7 @@ ModelConfig::BaseKey() const
 {
     std::ostringstream key;
     // r2: the base no longer holds LoRA factors, so its initialization draws differently.
-    // r3: layer norm by our kernel, which rounds differently from LibTorch's.
+    // r3: layer norm and GELU by our kernels, which round differently from LibTorch's.
     key << "r3-t" << tokens;
     if (vocab > 0)
     {
@@ -181,7 +182,7 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
                      .flatten(3); // [G, N, outputs, d]
     auto y = x.narrow(2, 0, outputs) + project(output, Projection::Output, mixed);
     const auto hidden = project(ff1, Projection::FeedForward1, Normalize(norm2, y));
-    return y + project(ff2, Projection::FeedForward2, torch::gelu(hidden));
+    return y + project(ff2, Projection::FeedForward2, Gelu(hidden));
 }
 
 TransformerClassifierImpl::TransformerClassifierImpl(const ModelConfig& c)
