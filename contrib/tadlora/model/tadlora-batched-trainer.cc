@@ -21,16 +21,53 @@ constexpr double kBeta1 = 0.9;   //!< torch's AdamW default
 constexpr double kBeta2 = 0.999; //!< torch's AdamW default
 constexpr double kEps = 1e-8;    //!< torch's AdamW default
 
-/** @return 1 - beta^step for each client, shaped [G, 1, 1] to scale its factor */
-torch::Tensor
-BiasCorrection(double beta, const std::vector<int64_t>& steps)
+/** @brief One AdamW step's constants for one client. */
+struct StepScale
 {
-    std::vector<float> correction;
-    for (int64_t step : steps)
+    bool trains;       //!< whether the client trains the factor this round
+    float correction1; //!< 1 - beta1^step
+    float correction2; //!< sqrt(1 - beta2^step)
+};
+
+/**
+ * AdamW (torch's, decoupled weight decay) on stacked factors [G, ...] in place, each client
+ * with its own step count; a client that does not train the factor is left as it is. One loop
+ * per tensor instead of a dozen LibTorch operators on a few kilobytes each.
+ */
+void
+AdamWStep(torch::Tensor& values, const torch::Tensor& grad, torch::Tensor& first,
+          torch::Tensor& second, const std::vector<StepScale>& scales, double lr,
+          double weightDecay)
+{
+    TORCH_CHECK(values.is_contiguous() && first.is_contiguous() && second.is_contiguous(),
+                "AdamWStep: stacked factors and moments must be contiguous");
+    const int64_t g = values.size(0);
+    const int64_t n = values.numel() / g;
+    const auto decay = static_cast<float>(1 - lr * weightDecay);
+    const auto rate = static_cast<float>(lr);
+    const auto b1 = static_cast<float>(kBeta1);
+    const auto b2 = static_cast<float>(kBeta2);
+    const auto eps = static_cast<float>(kEps);
+    const auto gradient = grad.contiguous();
+    float* p = values.data_ptr<float>();
+    float* m = first.data_ptr<float>();
+    float* v = second.data_ptr<float>();
+    const float* d = gradient.data_ptr<float>();
+    for (int64_t c = 0; c < g; ++c)
     {
-        correction.push_back(static_cast<float>(1 - std::pow(beta, static_cast<double>(step))));
+        if (!scales[c].trains)
+        {
+            continue;
+        }
+        const float c1 = scales[c].correction1;
+        const float c2 = scales[c].correction2;
+        for (int64_t i = c * n; i < (c + 1) * n; ++i)
+        {
+            m[i] = m[i] * b1 + d[i] * (1 - b1);
+            v[i] = v[i] * b2 + d[i] * d[i] * (1 - b2);
+            p[i] = p[i] * decay - rate * m[i] / (c1 * (std::sqrt(v[i]) / c2 + eps));
+        }
     }
-    return torch::tensor(correction).view({-1, 1, 1});
 }
 
 } // namespace
@@ -120,12 +157,10 @@ BatchedTrainer::TrainGroup(const std::vector<uint32_t>& clients,
         sampleShape.push_back(train.inputs.size(k));
     }
 
-    // Per factor: which clients train it ([G, 1, 1] mask), their moments and step counts.
+    // Per factor that some client trains: the clients' moments and step counts.
     struct Trained
     {
         Factor factor;
-        torch::Tensor mask;
-        bool all;
         std::vector<torch::Tensor> first;
         std::vector<torch::Tensor> second;
         std::vector<int64_t> steps;
@@ -133,22 +168,18 @@ BatchedTrainer::TrainGroup(const std::vector<uint32_t>& clients,
     std::vector<Trained> trained;
     for (Factor factor : {Factor::A, Factor::B})
     {
-        std::vector<float> mask;
-        for (const RoundPlan& plan : plans)
-        {
-            mask.push_back(plan.Trains(factor));
-        }
-        const auto count = std::count(mask.begin(), mask.end(), 1.0f);
-        if (count == 0)
+        if (std::none_of(plans.begin(), plans.end(),
+                         [factor](const RoundPlan& plan) { return plan.Trains(factor); }))
         {
             continue;
         }
-        Trained t{factor, torch::tensor(mask).view({-1, 1, 1}), count == g, {}, {}, {}};
+        Trained t{factor, {}, {}, {}};
         Moments& kept = m_moments[static_cast<int>(factor)];
         for (const auto& values : factors.Of(factor))
         {
             values.set_requires_grad(true);
             const auto l = t.first.size();
+            // Owned copies: the step updates them in place.
             t.first.push_back(m_config.keepOptimizerState ? kept.first[l].index_select(0, rows)
                                                           : torch::zeros_like(values));
             t.second.push_back(m_config.keepOptimizerState ? kept.second[l].index_select(0, rows)
@@ -186,33 +217,21 @@ BatchedTrainer::TrainGroup(const std::vector<uint32_t>& clients,
         lossSum += losses.to(torch::kDouble);
         for (Trained& t : trained)
         {
+            std::vector<StepScale> scales;
             for (int64_t i = 0; i < g; ++i)
             {
-                t.steps[i] += plans[i].Trains(t.factor);
+                const bool trains = plans[i].Trains(t.factor);
+                t.steps[i] += trains;
+                const auto step = static_cast<double>(t.steps[i]);
+                scales.push_back({trains, static_cast<float>(1 - std::pow(kBeta1, step)),
+                                  static_cast<float>(std::sqrt(1 - std::pow(kBeta2, step)))});
             }
-            const auto correction1 = BiasCorrection(kBeta1, t.steps);
-            const auto correction2 = BiasCorrection(kBeta2, t.steps).sqrt();
             auto& values = factors.Of(t.factor);
             for (size_t l = 0; l < values.size(); ++l)
             {
-                torch::Tensor& p = values[l];
-                const torch::Tensor grad = p.grad();
-                auto first = t.first[l] * kBeta1 + grad * (1 - kBeta1);
-                auto second = t.second[l] * kBeta2 + grad * grad * (1 - kBeta2);
-                // Clients that do not train this factor have no step yet: their correction is 0.
-                auto denom = second.sqrt() / correction2.clamp_min(kEps) + kEps;
-                auto updated = p * (1 - m_config.lr * m_config.weightDecay) -
-                               m_config.lr * first / (correction1.clamp_min(kEps) * denom);
-                if (!t.all)
-                {
-                    updated = torch::where(t.mask > 0, updated, p);
-                    first = torch::where(t.mask > 0, first, t.first[l]);
-                    second = torch::where(t.mask > 0, second, t.second[l]);
-                }
-                p.copy_(updated);
-                p.mutable_grad() = torch::Tensor();
-                t.first[l] = first;
-                t.second[l] = second;
+                AdamWStep(values[l], values[l].grad(), t.first[l], t.second[l], scales,
+                          m_config.lr, m_config.weightDecay);
+                values[l].mutable_grad() = torch::Tensor();
             }
         }
     }
