@@ -390,17 +390,23 @@ TEST(Attention, KernelEqualsMatmulAndSoftmaxInValuesAndGradients)
         SCOPED_TRACE(testing::Message() << shape.queries << " queries, " << shape.keys
                                         << " keys, " << shape.features << " features");
         torch::manual_seed(4);
-        const auto q = torch::randn({3, 5, 2, shape.queries, shape.features},
-                                    torch::requires_grad());
-        const auto k = torch::randn({1, 5, 2, shape.keys, shape.features},
-                                    torch::requires_grad()); // broadcast
-        const auto v = torch::randn({3, 5, 2, shape.keys, shape.features}, torch::requires_grad());
-        const auto probe = torch::randn({3, 5, 2, shape.queries, shape.features});
+        const int64_t heads = 2;
+        const int64_t d = heads * shape.features;
+        const auto q = torch::randn({3, 5, shape.queries, d}, torch::requires_grad());
+        const auto k = torch::randn({1, 5, shape.keys, d}, torch::requires_grad()); // shared
+        const auto v = torch::randn({3, 5, shape.keys, d}, torch::requires_grad());
+        const auto probe = torch::randn({3, 5, shape.queries, d});
         const double scale = 0.25;
 
-        const auto fused = Attention(q, k, v, scale);
+        const auto fused = Attention(q, k, v, heads, scale);
         const auto grads = torch::autograd::grad({(fused * probe).sum()}, {q, k, v});
-        const auto plain = PlainAttention(q, k, v, scale);
+        // [G, N, S, heads x dh] -> [G, N, heads, S, dh] and back, by LibTorch.
+        auto split = [&](const torch::Tensor& t) {
+            return t.view({t.size(0), 5, t.size(2), heads, shape.features}).transpose(2, 3);
+        };
+        const auto plain = PlainAttention(split(q), split(k), split(v), scale)
+                               .transpose(2, 3)
+                               .reshape({3, 5, shape.queries, d});
         const auto expected = torch::autograd::grad({(plain * probe).sum()}, {q, k, v});
 
         EXPECT_LT((fused - plain).abs().max().item<double>(), 1e-5);

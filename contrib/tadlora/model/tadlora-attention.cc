@@ -4,7 +4,6 @@
 #include "tadlora-kernel.h"
 #include "tadlora-parallel.h"
 
-#include <ATen/ExpandUtils.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -26,6 +25,28 @@ struct Sizes
     int64_t features;  //!< dh
 };
 
+/**
+ * @brief Where a tensor [G, N, S, heads x dh] keeps sequence b = (g, n, head) of the batch's
+ * G x N x heads: token j's dh features start at Base(b) + j token, contiguous. A tensor shared
+ * by every model (G = 1 where others have G) has gStride 0. Reading the projections' own
+ * layout saves the copies to [G, N, heads, S, dh] and back.
+ */
+struct Layout
+{
+    int64_t gStride; //!< between models (0: shared)
+    int64_t nStride; //!< between samples
+    int64_t token;   //!< between tokens
+    int64_t samples; //!< N
+    int64_t heads;   //!< sequences per token row
+    int64_t features; //!< dh
+
+    int64_t Base(int64_t b) const
+    {
+        const int64_t row = b / heads; // g N + n
+        return row / samples * gStride + row % samples * nStride + b % heads * features;
+    }
+};
+
 // Every innermost loop below runs over the dh features of one token (the default model's 16:
 // kD > 0 fixes it at compile time).
 
@@ -44,7 +65,7 @@ constexpr int64_t kRegisterKeys = 32;
 template<int kD, int64_t kKeys>
 TADLORA_KERNEL void
 Scores(Sizes n, int64_t begin, int64_t end, float scale, bool shift, const float* __restrict x,
-       const float* __restrict y, float* __restrict scores)
+       Layout xl, const float* __restrict y, Layout yl, float* __restrict scores)
 {
     const int64_t d = kD > 0 ? kD : n.features;
     const int64_t s = n.keys;
@@ -55,17 +76,17 @@ Scores(Sizes n, int64_t begin, int64_t end, float scale, bool shift, const float
     float* __restrict sum = sums.data();
     for (int64_t b = begin; b < end; ++b)
     {
-        const float* yb = y + b * s * d;
+        const float* yb = y + yl.Base(b);
         for (int64_t j = 0; j < s; ++j)
         {
             for (int64_t c = 0; c < d; ++c)
             {
-                yt[c * width + j] = yb[j * d + c];
+                yt[c * width + j] = yb[j * yl.token + c];
             }
         }
         for (int64_t i = 0; i < n.queries; ++i)
         {
-            const float* xi = x + (b * n.queries + i) * d;
+            const float* xi = x + xl.Base(b) + i * xl.token;
             std::fill(sum, sum + width, 0.0f);
             for (int64_t c = 0; c < d; ++c)
             {
@@ -133,7 +154,8 @@ SoftmaxRows(Sizes n, int64_t begin, int64_t end, float* __restrict p, float* __r
 template<int kD>
 TADLORA_KERNEL void
 Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
-         const float* __restrict p, const float* __restrict y, float* __restrict out)
+         const float* __restrict p, const float* __restrict y, Layout yl, float* __restrict out,
+         Layout outl)
 {
     const int64_t d = kD > 0 ? kD : n.features;
     const int64_t from = transposed ? n.queries : n.keys;
@@ -144,16 +166,16 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
     for (int64_t b = begin; b < end; ++b)
     {
         const float* pb = p + b * n.queries * n.keys;
-        const float* yb = y + b * from * d;
+        const float* yb = y + yl.Base(b);
         for (int64_t t = 0; t < to; ++t)
         {
             // One output token at a time, so that it stays in registers.
-            float* target = out + (b * to + t) * d;
+            float* target = out + outl.Base(b) + t * outl.token;
             std::fill(target, target + d, 0.0f);
             for (int64_t f = 0; f < from; ++f)
             {
                 const float w = pb[t * pTo + f * pFrom] * scale;
-                const float* source = yb + f * d;
+                const float* source = yb + f * yl.token;
 #pragma omp simd
                 for (int64_t c = 0; c < d; ++c)
                 {
@@ -191,10 +213,20 @@ Grain(const Sizes& n)
     return std::max<int64_t>(1, 32768 / (n.queries * n.keys * n.features));
 }
 
+/** @return where t [G_t, N, S, heads x dh] keeps each sequence (see Layout) */
+Layout
+LayoutOf(const torch::Tensor& t, int64_t heads)
+{
+    TORCH_CHECK(t.dim() == 4 && t.stride(3) == 1 && t.scalar_type() == torch::kFloat32,
+                "Attention: expects float32 [G, N, S, d] with contiguous features");
+    return {t.size(0) == 1 ? 0 : t.stride(0), t.stride(1), t.stride(2), t.size(1), heads,
+            t.size(3) / heads};
+}
+
 /** @return [B, Sq, Sk] scale x y^T (with shift, each row less its maximum), over the threads */
 torch::Tensor
-BatchedScores(const Sizes& n, const torch::Tensor& x, const torch::Tensor& y, double scale,
-              bool shift)
+BatchedScores(const Sizes& n, const torch::Tensor& x, Layout xl, const torch::Tensor& y, Layout yl,
+              double scale, bool shift)
 {
     auto scores = torch::empty({n.sequences, n.queries, n.keys});
     const auto kernel = n.features == 16 && n.keys <= kRegisterKeys ? &Scores<16, kRegisterKeys>
@@ -203,7 +235,8 @@ BatchedScores(const Sizes& n, const torch::Tensor& x, const torch::Tensor& y, do
                      [&](int64_t begin, int64_t end)
                      {
                          kernel(n, begin, end, static_cast<float>(scale), shift,
-                                x.data_ptr<float>(), y.data_ptr<float>(), scores.data_ptr<float>());
+                                x.data_ptr<float>(), xl, y.data_ptr<float>(), yl,
+                                scores.data_ptr<float>());
                      });
     return scores;
 }
@@ -220,38 +253,56 @@ BatchedSoftmaxRows(const Sizes& n, torch::Tensor& p, torch::Tensor* grad)
                      });
 }
 
-/** @return scale p y ([B, Sq, dh]) or, transposed, scale p^T y ([B, Sk, dh]), over the threads */
+/**
+ * @return scale p y or, transposed, scale p^T y, as [G, N, tokens, heads x dh] (tokens Sq or
+ * Sk), over the threads
+ */
 torch::Tensor
-BatchedWeighted(const Sizes& n, const torch::Tensor& p, const torch::Tensor& y, bool transposed,
-                double scale)
+BatchedWeighted(const Sizes& n, int64_t models, const torch::Tensor& p, const torch::Tensor& y,
+                Layout yl, bool transposed, double scale)
 {
-    auto out = torch::empty({n.sequences, transposed ? n.keys : n.queries, n.features});
+    auto out = torch::empty(
+        {models, yl.samples, transposed ? n.keys : n.queries, yl.heads * n.features});
+    const Layout outl = LayoutOf(out, yl.heads);
     const auto kernel = ForWidth<WeightedKernel>(n.features);
     at::parallel_for(0, n.sequences, Grain(n),
                      [&](int64_t begin, int64_t end)
                      {
                          kernel(n, begin, end, transposed, static_cast<float>(scale),
-                                p.data_ptr<float>(), y.data_ptr<float>(), out.data_ptr<float>());
+                                p.data_ptr<float>(), y.data_ptr<float>(), yl,
+                                out.data_ptr<float>(), outl);
                      });
     return out;
 }
 
+/** @return the gradient for an input of G_in models: summed over the models if it was shared */
+torch::Tensor
+ForInput(const torch::Tensor& grad, const torch::Tensor& input)
+{
+    return input.size(0) == grad.size(0) ? grad : grad.sum(0, true);
+}
+
 /**
- * @brief The kernels as an autograd function over contiguous q [B, Sq, dh], k and v
- * [B, Sk, dh]. The softmax's exp is LibTorch's (vectorized); its row sums are ours: LibTorch's
- * softmax along a last dimension of 17 took longer than everything else here together.
+ * @brief The kernels as an autograd function over q [G_q, N, Sq, d], k and v [G_k, N, Sk, d]
+ * (d = heads x dh; a G of 1 is shared by every model), read and written in that layout. The
+ * softmax's exp is LibTorch's (vectorized); its row sums are ours: LibTorch's softmax along a
+ * last dimension of 17 took longer than everything else here together.
  */
 struct AttentionFunction : torch::autograd::Function<AttentionFunction>
 {
     static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q,
-                                 const torch::Tensor& k, const torch::Tensor& v, double scale)
+                                 const torch::Tensor& k, const torch::Tensor& v, int64_t heads,
+                                 double scale)
     {
-        const Sizes n{q.size(0), q.size(1), k.size(1), q.size(2)};
-        auto p = BatchedScores(n, q, k, scale, true).exp_(); // [B, Sq, Sk]
+        const int64_t models = std::max({q.size(0), k.size(0), v.size(0)});
+        const Sizes n{models * q.size(1) * heads, q.size(2), k.size(2), q.size(3) / heads};
+        auto p = BatchedScores(n, q, LayoutOf(q, heads), k, LayoutOf(k, heads), scale, true)
+                     .exp_(); // [B, Sq, Sk]
         BatchedSoftmaxRows(n, p, nullptr);
         ctx->save_for_backward({q, k, v, p});
+        ctx->saved_data["heads"] = heads;
         ctx->saved_data["scale"] = scale;
-        return BatchedWeighted(n, p, v, false, 1);
+        return BatchedWeighted(n, models, p, v, LayoutOf(v, heads), false, 1);
     }
 
     static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
@@ -262,24 +313,30 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction>
         const auto& k = saved[1];
         const auto& v = saved[2];
         auto p = saved[3];
-        const Sizes n{q.size(0), q.size(1), k.size(1), q.size(2)};
+        const int64_t heads = ctx->saved_data["heads"].toInt();
         const double scale = ctx->saved_data["scale"].toDouble();
-        const auto dOut = grads[0].contiguous();
+        const auto dOut = grads[0].contiguous(); // [G, N, Sq, d]
+        const int64_t models = dOut.size(0);
+        const Sizes n{models * q.size(1) * heads, q.size(2), k.size(2), q.size(3) / heads};
         // dP = dOut v^T, dS = softmax's backward of dP, dq = scale dS k, dk = scale dS^T q.
-        auto dScores = BatchedScores(n, dOut, v, 1, false);
+        auto dScores =
+            BatchedScores(n, dOut, LayoutOf(dOut, heads), v, LayoutOf(v, heads), 1, false);
         BatchedSoftmaxRows(n, p, &dScores);
-        torch::autograd::tensor_list result(4);
+        torch::autograd::tensor_list result(5);
         if (ctx->needs_input_grad(0))
         {
-            result[0] = BatchedWeighted(n, dScores, k, false, scale);
+            result[0] = ForInput(
+                BatchedWeighted(n, models, dScores, k, LayoutOf(k, heads), false, scale), q);
         }
         if (ctx->needs_input_grad(1))
         {
-            result[1] = BatchedWeighted(n, dScores, q, true, scale);
+            result[1] = ForInput(
+                BatchedWeighted(n, models, dScores, q, LayoutOf(q, heads), true, scale), k);
         }
         if (ctx->needs_input_grad(2))
         {
-            result[2] = BatchedWeighted(n, p, dOut, true, 1);
+            result[2] =
+                ForInput(BatchedWeighted(n, models, p, dOut, LayoutOf(dOut, heads), true, 1), v);
         }
         return result;
     }
@@ -288,21 +345,10 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction>
 } // namespace
 
 at::Tensor
-Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale)
+Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads,
+          double scale)
 {
-    const auto d = q.size(-1);
-    // The leading dimensions broadcast over q, k and v (a frozen projection shared by every
-    // model has 1 where an adapted one has G).
-    auto leading = [](const at::Tensor& t) { return t.sizes().slice(0, t.dim() - 2); };
-    const auto lead = at::infer_size(at::infer_size(leading(q), leading(k)), leading(v));
-    auto flat = [&](const at::Tensor& t) {
-        auto shape = lead;
-        shape.insert(shape.end(), {t.size(-2), d});
-        return t.expand(shape).reshape({-1, t.size(-2), d}).contiguous();
-    };
-    auto shape = lead;
-    shape.insert(shape.end(), {q.size(-2), d});
-    return AttentionFunction::apply(flat(q), flat(k), flat(v), scale).view(shape);
+    return AttentionFunction::apply(q, k, v, heads, scale);
 }
 
 } // namespace tadlora

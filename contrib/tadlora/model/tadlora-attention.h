@@ -13,8 +13,8 @@ namespace tadlora
 {
 
 /**
- * @brief softmax(q k^T scale) v for every sequence of every head, differentiable; a sequence
- * may have fewer queries than keys.
+ * @brief Multi-head softmax(q k^T scale) v for every sequence of every model, differentiable;
+ * a sequence may have fewer queries than keys.
  *
  * Why kernels of our own: a batch of the default model has thousands of 17 x 16 sequences
  * (clients x samples x heads), and LibTorch 1.13's CPU bmm runs such a batch as one BLAS call
@@ -22,15 +22,20 @@ namespace tadlora
  * those wrappers taking most of a training step. Here the scores, the softmax's row sums and the
  * weighted sums (and, backward, their gradients) are short loops over each sequence's few
  * kilobytes, the sequences spread over LibTorch's threads; forward and backward together run
- * 3.7 times faster than matmul and softmax on two threads (README, "Performance").
+ * 3.7 times faster than matmul and softmax on two threads (README, "Performance"). They read
+ * each head's features where the projections wrote them and write the result where the output
+ * projection reads it: no copies to a per-head layout and back.
  *
- * @param q [..., Sq, dh] queries
- * @param k [..., Sk, dh] keys
- * @param v [..., Sk, dh] values
+ * @param q [G_q, N, Sq, heads x dh] queries, float32, features contiguous
+ * @param k [G_k, N, Sk, heads x dh] keys
+ * @param v [G_k, N, Sk, heads x dh] values
+ * @param heads the number of heads the features split into
  * @param scale the scores' factor, usually 1 / sqrt(dh)
- * @return [..., Sq, dh] float32, the leading dimensions those of q, k and v broadcast
+ * @return [G, N, Sq, heads x dh], G the largest of q's, k's and v's (a G of 1 is shared by
+ *         every model)
  */
-at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale);
+at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     int64_t heads, double scale);
 
 } // namespace tadlora
 

@@ -171,15 +171,10 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
     };
     const auto h = Normalize(norm1, x);                 // [G_x, N, S, d]
     const auto hq = h.narrow(2, 0, outputs); // [G_x, N, outputs, d]: the queries' tokens
-    // [G, N, tokens, d] -> [G, N, heads, tokens, dh]
-    auto split = [&](const torch::Tensor& t) {
-        return t.reshape({t.size(0), t.size(1), t.size(2), heads, dh}).transpose(2, 3);
-    };
-    auto mixed = Attention(split(project(query, Projection::Query, hq)),
-                           split(project(key, Projection::Key, h)),
-                           split(project(value, Projection::Value, h)), 1 / std::sqrt(double(dh)))
-                     .transpose(2, 3)
-                     .flatten(3); // [G, N, outputs, d]
+    const auto mixed = Attention(project(query, Projection::Query, hq),
+                                 project(key, Projection::Key, h),
+                                 project(value, Projection::Value, h), heads,
+                                 1 / std::sqrt(double(dh))); // [G, N, outputs, d]
     auto y = x.narrow(2, 0, outputs) + project(output, Projection::Output, mixed);
     const auto hidden = project(ff1, Projection::FeedForward1, Normalize(norm2, y));
     return y + project(ff2, Projection::FeedForward2, Gelu(hidden));
