@@ -242,3 +242,55 @@ TEST(ModelShape, PatchSizeCutsImagesIntoThatManyTokens)
         image.slice(1, 0, 7).slice(2, 21, 28)));
     EXPECT_THROW(LoadFashionMnist(kFashionMnistDir, 5, 5, 5), std::invalid_argument);
 }
+
+TEST(ModelShape, EvaluationsClassTokenAttentionEqualsTheTrainingForm)
+{
+    // Without autograd the last block attends from the class token by W_v (sum_j p_j x_j) + b_v
+    // with p from (W_k^T q) . x_j; with autograd by the key and value projections of every
+    // token. Both, with every projection adapted (each model's own key and value weights), for
+    // inputs per model and one input shared by both models.
+    for (const std::string& targets : {std::string("all"), std::string("q,v")})
+    {
+        SCOPED_TRACE(targets);
+        ModelConfig config;
+        config.tokens = 5;
+        config.tokenDim = 6;
+        config.dModel = 32;
+        config.heads = 2;
+        config.layers = 2;
+        config.ffn = 48;
+        config.loraTargets = ParseLoraTargets(targets);
+        torch::manual_seed(8);
+        TransformerClassifier model(config);
+        model->Freeze();
+        for (auto& p : model->parameters())
+        {
+            p.normal_(0, 0.3); // biases too: the key bias must drop out, the value bias not
+        }
+        std::vector<torch::Tensor> a;
+        std::vector<int64_t> outputs;
+        for (const auto& [in, out] : model->AdaptedShapes())
+        {
+            a.push_back(torch::randn({config.rank, in}) / 4);
+            outputs.push_back(out);
+        }
+        LoraFactors factors(a, outputs, 2);
+        for (auto& b : factors.b)
+        {
+            b.normal_(0, 0.3);
+        }
+        for (int64_t inputs : {2, 1})
+        {
+            const auto x = torch::randn({inputs, 4, config.tokens, config.tokenDim});
+            const auto trained = model->forward(x, &factors);
+            torch::Tensor evaluated;
+            {
+                c10::InferenceMode inference;
+                evaluated = model->forward(x, &factors);
+            }
+            EXPECT_EQ(evaluated.sizes(), trained.sizes());
+            EXPECT_GT(trained.abs().max().item<double>(), 0.1);
+            EXPECT_LT((evaluated - trained).abs().max().item<double>(), 1e-5) << inputs;
+        }
+    }
+}

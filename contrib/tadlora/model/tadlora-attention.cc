@@ -37,13 +37,13 @@ struct Layout
     int64_t nStride; //!< between samples
     int64_t token;   //!< between tokens
     int64_t samples; //!< N
-    int64_t heads;   //!< sequences per token row
-    int64_t features; //!< dh
+    int64_t heads;      //!< sequences per token row
+    int64_t headStride; //!< between heads: dh, or 0 when every head reads the same features
 
     int64_t Base(int64_t b) const
     {
         const int64_t row = b / heads; // g N + n
-        return row / samples * gStride + row % samples * nStride + b % heads * features;
+        return row / samples * gStride + row % samples * nStride + b % heads * headStride;
     }
 };
 
@@ -104,6 +104,42 @@ Scores(Sizes n, int64_t begin, int64_t end, float scale, bool shift, const float
             {
                 row[j] = sum[j] - max;
             }
+        }
+    }
+}
+
+/**
+ * Scores as above for sequences of one query: each key's score a dot product over the
+ * features, without transposing the keys (one query does not repay it).
+ */
+template<int kD>
+TADLORA_KERNEL void
+ScoresOfOneQuery(Sizes n, int64_t begin, int64_t end, float scale, bool shift,
+                 const float* __restrict x, Layout xl, const float* __restrict y, Layout yl,
+                 float* __restrict scores)
+{
+    const int64_t d = kD > 0 ? kD : n.features;
+    const int64_t s = n.keys;
+    for (int64_t b = begin; b < end; ++b)
+    {
+        const float* xb = x + xl.Base(b);
+        const float* yb = y + yl.Base(b);
+        float* row = scores + b * s;
+        for (int64_t j = 0; j < s; ++j)
+        {
+            const float* yj = yb + j * yl.token;
+            float dot = 0;
+#pragma omp simd reduction(+ : dot)
+            for (int64_t c = 0; c < d; ++c)
+            {
+                dot += xb[c] * yj[c];
+            }
+            row[j] = dot * scale;
+        }
+        const float max = shift ? *std::max_element(row, row + s) : 0.0f;
+        for (int64_t j = 0; j < s; ++j)
+        {
+            row[j] -= max;
         }
     }
 }
@@ -193,6 +229,12 @@ struct ScoresKernel
 };
 
 template<int kD>
+struct ScoresOfOneQueryKernel
+{
+    static constexpr auto run = &ScoresOfOneQuery<kD>;
+};
+
+template<int kD>
 struct WeightedKernel
 {
     static constexpr auto run = &Weighted<kD>;
@@ -213,14 +255,18 @@ Grain(const Sizes& n)
     return std::max<int64_t>(1, 32768 / (n.queries * n.keys * n.features));
 }
 
-/** @return where t [G_t, N, S, heads x dh] keeps each sequence (see Layout) */
+/**
+ * @return where t [G_t, N, S, heads x dh], or [G_t, N, S, dh] read by every head, keeps each
+ * sequence (see Layout)
+ */
 Layout
-LayoutOf(const torch::Tensor& t, int64_t heads)
+LayoutOf(const torch::Tensor& t, int64_t heads, int64_t features)
 {
-    TORCH_CHECK(t.dim() == 4 && t.stride(3) == 1 && t.scalar_type() == torch::kFloat32,
+    TORCH_CHECK(t.dim() == 4 && t.stride(3) == 1 && t.scalar_type() == torch::kFloat32 &&
+                    (t.size(3) == heads * features || t.size(3) == features),
                 "Attention: expects float32 [G, N, S, d] with contiguous features");
     return {t.size(0) == 1 ? 0 : t.stride(0), t.stride(1), t.stride(2), t.size(1), heads,
-            t.size(3) / heads};
+            t.size(3) == heads * features ? features : 0};
 }
 
 /** @return [B, Sq, Sk] scale x y^T (with shift, each row less its maximum), over the threads */
@@ -229,8 +275,10 @@ BatchedScores(const Sizes& n, const torch::Tensor& x, Layout xl, const torch::Te
               double scale, bool shift)
 {
     auto scores = torch::empty({n.sequences, n.queries, n.keys});
-    const auto kernel = n.features == 16 && n.keys <= kRegisterKeys ? &Scores<16, kRegisterKeys>
-                                                                    : ForWidth<ScoresKernel>(n.features);
+    const auto kernel = n.queries == 1 ? ForWidth<ScoresOfOneQueryKernel>(n.features)
+                        : n.features == 16 && n.keys <= kRegisterKeys
+                            ? &Scores<16, kRegisterKeys>
+                            : ForWidth<ScoresKernel>(n.features);
     at::parallel_for(0, n.sequences, Grain(n),
                      [&](int64_t begin, int64_t end)
                      {
@@ -263,7 +311,7 @@ BatchedWeighted(const Sizes& n, int64_t models, const torch::Tensor& p, const to
 {
     auto out = torch::empty(
         {models, yl.samples, transposed ? n.keys : n.queries, yl.heads * n.features});
-    const Layout outl = LayoutOf(out, yl.heads);
+    const Layout outl = LayoutOf(out, yl.heads, n.features);
     const auto kernel = ForWidth<WeightedKernel>(n.features);
     at::parallel_for(0, n.sequences, Grain(n),
                      [&](int64_t begin, int64_t end)
@@ -296,13 +344,13 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction>
     {
         const int64_t models = std::max({q.size(0), k.size(0), v.size(0)});
         const Sizes n{models * q.size(1) * heads, q.size(2), k.size(2), q.size(3) / heads};
-        auto p = BatchedScores(n, q, LayoutOf(q, heads), k, LayoutOf(k, heads), scale, true)
-                     .exp_(); // [B, Sq, Sk]
+        auto layout = [&](const torch::Tensor& t) { return LayoutOf(t, heads, n.features); };
+        auto p = BatchedScores(n, q, layout(q), k, layout(k), scale, true).exp_(); // [B, Sq, Sk]
         BatchedSoftmaxRows(n, p, nullptr);
         ctx->save_for_backward({q, k, v, p});
         ctx->saved_data["heads"] = heads;
         ctx->saved_data["scale"] = scale;
-        return BatchedWeighted(n, models, p, v, LayoutOf(v, heads), false, 1);
+        return BatchedWeighted(n, models, p, v, layout(v), false, 1);
     }
 
     static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
@@ -314,29 +362,28 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction>
         const auto& v = saved[2];
         auto p = saved[3];
         const int64_t heads = ctx->saved_data["heads"].toInt();
+        TORCH_CHECK(k.size(3) == q.size(3) && v.size(3) == q.size(3),
+                    "Attention: keys or values read by every head have no gradient here");
         const double scale = ctx->saved_data["scale"].toDouble();
         const auto dOut = grads[0].contiguous(); // [G, N, Sq, d]
         const int64_t models = dOut.size(0);
         const Sizes n{models * q.size(1) * heads, q.size(2), k.size(2), q.size(3) / heads};
         // dP = dOut v^T, dS = softmax's backward of dP, dq = scale dS k, dk = scale dS^T q.
-        auto dScores =
-            BatchedScores(n, dOut, LayoutOf(dOut, heads), v, LayoutOf(v, heads), 1, false);
+        auto layout = [&](const torch::Tensor& t) { return LayoutOf(t, heads, n.features); };
+        auto dScores = BatchedScores(n, dOut, layout(dOut), v, layout(v), 1, false);
         BatchedSoftmaxRows(n, p, &dScores);
         torch::autograd::tensor_list result(5);
         if (ctx->needs_input_grad(0))
         {
-            result[0] = ForInput(
-                BatchedWeighted(n, models, dScores, k, LayoutOf(k, heads), false, scale), q);
+            result[0] = ForInput(BatchedWeighted(n, models, dScores, k, layout(k), false, scale), q);
         }
         if (ctx->needs_input_grad(1))
         {
-            result[1] = ForInput(
-                BatchedWeighted(n, models, dScores, q, LayoutOf(q, heads), true, scale), k);
+            result[1] = ForInput(BatchedWeighted(n, models, dScores, q, layout(q), true, scale), k);
         }
         if (ctx->needs_input_grad(2))
         {
-            result[2] =
-                ForInput(BatchedWeighted(n, models, p, dOut, LayoutOf(dOut, heads), true, 1), v);
+            result[2] = ForInput(BatchedWeighted(n, models, p, dOut, layout(dOut), true, 1), v);
         }
         return result;
     }

@@ -27,8 +27,9 @@ namespace tadlora
  * projection reads it: no copies to a per-head layout and back.
  *
  * @param q [G_q, N, Sq, heads x dh] queries, float32, features contiguous
- * @param k [G_k, N, Sk, heads x dh] keys
- * @param v [G_k, N, Sk, heads x dh] values
+ * @param k [G_k, N, Sk, heads x dh] keys, or [G_k, N, Sk, dh] read by every head (then
+ *          without gradient)
+ * @param v [G_k, N, Sk, heads x dh] values, or [G_k, N, Sk, dh] likewise
  * @param heads the number of heads the features split into
  * @param scale the scores' factor, usually 1 / sqrt(dh)
  * @return [G, N, Sq, heads x dh], G the largest of q's, k's and v's (a G of 1 is shared by

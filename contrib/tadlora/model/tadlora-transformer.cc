@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -93,6 +94,14 @@ ModelConfigFor(const TaskData& task)
 namespace
 {
 
+/** @return each model's W + scaling B A: [G, d_out, d_in] */
+torch::Tensor
+AdaptedWeights(torch::nn::Linear& linear, const torch::Tensor& a, const torch::Tensor& b,
+               double scaling)
+{
+    return torch::baddbmm(linear->weight.unsqueeze(0), b, a, 1, scaling);
+}
+
 /**
  * @param linear the frozen layer, W [d_out, d_in] and its bias
  * @param x [G_x, N, S, d_in]: one input per model, or one for all (G_x = 1)
@@ -122,10 +131,54 @@ Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& 
     {
         // An input per model: each model's weight is formed first (cheap at r << d), so the
         // products run at the layer's full width instead of at r.
-        const auto weights = torch::baddbmm(linear->weight.unsqueeze(0), b, a, 1, scaling);
-        y = torch::baddbmm(linear->bias, rows, weights.transpose(1, 2));
+        y = torch::baddbmm(linear->bias, rows, AdaptedWeights(linear, a, b, scaling).transpose(1, 2));
     }
     return y.view({g, x.size(1), x.size(2), out});
+}
+
+/**
+ * @brief The class token's attention output in a last block, without autograd: per head h,
+ * softmax_j(q^h . k_j^h) v_j^h with k_j = W_k x_j + b_k and v_j = W_v x_j + b_v equals
+ * W_v^h (sum_j p_j x_j) + b_v^h with p = softmax_j((W_k^h^T q^h) . x_j): the key bias adds
+ * the same to every score, and the weights sum to 1. About 8 times less arithmetic than the
+ * key and value projections of every token.
+ *
+ * @param q [G_q, N, 1, d] the class token's queries
+ * @param h [G_x, N, S, d] the block's normalized input
+ * @param wk [G_k, d, d] each model's key weight (W + s B A where LoRA adapts it), or one shared
+ * @param wv [G_v, d, d] likewise for the value
+ * @param bv [d] the value bias
+ * @return [G, N, 1, d]
+ */
+torch::Tensor
+ClassTokenAttention(const torch::Tensor& q, const torch::Tensor& h, const torch::Tensor& wk,
+                    const torch::Tensor& wv, const torch::Tensor& bv, int64_t heads, double scale)
+{
+    const int64_t g = std::max({q.size(0), h.size(0), wk.size(0), wv.size(0)});
+    const int64_t n = q.size(1);
+    const int64_t d = q.size(3);
+    const int64_t dh = d / heads;
+    // Per (model, head): [N, dh] x [dh, d].
+    auto perHead = [&](const torch::Tensor& w) {
+        return w.view({w.size(0), heads, dh, d}).expand({g, heads, dh, d}).reshape({g * heads, dh, d});
+    };
+    const auto queries = q.view({q.size(0), n, heads, dh})
+                             .permute({0, 2, 1, 3})
+                             .expand({g, heads, n, dh})
+                             .reshape({g * heads, n, dh});
+    const auto keyed = torch::bmm(queries, perHead(wk)) // [G heads, N, d]
+                           .view({g, heads, n, d})
+                           .permute({0, 2, 1, 3})
+                           .reshape({g, n, 1, heads * d});
+    const auto mixed = Attention(keyed, h, h, heads, scale) // [G, N, 1, heads d]: sum_j p_j x_j
+                           .view({g, n, heads, d})
+                           .permute({0, 2, 1, 3})
+                           .reshape({g * heads, n, d});
+    return torch::bmm(mixed, perHead(wv).transpose(1, 2)) // [G heads, N, dh]
+               .view({g, heads, n, dh})
+               .permute({0, 2, 1, 3})
+               .reshape({g, n, 1, d}) +
+           bv;
 }
 
 /** @return the module's normalization of x, by our kernel (tadlora-layer-norm.h) */
@@ -158,23 +211,38 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
 {
     const int64_t d = x.size(3);
     const int64_t dh = d / heads;
-    // A projection of input [G_in, N, tokens, d_in]: each model's own if LoRA adapts it
-    // ([G, ...]), else the frozen one ([G_in, ...]; a shared one broadcasts over the models).
-    auto project = [&](torch::nn::Linear& linear, Projection p, const torch::Tensor& input) {
+    // Which of lora's factors adapt projection p, if any.
+    auto adapted = [&](Projection p) -> std::optional<size_t> {
         const auto it = std::find(targets.begin(), targets.end(), p);
         if (lora == nullptr || it == targets.end())
         {
-            return linear(input);
+            return std::nullopt;
         }
-        const size_t l = layer + (it - targets.begin());
-        return Adapted(linear, input, lora->a[l], lora->b[l], scaling);
+        return layer + (it - targets.begin());
     };
-    const auto h = Normalize(norm1, x);                 // [G_x, N, S, d]
+    // A projection of input [G_in, N, tokens, d_in]: each model's own if LoRA adapts it
+    // ([G, ...]), else the frozen one ([G_in, ...]; a shared one broadcasts over the models).
+    auto project = [&](torch::nn::Linear& linear, Projection p, const torch::Tensor& input) {
+        const auto l = adapted(p);
+        return l ? Adapted(linear, input, lora->a[*l], lora->b[*l], scaling) : linear(input);
+    };
+    // [G_w, d_out, d_in]: each model's weight, or the frozen one.
+    auto weight = [&](torch::nn::Linear& linear, Projection p) {
+        const auto l = adapted(p);
+        return l ? AdaptedWeights(linear, lora->a[*l], lora->b[*l], scaling)
+                 : linear->weight.unsqueeze(0);
+    };
+    const auto h = Normalize(norm1, x);      // [G_x, N, S, d]
     const auto hq = h.narrow(2, 0, outputs); // [G_x, N, outputs, d]: the queries' tokens
-    const auto mixed = Attention(project(query, Projection::Query, hq),
-                                 project(key, Projection::Key, h),
-                                 project(value, Projection::Value, h), heads,
-                                 1 / std::sqrt(double(dh))); // [G, N, outputs, d]
+    const auto q = project(query, Projection::Query, hq);
+    const double scale = 1 / std::sqrt(double(dh));
+    // [G, N, outputs, d]; evaluating a last block, the cheaper form of the same attention
+    const auto mixed =
+        outputs == 1 && !torch::GradMode::is_enabled()
+            ? ClassTokenAttention(q, h, weight(key, Projection::Key),
+                                  weight(value, Projection::Value), value->bias, heads, scale)
+            : Attention(q, project(key, Projection::Key, h), project(value, Projection::Value, h),
+                        heads, scale);
     auto y = x.narrow(2, 0, outputs) + project(output, Projection::Output, mixed);
     const auto hidden = project(ff1, Projection::FeedForward1, Normalize(norm2, y));
     return y + project(ff2, Projection::FeedForward2, Gelu(hidden));
