@@ -157,8 +157,9 @@ struct Reference
                                        torch::kLong);
             auto index = c.shard.index_select(0, pick);
             auto loss = F::cross_entropy(
-                PlainLogits(model, task->train.ModelInputs(task->train.inputs.index_select(0, index)),
-                            c.a, c.b),
+                PlainLogits(model,
+                            task->train.ModelInputs(task->train.inputs.index_select(0, index)), c.a,
+                            c.b),
                 task->train.labels.index_select(0, index));
             c.optimizer->zero_grad();
             loss.backward();
@@ -365,7 +366,8 @@ TEST(BatchedEvaluation, EqualsEvaluatingEachModelAlone)
             ag.push_back(models.a[l][g]);
             bg.push_back(models.b[l][g]);
         }
-        const auto predicted = PlainLogits(model, task->test.ModelInputs(task->test.inputs), ag, bg).argmax(1);
+        const auto predicted =
+            PlainLogits(model, task->test.ModelInputs(task->test.inputs), ag, bg).argmax(1);
         const double alone =
             predicted.eq(task->test.labels).to(torch::kDouble).mean().item<double>();
         EXPECT_DOUBLE_EQ(batched[g], alone) << "model " << g;

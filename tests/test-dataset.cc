@@ -167,7 +167,8 @@ TEST(FashionMnistErrors, CorruptFilesThrowNamingTheProblem)
         std::vector<char> gzip(libdeflate_gzip_compress_bound(compressor.get(), bytes.size()));
         gzip.resize(libdeflate_gzip_compress(compressor.get(), bytes.data(), bytes.size(),
                                              gzip.data(), gzip.size()));
-        std::ofstream(dir / name, std::ios::binary).write(gzip.data(), std::streamsize(gzip.size()));
+        std::ofstream(dir / name, std::ios::binary)
+            .write(gzip.data(), std::streamsize(gzip.size()));
     };
     writeGzip("train-images-idx3-ubyte.gz", {0, 0, 8, 1, 0, 0, 0, 1}); // a labels header
     EXPECT_NE(LoadError(dir).find("bad magic number"), std::string::npos) << LoadError(dir);

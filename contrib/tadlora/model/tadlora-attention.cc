@@ -375,7 +375,8 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction>
         torch::autograd::tensor_list result(5);
         if (ctx->needs_input_grad(0))
         {
-            result[0] = ForInput(BatchedWeighted(n, models, dScores, k, layout(k), false, scale), q);
+            result[0] =
+                ForInput(BatchedWeighted(n, models, dScores, k, layout(k), false, scale), q);
         }
         if (ctx->needs_input_grad(1))
         {

@@ -131,7 +131,8 @@ Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& 
     {
         // An input per model: each model's weight is formed first (cheap at r << d), so the
         // products run at the layer's full width instead of at r.
-        y = torch::baddbmm(linear->bias, rows, AdaptedWeights(linear, a, b, scaling).transpose(1, 2));
+        y = torch::baddbmm(linear->bias, rows,
+                           AdaptedWeights(linear, a, b, scaling).transpose(1, 2));
     }
     return y.view({g, x.size(1), x.size(2), out});
 }
@@ -160,7 +161,9 @@ ClassTokenAttention(const torch::Tensor& q, const torch::Tensor& h, const torch:
     const int64_t dh = d / heads;
     // Per (model, head): [N, dh] x [dh, d].
     auto perHead = [&](const torch::Tensor& w) {
-        return w.view({w.size(0), heads, dh, d}).expand({g, heads, dh, d}).reshape({g * heads, dh, d});
+        return w.view({w.size(0), heads, dh, d})
+            .expand({g, heads, dh, d})
+            .reshape({g * heads, dh, d});
     };
     const auto queries = q.view({q.size(0), n, heads, dh})
                              .permute({0, 2, 1, 3})
