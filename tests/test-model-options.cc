@@ -43,6 +43,35 @@ BaseAccuracy(TransformerClassifier& model, const Dataset& data)
     return logits.argmax(1).eq(data.labels).to(torch::kDouble).mean().item<double>();
 }
 
+/** @return a small feature-token model's shape, LoRA on the targets (ParseLoraTargets) */
+ModelConfig
+SmallModel(const std::string& targets, int64_t layers)
+{
+    ModelConfig config;
+    config.tokens = 5;
+    config.tokenDim = 6;
+    config.dModel = 32;
+    config.heads = 2;
+    config.layers = layers;
+    config.ffn = 48;
+    config.loraTargets = ParseLoraTargets(targets);
+    return config;
+}
+
+/** @return two models' factors for the model: A drawn in the adapted layers' order, B = 0 */
+LoraFactors
+TwoModels(TransformerClassifier& model)
+{
+    std::vector<torch::Tensor> a;
+    std::vector<int64_t> outputs;
+    for (const auto& [in, out] : model->AdaptedShapes())
+    {
+        a.push_back(torch::randn({model->config.rank, in}) / 4);
+        outputs.push_back(out);
+    }
+    return LoraFactors(a, outputs, 2);
+}
+
 } // namespace
 
 TEST(Pretraining, SupervisedSplitIsHeldOutFromTheClientsAndFixedBySeed)
@@ -177,14 +206,7 @@ TEST(ModelShape, LoraTargetsParseToTheBlocksOrder)
 
 TEST(ModelShape, EveryTargetIsAdaptedWithItsOwnShapeAndGradient)
 {
-    ModelConfig config;
-    config.tokens = 5;
-    config.tokenDim = 6;
-    config.dModel = 32;
-    config.heads = 2;
-    config.layers = 3;
-    config.ffn = 48;
-    config.loraTargets = ParseLoraTargets("all");
+    const ModelConfig config = SmallModel("all", 3);
     torch::manual_seed(3);
     TransformerClassifier model(config);
     model->Freeze();
@@ -197,14 +219,7 @@ TEST(ModelShape, EveryTargetIsAdaptedWithItsOwnShapeAndGradient)
                                            : std::make_pair<int64_t, int64_t>(32, 32);
         EXPECT_EQ(shapes[l], expected) << "layer " << l;
     }
-    std::vector<torch::Tensor> a;
-    std::vector<int64_t> outputs;
-    for (const auto& [in, out] : shapes)
-    {
-        a.push_back(torch::randn({config.rank, in}) / 4);
-        outputs.push_back(out);
-    }
-    LoraFactors factors(a, outputs, 2);
+    LoraFactors factors = TwoModels(model);
     const auto x = torch::randn({2, 4, config.tokens, config.tokenDim});
     // B = 0: every model is the frozen base.
     const auto base = model->forward(x, nullptr);
@@ -252,14 +267,7 @@ TEST(ModelShape, EvaluationsClassTokenAttentionEqualsTheTrainingForm)
     for (const std::string& targets : {std::string("all"), std::string("q,v")})
     {
         SCOPED_TRACE(targets);
-        ModelConfig config;
-        config.tokens = 5;
-        config.tokenDim = 6;
-        config.dModel = 32;
-        config.heads = 2;
-        config.layers = 2;
-        config.ffn = 48;
-        config.loraTargets = ParseLoraTargets(targets);
+        const ModelConfig config = SmallModel(targets, 2);
         torch::manual_seed(8);
         TransformerClassifier model(config);
         model->Freeze();
@@ -267,14 +275,7 @@ TEST(ModelShape, EvaluationsClassTokenAttentionEqualsTheTrainingForm)
         {
             p.normal_(0, 0.3); // biases too: the key bias must drop out, the value bias not
         }
-        std::vector<torch::Tensor> a;
-        std::vector<int64_t> outputs;
-        for (const auto& [in, out] : model->AdaptedShapes())
-        {
-            a.push_back(torch::randn({config.rank, in}) / 4);
-            outputs.push_back(out);
-        }
-        LoraFactors factors(a, outputs, 2);
+        LoraFactors factors = TwoModels(model);
         for (auto& b : factors.b)
         {
             b.normal_(0, 0.3);

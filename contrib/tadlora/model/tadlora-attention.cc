@@ -222,31 +222,8 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
     }
 }
 
-template<int kD>
-struct ScoresKernel
-{
-    static constexpr auto run = &Scores<kD, 0>;
-};
-
-template<int kD>
-struct ScoresOfOneQueryKernel
-{
-    static constexpr auto run = &ScoresOfOneQuery<kD>;
-};
-
-template<int kD>
-struct WeightedKernel
-{
-    static constexpr auto run = &Weighted<kD>;
-};
-
-/** @return the kernel for the width: specialized for the default model's 16, else generic */
-template<template<int> class Kernel>
-auto
-ForWidth(int64_t features)
-{
-    return features == 16 ? Kernel<16>::run : Kernel<0>::run;
-}
+/** The head width the kernels are compiled for: the default model's 16. */
+constexpr int kHeadWidth = 16;
 
 /** @return sequences per parallel task: enough work to be worth a thread */
 int64_t
@@ -275,10 +252,12 @@ BatchedScores(const Sizes& n, const torch::Tensor& x, Layout xl, const torch::Te
               double scale, bool shift)
 {
     auto scores = torch::empty({n.sequences, n.queries, n.keys});
-    const auto kernel = n.queries == 1 ? ForWidth<ScoresOfOneQueryKernel>(n.features)
-                        : n.features == 16 && n.keys <= kRegisterKeys
-                            ? &Scores<16, kRegisterKeys>
-                            : ForWidth<ScoresKernel>(n.features);
+    const auto kernel =
+        n.queries == 1 ? ForWidth<kHeadWidth>(n.features, &ScoresOfOneQuery<kHeadWidth>,
+                                              &ScoresOfOneQuery<0>)
+        : n.keys <= kRegisterKeys
+            ? ForWidth<kHeadWidth>(n.features, &Scores<kHeadWidth, kRegisterKeys>, &Scores<0, 0>)
+            : ForWidth<kHeadWidth>(n.features, &Scores<kHeadWidth, 0>, &Scores<0, 0>);
     at::parallel_for(0, n.sequences, Grain(n),
                      [&](int64_t begin, int64_t end)
                      {
@@ -312,7 +291,7 @@ BatchedWeighted(const Sizes& n, int64_t models, const torch::Tensor& p, const to
     auto out = torch::empty(
         {models, yl.samples, transposed ? n.keys : n.queries, yl.heads * n.features});
     const Layout outl = LayoutOf(out, yl.heads, n.features);
-    const auto kernel = ForWidth<WeightedKernel>(n.features);
+    const auto kernel = ForWidth<kHeadWidth>(n.features, &Weighted<kHeadWidth>, &Weighted<0>);
     at::parallel_for(0, n.sequences, Grain(n),
                      [&](int64_t begin, int64_t end)
                      {

@@ -35,25 +35,28 @@ BatchedEvaluator::Accuracies(const LoraFactors& models)
     const int64_t passes = (samples + kEvalChunk - 1) / kEvalChunk;
     // The passes spread over the threads, each thread's passes with its operators on it.
     const int64_t threads = std::min<int64_t>(at::get_num_threads(), passes);
-    std::vector<torch::Tensor> correctBy(std::max<int64_t>(threads, 1),
-                                         torch::zeros({models.Models()}, torch::kLong));
+    std::vector<torch::Tensor> correctBy(threads); // each thread's count per model
     at::parallel_for(0, threads, 1, [&](int64_t begin, int64_t end) {
         c10::InferenceMode inference; // per thread: the mode is thread-local
         for (int64_t t = begin; t < end; ++t)
         {
-            auto correct = torch::zeros({models.Models()}, torch::kLong);
+            auto& count = correctBy[t];
+            count = torch::zeros({models.Models()}, torch::kLong);
             for (int64_t pass = t * passes / threads; pass < (t + 1) * passes / threads; ++pass)
             {
                 const int64_t start = pass * kEvalChunk;
                 const auto x = test.ModelInputs(test.inputs.slice(0, start, start + kEvalChunk))
                                    .unsqueeze(0);                                  // [1, N, ...]
                 const auto y = test.labels.slice(0, start, start + kEvalChunk); // [N]
-                correct += m_model->forward(x, &models).argmax(2).eq(y).sum(1); // [G]
+                count += m_model->forward(x, &models).argmax(2).eq(y).sum(1); // [G]
             }
-            correctBy[t] = correct;
         }
     });
-    const auto correct = torch::stack(correctBy).sum(0);
+    auto correct = torch::zeros({models.Models()}, torch::kLong);
+    for (const auto& c : correctBy)
+    {
+        correct += c;
+    }
     std::vector<double> accuracy;
     for (int64_t g = 0; g < models.Models(); ++g)
     {

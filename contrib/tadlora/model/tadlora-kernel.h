@@ -16,4 +16,19 @@
 #define TADLORA_KERNEL
 #endif
 
+#include <cstdint>
+
+namespace tadlora
+{
+
+/** @return special, the kernel compiled for kWidth features, at that width, else generic */
+template<int64_t kWidth, typename Kernel>
+Kernel
+ForWidth(int64_t width, Kernel special, Kernel generic)
+{
+    return width == kWidth ? special : generic;
+}
+
+} // namespace tadlora
+
 #endif // TADLORA_KERNEL_H

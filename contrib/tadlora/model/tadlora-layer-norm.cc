@@ -98,13 +98,8 @@ Backward(int64_t features, int64_t begin, int64_t end, const float* __restrict x
     }
 }
 
-/** @return the kernel for the width: specialized for the default model's 64, else generic */
-template<typename Kernel64, typename Kernel>
-auto
-ForWidth(int64_t features, Kernel64 k64, Kernel k)
-{
-    return features == 64 ? k64 : k;
-}
+/** The width the kernels are compiled for: the default model's 64. */
+constexpr int kWidth = 64;
 
 struct LayerNormFunction : torch::autograd::Function<LayerNormFunction>
 {
@@ -120,7 +115,7 @@ struct LayerNormFunction : torch::autograd::Function<LayerNormFunction>
         auto rstd = torch::empty({rows});
         const auto w = weight.contiguous();
         const auto b = bias.contiguous();
-        const auto kernel = ForWidth(d, &Forward<64>, &Forward<0>);
+        const auto kernel = ForWidth<kWidth>(d, &Forward<kWidth>, &Forward<0>);
         at::parallel_for(0, rows, Grain(d), [&](int64_t begin, int64_t end) {
             kernel(d, begin, end, static_cast<float>(eps), input.data_ptr<float>(),
                    w.data_ptr<float>(), b.data_ptr<float>(), y.data_ptr<float>(),
@@ -145,7 +140,7 @@ struct LayerNormFunction : torch::autograd::Function<LayerNormFunction>
         if (ctx->needs_input_grad(0))
         {
             auto dx = torch::empty_like(x);
-            const auto kernel = ForWidth(d, &Backward<64>, &Backward<0>);
+            const auto kernel = ForWidth<kWidth>(d, &Backward<kWidth>, &Backward<0>);
             at::parallel_for(0, rows, Grain(d), [&](int64_t begin, int64_t end) {
                 kernel(d, begin, end, x.data_ptr<float>(), weight.data_ptr<float>(),
                        mean.data_ptr<float>(), rstd.data_ptr<float>(), dy.data_ptr<float>(),
