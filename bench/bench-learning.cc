@@ -207,19 +207,20 @@ struct TrainingRound
     std::vector<uint32_t> clients;
 };
 
-/** Self time per operator over a few training rounds, from LibTorch's autograd profiler. */
+/** Self time per operator over three calls of f (after a warm-up), from LibTorch's autograd
+ * profiler. */
+template<typename F>
 void
-Profile(Fixture& s)
+Profile(const char* what, F f)
 {
-    TrainingRound round(s);
-    round();
+    f();
     using namespace torch::autograd::profiler;
     enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(
         torch::profiler::impl::ProfilerState::CPU, false, false));
     const auto start = Clock::now();
     for (int i = 0; i < 3; ++i)
     {
-        round();
+        f();
     }
     const double wallUs = SecondsSince(start) * 1e6;
     const thread_event_lists events = disableProfilerLegacy();
@@ -261,9 +262,9 @@ Profile(Fixture& s)
         profiled += entry.first;
     }
     std::sort(ranked.rbegin(), ranked.rend());
-    std::printf("\nprofile: 3 training rounds, %.0f ms of wall time (profiler included), %.0f "
-                "ms in operators; self time by operator:\n",
-                wallUs / 1e3, profiled / 1e3);
+    std::printf("\nprofile: 3 %s, %.0f ms of wall time (profiler included), %.0f ms in "
+                "operators; self time by operator:\n",
+                what, wallUs / 1e3, profiled / 1e3);
     for (size_t i = 0; i < std::min<size_t>(ranked.size(), 20); ++i)
     {
         std::printf("  %5.1f%%  %8.1f ms  %7lld calls  %s\n", 100 * ranked[i].first / wallUs,
@@ -379,7 +380,11 @@ main(int argc, char** argv)
     ConfigureCompute(cores);
     if (profile)
     {
-        Profile(s);
+        Profile("training rounds", TrainingRound(s));
+        BatchedEvaluator evaluator(s.model, s.task);
+        const LoraFactors models = s.factors.Append(s.factors.Mean());
+        Profile("evaluations of every client and the average",
+                [&] { evaluator.Accuracies(models); });
     }
     if (scenario)
     {
