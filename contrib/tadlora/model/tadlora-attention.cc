@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 namespace tadlora
@@ -50,8 +51,19 @@ struct Layout
 // Every innermost loop below runs over the dh features of one token (the default model's 16:
 // kD > 0 fixes it at compile time).
 
+/** The head width the kernels are compiled for: the default model's 16. */
+constexpr int kHeadWidth = 16;
+
 /** Sequences of at most this many keys keep a row of scores in vector registers. */
 constexpr int64_t kRegisterKeys = 32;
+
+/**
+ * A row of scores held in registers: a GCC generic vector, which each target_clones clone lowers
+ * to its own registers (four with AVX2). Summed in an array instead, the row went through memory
+ * on every term. (The same for a head's features in Weighted kept them on the stack: its loop
+ * over the tokens is not unrolled.)
+ */
+using KeyRow = float __attribute__((vector_size(kRegisterKeys * sizeof(float))));
 
 /**
  * scores[b, i, j] = scale x[b, i] . y[b, j] for the sequences [begin, end), x [B, Sq, dh],
@@ -87,15 +99,30 @@ Scores(Sizes n, int64_t begin, int64_t end, float scale, bool shift, const float
         for (int64_t i = 0; i < n.queries; ++i)
         {
             const float* xi = x + xl.Base(b) + i * xl.token;
-            std::fill(sum, sum + width, 0.0f);
-            for (int64_t c = 0; c < d; ++c)
+            if constexpr (kKeys > 0)
             {
-                const float xc = xi[c] * scale;
-                const float* column = yt + c * width;
-#pragma omp simd
-                for (int64_t j = 0; j < width; ++j)
+                static_assert(kKeys == kRegisterKeys);
+                KeyRow row{};
+                for (int64_t c = 0; c < d; ++c)
                 {
-                    sum[j] += xc * column[j];
+                    KeyRow column;
+                    std::memcpy(&column, yt + c * width, sizeof(column));
+                    row += xi[c] * scale * column;
+                }
+                std::memcpy(sum, &row, sizeof(row));
+            }
+            else
+            {
+                std::fill(sum, sum + width, 0.0f);
+                for (int64_t c = 0; c < d; ++c)
+                {
+                    const float xc = xi[c] * scale;
+                    const float* column = yt + c * width;
+#pragma omp simd
+                    for (int64_t j = 0; j < width; ++j)
+                    {
+                        sum[j] += xc * column[j];
+                    }
                 }
             }
             const float max = shift ? *std::max_element(sum, sum + s) : 0.0f;
@@ -221,9 +248,6 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
         }
     }
 }
-
-/** The head width the kernels are compiled for: the default model's 16. */
-constexpr int kHeadWidth = 16;
 
 /** @return sequences per parallel task: enough work to be worth a thread */
 int64_t
