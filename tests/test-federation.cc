@@ -313,26 +313,3 @@ TEST(Federation, KeptOptimizerStateCarriesMomentsIntoTheNextRound)
     EXPECT_NE(fresh->FactorValues(0, Factor::A), kept->FactorValues(0, Factor::A));
 }
 
-TEST(Federation, SnapshotsKeepTheFactorsAsTheyWereWhenCaptured)
-{
-    auto federation = MakeFederation("lora", 1);
-    TrainAll(*federation, 0);
-    const Disagreement trained = federation->Diagnose();
-    const Accuracy trainedAccuracy = federation->Evaluate();
-    for (uint32_t i = 0; i < federation->Clients(); ++i)
-    {
-        federation->Capture(i, 0);
-    }
-    TrainAll(*federation, 1);
-    federation->Capture(0, 1); // another snapshot leaves the first alone
-    const Disagreement captured = federation->Diagnose(0);
-    EXPECT_EQ(captured.consensusA, trained.consensusA);
-    EXPECT_EQ(captured.consensusB, trained.consensusB);
-    EXPECT_EQ(captured.crossTerm, trained.crossTerm);
-    EXPECT_NE(federation->Diagnose().consensusB, trained.consensusB);
-    const Accuracy capturedAccuracy = federation->Evaluate(0);
-    EXPECT_EQ(capturedAccuracy.mean, trainedAccuracy.mean);
-    EXPECT_EQ(capturedAccuracy.averagedModel, trainedAccuracy.averagedModel);
-    federation->Release(0);
-    EXPECT_THROW(federation->Diagnose(0), std::out_of_range);
-}

@@ -103,7 +103,7 @@ TEST(Methods, UnknownNameIsRejectedWithTheAllowedList)
     catch (const std::invalid_argument& e)
     {
         EXPECT_EQ(std::string(e.what()),
-                  "--method: unknown 'fedavg' (allowed: lora, ffa-lora, rolora, "
+                  "unknown method 'fedavg' (allowed: lora, ffa-lora, rolora, "
                   "tad-lora-no-joint, tad-lora)");
     }
     EXPECT_THROW(Method("tad-lora", 0), std::invalid_argument);

@@ -76,7 +76,7 @@ TEST(Mixing, LinkProbOutsideUnitIntervalThrowsNamingTheOption)
         }
         catch (const std::invalid_argument& e)
         {
-            EXPECT_EQ(std::string(e.what()).rfind("--link-prob: must be in [0, 1]", 0), 0u);
+            EXPECT_EQ(std::string(e.what()).rfind("link probability must be in [0, 1]", 0), 0u);
         }
     }
 }

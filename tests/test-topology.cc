@@ -235,7 +235,7 @@ TEST(Topology, BadSpecsThrowOneLineNamingTheOption)
     for (const std::string& spec : badSpecs)
     {
         const std::string message = ErrorOf(spec, 10);
-        EXPECT_EQ(message.rfind("--topology: ", 0), 0u) << spec << ": " << message;
+        EXPECT_EQ(message.rfind("base graph: ", 0), 0u) << spec << ": " << message;
         EXPECT_EQ(message.find('\n'), std::string::npos) << message;
     }
 }
@@ -243,7 +243,7 @@ TEST(Topology, BadSpecsThrowOneLineNamingTheOption)
 TEST(Topology, UnknownKindListsAllowedKinds)
 {
     EXPECT_EQ(ErrorOf("foo", 4),
-              "--topology: unknown kind 'foo' (allowed: complete, ring, grid, erdos-renyi:P, "
+              "base graph: unknown kind 'foo' (allowed: complete, ring, grid, erdos-renyi:P, "
               "geometric:R, small-world:K:BETA, edges:PATH, dot:PATH)");
 }
 
@@ -288,9 +288,9 @@ TEST(Topology, DotFileWithBadNodeIdOrDirectedGraphThrows)
     const std::string name = WriteTempFile("name.dot", "graph G { 0 -- a; }\n");
     EXPECT_NE(ErrorOf("dot:" + name, 2).find("node id 'a'"), std::string::npos);
     const std::string directed = WriteTempFile("directed.dot", "digraph G { 0 -> 1; }\n");
-    EXPECT_EQ(ErrorOf("dot:" + directed, 2).rfind("--topology: ", 0), 0u);
+    EXPECT_EQ(ErrorOf("dot:" + directed, 2).rfind("base graph: ", 0), 0u);
     const std::string syntax = WriteTempFile("syntax.dot", "graph G { 0 -- ; \n");
-    EXPECT_EQ(ErrorOf("dot:" + syntax, 2).rfind("--topology: ", 0), 0u);
+    EXPECT_EQ(ErrorOf("dot:" + syntax, 2).rfind("base graph: ", 0), 0u);
 }
 
 TEST(Topology, RandomKindThatCannotConnectGivesUp)
@@ -301,7 +301,7 @@ TEST(Topology, RandomKindThatCannotConnectGivesUp)
 
 TEST(Topology, FewerThanTwoNodesThrows)
 {
-    EXPECT_EQ(ErrorOf("complete", 1), "--clients: a topology needs at least 2 clients (got 1)");
+    EXPECT_EQ(ErrorOf("complete", 1), "base graph: needs at least 2 clients (got 1)");
 }
 
 TEST(Topology, DegreesCountBothEndpoints)

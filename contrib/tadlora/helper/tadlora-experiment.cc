@@ -84,8 +84,10 @@ constexpr char kNetworkHeader[] =
 
 /**
  * Listens to every client's traces. When all clients have finished a round it writes the
- * round's network.csv row and, if the round is evaluated, its rounds.csv row, from the
- * snapshot each client left as it finished the round (clients drift apart in time).
+ * round's network.csv row and, if the round is evaluated, its rounds.csv row. Rounds are
+ * synchronous (TadLoraRoundBarrier: a client fires its round trace before it waits for the
+ * others), so then no client has begun the next round, and the federation's factors are the
+ * round's.
  * rounds.csv's message counters are cumulative from round 0; network.csv's are the round's.
  */
 class Recorder
@@ -261,14 +263,10 @@ private:
         }
     }
 
-    void OnRound(uint32_t client, uint64_t round, double trainLoss)
+    void OnRound(uint32_t /* client */, uint64_t round, double trainLoss)
     {
         const bool last = round + 1 == m_config.rounds;
         const bool evaluated = round % m_config.evalEvery == 0 || last;
-        if (evaluated)
-        {
-            m_federation.Capture(client, round);
-        }
         RoundProgress& p = m_progress[round];
         p.lossSum += trainLoss;
         if (++p.completed < m_federation.Clients())
@@ -285,7 +283,6 @@ private:
         if (evaluated)
         {
             WriteRow(round, p, deviation);
-            m_federation.Release(round);
         }
         m_progress.erase(round);
         if (last)
@@ -358,9 +355,9 @@ private:
         row.round = round;
         row.simTime = Simulator::Now().GetSeconds();
         row.phase = m_federation.GetMethod().Plan(round).TrainedLabel();
-        row.accuracy = m_federation.Evaluate(round);
+        row.accuracy = m_federation.Evaluate();
         row.meanLoss = p.lossSum / m_federation.Clients();
-        row.disagreement = m_federation.Diagnose(round);
+        row.disagreement = m_federation.Diagnose();
         row.activeEdges = m_graph.Active(round).size();
         row.columnSumDeviation = deviation;
         row.msgsSent = m_msgsSent;
@@ -475,13 +472,32 @@ LoadTask(const TadLoraConfig& c)
             return tadlora::LoadSpamAssassin(
                 c.dataDir.empty() ? tadlora::DefaultSpamAssassinDir() : c.dataDir, c.testSamples);
         }
-        return tadlora::LoadFashionMnist(c.dataDir.empty() ? tadlora::kFashionMnistDir : c.dataDir,
-                                         0, c.testSamples, c.patchSize);
+        return ForOption("--patch-size",
+                         [&c]
+                         {
+                             return tadlora::LoadFashionMnist(
+                                 c.dataDir.empty() ? tadlora::kFashionMnistDir : c.dataDir, 0,
+                                 c.testSamples, c.patchSize);
+                         });
     }
     catch (const std::runtime_error& e)
     {
         throw std::invalid_argument(std::string("--data-dir: ") + e.what());
     }
+}
+
+std::vector<tadlora::Edge>
+BaseGraphOf(const TadLoraConfig& c)
+{
+    return ForOption("--topology",
+                     [&c] { return tadlora::MakeBaseGraph(c.topology, c.clients, c.seed); });
+}
+
+tadlora::Connectivity
+ConnectivityOf(const TadLoraConfig& c, const std::vector<tadlora::Edge>& baseEdges)
+{
+    return ForOption("--link-prob",
+                     [&] { return tadlora::MixingConnectivity(baseEdges, c.clients, c.linkProb); });
 }
 
 std::string
@@ -524,10 +540,7 @@ ConfigJson(const TadLoraConfig& config)
 std::string
 TadLoraDescribeConnectivity(const TadLoraConfig& config)
 {
-    const std::vector<tadlora::Edge> baseEdges =
-        tadlora::MakeBaseGraph(config.topology, config.clients, config.seed);
-    return DescribeConnectivity(
-        config, tadlora::MixingConnectivity(baseEdges, config.clients, config.linkProb));
+    return DescribeConnectivity(config, ConnectivityOf(config, BaseGraphOf(config)));
 }
 
 TadLoraExperiment::TadLoraExperiment(const TadLoraConfig& config)
@@ -539,10 +552,8 @@ void
 TadLoraExperiment::Run()
 {
     const Clock::time_point start = Clock::now();
-    const std::vector<tadlora::Edge> baseEdges =
-        tadlora::MakeBaseGraph(m_config.topology, m_config.clients, m_config.seed);
-    const tadlora::Connectivity connectivity =
-        tadlora::MixingConnectivity(baseEdges, m_config.clients, m_config.linkProb);
+    const std::vector<tadlora::Edge> baseEdges = BaseGraphOf(m_config);
+    const tadlora::Connectivity connectivity = ConnectivityOf(m_config, baseEdges);
     const uint32_t autoInterval = tadlora::AutoSwitchInterval(connectivity.rho);
     if (m_config.switchInterval == kAutoSwitchInterval)
     {
@@ -558,7 +569,8 @@ TadLoraExperiment::Run()
     };
 
     // Everything that can be checked is checked before anything runs or is written.
-    const tadlora::Method method(c.method, c.switchInterval);
+    const tadlora::Method method =
+        ForOption("--method", [&c] { return tadlora::Method(c.method, c.switchInterval); });
     TadLoraNetworkHelper::Check(c);
     if (c.modelWidth % c.modelHeads != 0)
     {
@@ -585,9 +597,15 @@ TadLoraExperiment::Run()
     }
     recipe.samples = c.pretrainSamples;
     recipe.steps = c.pretrainSteps;
-    const tadlora::Dataset pretrainData = tadlora::TakePretrainingData(task->train, recipe);
-    const std::vector<std::vector<uint32_t>> shards = tadlora::Partition(
-        tadlora::LabelsOf(task->train), task->train.numClasses, c.clients, c.partition, c.seed);
+    const tadlora::Dataset pretrainData = ForOption(
+        "--pretrain-samples", [&] { return tadlora::TakePretrainingData(task->train, recipe); });
+    const std::vector<std::vector<uint32_t>> shards = ForOption(
+        "--partition",
+        [&]
+        {
+            return tadlora::Partition(tadlora::LabelsOf(task->train), task->train.numClasses,
+                                      c.clients, c.partition, c.seed);
+        });
     const double dataSeconds = SecondsSince(dataStart);
 
     const Clock::time_point pretrainStart = Clock::now();
@@ -596,7 +614,8 @@ TadLoraExperiment::Run()
     modelConfig.heads = c.modelHeads;
     modelConfig.layers = c.modelLayers;
     modelConfig.ffn = 2 * int64_t{c.modelWidth};
-    modelConfig.loraTargets = tadlora::ParseLoraTargets(c.loraTargets);
+    modelConfig.loraTargets =
+        ForOption("--lora-targets", [&c] { return tadlora::ParseLoraTargets(c.loraTargets); });
     modelConfig.rank = c.rank;
     modelConfig.alpha = c.alpha;
     tadlora::TransformerClassifier model = tadlora::PretrainedModel(

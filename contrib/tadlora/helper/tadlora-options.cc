@@ -75,7 +75,7 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
                 }
                 catch (const std::invalid_argument& e)
                 {
-                    return std::string(e.what()).substr(std::string("--lora-targets: ").size());
+                    return std::string(e.what());
                 }
             },
             "TARGETS", "LoraTargets"));

@@ -5,6 +5,7 @@
 #include "tadlora-federation.h"
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -140,6 +141,30 @@ std::string TadLoraConfigToToml(const TadLoraConfig& config);
  * @return its learning knobs, for tadlora::Federation
  */
 tadlora::FederationConfig TadLoraFederationConfig(const TadLoraConfig& config);
+
+/**
+ * @brief Where a learning-side error meets the command line: the learning layer says what is
+ * wrong in its own terms, and this puts the option in front of it
+ * ("--partition: unknown partition 'zipf' (allowed: ...)").
+ *
+ * @param option the option whose value f takes
+ * @param f the learning-side call
+ * @return f()
+ * @throws std::invalid_argument f's, naming the option
+ */
+template <typename F>
+auto
+ForOption(const std::string& option, F&& f) -> decltype(f())
+{
+    try
+    {
+        return f();
+    }
+    catch (const std::invalid_argument& e)
+    {
+        throw std::invalid_argument(option + ": " + e.what());
+    }
+}
 
 } // namespace ns3
 

@@ -39,7 +39,7 @@ enum class Projection
 /**
  * @param spec a comma-separated set of q, k, v, o, ff1, ff2, or `all` (every one)
  * @return those projections, each once, in the block's order (q, k, v, o, ff1, ff2)
- * @throws std::invalid_argument naming --lora-targets on anything else
+ * @throws std::invalid_argument on anything else
  */
 std::vector<Projection> ParseLoraTargets(const std::string& spec);
 

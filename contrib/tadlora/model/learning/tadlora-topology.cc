@@ -45,7 +45,7 @@ using DotGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::undirect
 [[noreturn]] void
 Fail(const std::string& what)
 {
-    throw std::invalid_argument("--topology: " + what);
+    throw std::invalid_argument("base graph: " + what);
 }
 
 Edge
@@ -409,7 +409,7 @@ MakeBaseGraph(const std::string& spec, uint32_t nodes, uint64_t seed)
 {
     if (nodes < 2)
     {
-        throw std::invalid_argument("--clients: a topology needs at least 2 clients (got " +
+        throw std::invalid_argument("base graph: needs at least 2 clients (got " +
                                     std::to_string(nodes) + ")");
     }
     const std::vector<Edge> edges = SortedUnique(BuildEdges(spec, nodes, seed));

@@ -51,7 +51,6 @@ struct Federation::Impl
     std::vector<uint32_t> phaseOffsets;         //!< per client: o_i
     std::vector<std::optional<uint64_t>> ready; //!< per client: the round its inputs are final for
     std::map<uint32_t, Ahead> ahead;            //!< by client: trained before its own Train call
-    std::map<uint64_t, LoraFactors> snapshots;  //!< by key: the clients' captured factors
     double trainSeconds = 0;                    //!< wall time spent training
     double exchangeSeconds = 0;                 //!< wall time spent serializing and mixing
 
@@ -263,48 +262,16 @@ Federation::ExchangeSeconds() const
     return m_impl->exchangeSeconds;
 }
 
-void
-Federation::Capture(uint32_t client, uint64_t snapshot)
-{
-    Impl& s = *m_impl;
-    auto [it, made] = s.snapshots.try_emplace(snapshot);
-    if (made)
-    {
-        it->second = s.factors.Clone();
-        return;
-    }
-    const auto row = torch::tensor({static_cast<int64_t>(client)});
-    it->second.Assign(row, s.factors.Select(row));
-}
-
-void
-Federation::Release(uint64_t snapshot)
-{
-    m_impl->snapshots.erase(snapshot);
-}
-
 Disagreement
 Federation::Diagnose() const
 {
     return m_impl->factors.Diagnose();
 }
 
-Disagreement
-Federation::Diagnose(uint64_t snapshot) const
-{
-    return m_impl->snapshots.at(snapshot).Diagnose();
-}
-
 Accuracy
 Federation::Evaluate()
 {
     return m_impl->Evaluate(m_impl->factors);
-}
-
-Accuracy
-Federation::Evaluate(uint64_t snapshot)
-{
-    return m_impl->Evaluate(m_impl->snapshots.at(snapshot));
 }
 
 double

@@ -220,7 +220,7 @@ LoadFashionMnist(const std::string& dir, int64_t trainLimit, int64_t testLimit, 
 {
     if (patch < 1 || kImageSide % patch != 0)
     {
-        throw std::invalid_argument("--patch-size: " + std::to_string(patch) +
+        throw std::invalid_argument("patch side " + std::to_string(patch) +
                                     " does not divide the images' side of 28 (1, 2, 4, 7, 14, 28)");
     }
     TaskData task;

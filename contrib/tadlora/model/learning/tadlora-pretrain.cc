@@ -60,7 +60,7 @@ TakePretrainingData(Dataset& train, const PretrainConfig& recipe)
     if (recipe.samples < 1 || 2 * recipe.samples > n)
     {
         throw std::invalid_argument(
-            "--pretrain-samples: " + std::to_string(recipe.samples) + " must be in [1, " +
+            "pretraining split of " + std::to_string(recipe.samples) + " samples: must be in [1, " +
             std::to_string(n / 2) + "] (half of the task's " + std::to_string(n) +
             " training samples: the clients keep the rest)");
     }

@@ -74,7 +74,7 @@ struct TaskData
  * @return the task "fashion-mnist", 10 classes
  * @throws std::runtime_error naming the file and the problem on one line when a file is
  *         missing, unreadable, truncated or not the expected IDX file
- * @throws std::invalid_argument on a negative limit, or (naming --patch-size) a bad P
+ * @throws std::invalid_argument on a negative limit, or a patch side P that does not divide 28
  */
 TaskData LoadFashionMnist(const std::string& dir, int64_t trainLimit, int64_t testLimit,
                           int64_t patch = kDefaultPatchSide);

@@ -144,24 +144,10 @@ public:
     /** @return wall-clock seconds spent in Serialize and Mix so far */
     double ExchangeSeconds() const;
 
-    /**
-     * @brief Copy a client's factors, as they are now, into a snapshot. Clients end a round at
-     * different times: each is captured as it does, and the round is evaluated once all are.
-     * @param client the client
-     * @param snapshot the snapshot's key (the round); made on first use
-     */
-    void Capture(uint32_t client, uint64_t snapshot);
-    /** @param snapshot a snapshot's key; the snapshot is forgotten */
-    void Release(uint64_t snapshot);
-
     /** @return the clients' current disagreement; cheap */
     Disagreement Diagnose() const;
-    /** @param snapshot a snapshot's key @return the disagreement of the snapshot */
-    Disagreement Diagnose(uint64_t snapshot) const;
     /** @return accuracy of the current factors on the held-out set; runs every client's model */
     Accuracy Evaluate();
-    /** @param snapshot a snapshot's key @return accuracy of the snapshot's factors */
-    Accuracy Evaluate(uint64_t snapshot);
     /** @return accuracy of the frozen base before fine-tuning (B = 0) */
     double BaseAccuracy();
 

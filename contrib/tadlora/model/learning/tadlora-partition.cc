@@ -234,13 +234,13 @@ Partition(const std::vector<int64_t>& labels, uint32_t numClasses, uint32_t clie
 {
     if (clients == 0)
     {
-        throw std::invalid_argument("--partition: needs at least one client");
+        throw std::invalid_argument("a partition needs at least one client");
     }
     for (size_t i = 0; i < labels.size(); ++i)
     {
         if (labels[i] < 0 || labels[i] >= int64_t(numClasses))
         {
-            throw std::invalid_argument("--partition: label " + std::to_string(labels[i]) +
+            throw std::invalid_argument("partition: label " + std::to_string(labels[i]) +
                                         " of sample " + std::to_string(i) + " is outside [0, " +
                                         std::to_string(numClasses) + ")");
         }
@@ -263,12 +263,12 @@ Partition(const std::vector<int64_t>& labels, uint32_t numClasses, uint32_t clie
     }
     else if (alpha == 0)
     {
-        throw std::invalid_argument("--partition: '" + spec +
+        throw std::invalid_argument("partition '" + spec +
                                     "' needs a number ALPHA > 0 (e.g. dirichlet:0.5)");
     }
     else
     {
-        throw std::invalid_argument("--partition: unknown '" + spec +
+        throw std::invalid_argument("unknown partition '" + spec +
                                     "' (allowed: iid, dirichlet:ALPHA, label-skew)");
     }
 
@@ -276,7 +276,7 @@ Partition(const std::vector<int64_t>& labels, uint32_t numClasses, uint32_t clie
     {
         if (parts[i].empty())
         {
-            throw std::invalid_argument("--partition: '" + spec + "' leaves client " +
+            throw std::invalid_argument("partition '" + spec + "' leaves client " +
                                         std::to_string(i) + " of " + std::to_string(clients) +
                                         " without samples (" + std::to_string(labels.size()) +
                                         " samples in " + std::to_string(numClasses) + " classes)");

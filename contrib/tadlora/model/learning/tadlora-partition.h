@@ -40,7 +40,7 @@ namespace tadlora
  * @param seed seed of every shuffle and draw
  * @return every client's sample indices, sorted; disjoint across clients
  * @throws std::invalid_argument on a bad spec, on labels outside [0, numClasses), or when a
- *         client would get no sample (the message names `--partition` and fits one line)
+ *         client would get no sample (one line, naming the partition)
  */
 std::vector<std::vector<uint32_t>> Partition(const std::vector<int64_t>& labels,
                                              uint32_t numClasses, uint32_t clients,

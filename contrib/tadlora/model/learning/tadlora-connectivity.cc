@@ -61,7 +61,7 @@ MixingConnectivity(const std::vector<Edge>& base, uint32_t nodes, double linkPro
 {
     if (!(linkProb >= 0.0 && linkProb <= 1.0))
     {
-        throw std::invalid_argument("--link-prob: must be in [0, 1] (got " +
+        throw std::invalid_argument("link probability must be in [0, 1] (got " +
                                     std::to_string(linkProb) + ")");
     }
     if (samples == 0)

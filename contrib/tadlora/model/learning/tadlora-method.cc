@@ -59,11 +59,11 @@ Method::Method(const std::string& name, uint32_t switchInterval)
         {
             allowed += (allowed.empty() ? "" : ", ") + n;
         }
-        throw std::invalid_argument("--method: unknown '" + name + "' (allowed: " + allowed + ")");
+        throw std::invalid_argument("unknown method '" + name + "' (allowed: " + allowed + ")");
     }
     if (switchInterval < 1)
     {
-        throw std::invalid_argument("--switch-interval: must be >= 1");
+        throw std::invalid_argument("switch interval must be >= 1");
     }
     m_name = m_row->name;
     m_switchInterval = m_row->fixedInterval != 0 ? m_row->fixedInterval : switchInterval;

@@ -34,7 +34,7 @@ DrawActiveEdges(const std::vector<Edge>& base, double linkProb, uint64_t seed, u
 {
     if (!(linkProb >= 0.0 && linkProb <= 1.0))
     {
-        throw std::invalid_argument("--link-prob: must be in [0, 1] (got " +
+        throw std::invalid_argument("link probability must be in [0, 1] (got " +
                                     std::to_string(linkProb) + ")");
     }
     std::mt19937_64 gen(SplitMix64(SplitMix64(seed) ^ round));

@@ -61,7 +61,7 @@ int64_t DefaultPretrainSamples(int64_t trainSize);
  * @param train the training set; loses the supervised split
  * @param recipe the pretraining recipe
  * @return the pretraining data
- * @throws std::invalid_argument (naming --pretrain-samples) when the split would leave
+ * @throws std::invalid_argument when the split would leave
  *         fewer training samples than it takes
  */
 Dataset TakePretrainingData(Dataset& train, const PretrainConfig& recipe);

@@ -1,0 +1,10 @@
+# Fails when a learning source includes an ns-3 header. Run by the build (cmake -P) with
+# FILES set to the learning layer's sources and headers: Debian installs ns-3's headers on the
+# compiler's default include path, so leaving ns-3 off the target's include path is not enough.
+foreach(file IN LISTS FILES)
+  file(STRINGS "${file}" lines REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]ns3/")
+  if(lines)
+    list(GET lines 0 line)
+    message(FATAL_ERROR "${file}: the learning layer may not include ns-3 (${line})")
+  endif()
+endforeach()
