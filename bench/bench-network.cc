@@ -3,12 +3,10 @@
 // (K = 0), so the time is ns-3's (links or Wi-Fi PHY and MAC, the clients' events) plus
 // serializing and mixing the real factors of the default model's shapes (width 64, r = 8).
 
-#include "tadlora-client-helper.h"
 #include "tadlora-dataset.h"
 #include "tadlora-federation.h"
-#include "tadlora-gossip-graph.h"
-#include "tadlora-network-helper.h"
 #include "tadlora-partition.h"
+#include "tadlora-scenario.h"
 #include "tadlora-topology.h"
 #include "tadlora-transformer.h"
 
@@ -38,15 +36,8 @@ GossipRounds(benchmark::State& state, const ns3::TadLoraConfig& c)
         state.PauseTiming();
         Federation federation(fc, TransformerClassifier(model).ptr(), task,
                               Partition(LabelsOf(task->train), 10, c.clients, "iid", c.seed));
-        auto graph = std::make_shared<GossipGraph>(
-            c.clients, MakeBaseGraph(c.topology, c.clients, c.seed), c.linkProb, c.seed);
-        ns3::TadLoraNetworkHelper network(c);
-        ns3::NodeContainer nodes = network.Install(graph->Base());
-        ns3::TadLoraClientHelper clients(&federation, graph);
-        clients.SetAttributes(c);
-        ns3::ApplicationContainer apps = clients.Install(nodes, network);
-        clients.AssignStreams(apps, 0);
-        apps.Start(ns3::Seconds(0));
+        ns3::TadLoraScenario scenario(c, federation, MakeBaseGraph(c.topology, c.clients, c.seed));
+        scenario.Clients().Start(ns3::Seconds(0));
         state.ResumeTiming();
         ns3::Simulator::Run();
         simulated += ns3::Simulator::Now().GetSeconds() - c.warmupS;

@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Gossip over 802.11 ad hoc: what gets through is decided by ns-3's Wi-Fi PHY and MAC.
 
-#include "tadlora-client-helper.h"
 #include "tadlora-client.h"
 #include "tadlora-experiment.h"
 #include "tadlora-federation.h"
-#include "tadlora-gossip-graph.h"
-#include "tadlora-network-helper.h"
 #include "tadlora-partition.h"
+#include "tadlora-scenario.h"
 #include "tadlora-test-task.h"
 #include "tadlora-topology.h"
 
@@ -231,16 +229,8 @@ TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
     Federation federation(
         ns3::TadLoraFederationConfig(c), test::PretrainedSyntheticModel().ptr(), task,
         Partition(LabelsOf(task->train), task->train.numClasses, c.clients, c.partition, c.seed));
-    auto graph = std::make_shared<GossipGraph>(
-        c.clients, MakeBaseGraph(c.topology, c.clients, c.seed), c.linkProb, c.seed);
-    ns3::RngSeedManager::SetSeed(1);
-    ns3::RngSeedManager::SetRun(c.seed);
-    ns3::TadLoraNetworkHelper network(c);
-    ns3::NodeContainer nodes = network.Install(graph->Base());
-    ns3::TadLoraClientHelper clients(&federation, graph);
-    clients.SetAttributes(c);
-    ns3::ApplicationContainer apps = clients.Install(nodes, network);
-    clients.AssignStreams(apps, 0);
+    ns3::TadLoraScenario scenario(c, federation, MakeBaseGraph(c.topology, c.clients, c.seed));
+    ns3::ApplicationContainer& apps = scenario.Clients();
 
     // Each client's factors before its mix (when it sends them) and after (at round end), and
     // the column sums of the realized W_t.

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-experiment.h"
 
-#include "tadlora-client-helper.h"
 #include "tadlora-client.h"
 #include "tadlora-compute.h"
 #include "tadlora-connectivity.h"
@@ -12,6 +11,7 @@
 #include "tadlora-network-helper.h"
 #include "tadlora-partition.h"
 #include "tadlora-pretrain.h"
+#include "tadlora-scenario.h"
 #include "tadlora-spam-assassin.h"
 #include "tadlora-topology.h"
 #include "tadlora-transformer.h"
@@ -635,17 +635,10 @@ TadLoraExperiment::Run()
     progress("frozen base accuracy " + std::to_string(baseAccuracy) + "; " +
              std::to_string(c.clients) + " clients, " + method.Name() + ", " +
              std::to_string(c.rounds) + " rounds; " + DescribeConnectivity(c, connectivity));
-    auto graph = std::make_shared<tadlora::GossipGraph>(c.clients, baseEdges, c.linkProb, c.seed);
-
-    RngSeedManager::SetSeed(1);
-    RngSeedManager::SetRun(c.seed);
-    TadLoraNetworkHelper network(c);
-    NodeContainer nodes = network.Install(baseEdges);
+    TadLoraScenario scenario(c, federation, baseEdges);
+    TadLoraNetworkHelper& network = scenario.Network();
+    ApplicationContainer& apps = scenario.Clients();
     progress(network.Describe());
-    TadLoraClientHelper clientHelper(&federation, graph);
-    clientHelper.SetAttributes(c);
-    ApplicationContainer apps = clientHelper.Install(nodes, network);
-    clientHelper.AssignStreams(apps, 0);
     if (c.pcap)
     {
         network.EnablePcap(staging.File("tadlora").string());
@@ -670,7 +663,8 @@ TadLoraExperiment::Run()
     rounds << std::setprecision(9);
     std::ofstream networkTrace(staging.File("network.csv"));
     networkTrace << std::setprecision(9);
-    Recorder recorder(c, federation, *graph, network, firstRound.Get(), rounds, networkTrace);
+    Recorder recorder(c, federation, scenario.Graph(), network, firstRound.Get(), rounds,
+                      networkTrace);
     for (uint32_t i = 0; i < apps.GetN(); ++i)
     {
         recorder.Connect(apps.Get(i));

@@ -152,7 +152,7 @@ tadlora::FederationConfig TadLoraFederationConfig(const TadLoraConfig& config);
  * @return f()
  * @throws std::invalid_argument f's, naming the option
  */
-template <typename F>
+template<typename F>
 auto
 ForOption(const std::string& option, F&& f) -> decltype(f())
 {

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "tadlora-scenario.h"
+
+#include "tadlora-client-helper.h"
+#include "tadlora-gossip-graph.h"
+
+#include "ns3/rng-seed-manager.h"
+
+namespace ns3
+{
+
+TadLoraScenario::TadLoraScenario(const TadLoraConfig& c, tadlora::Federation& federation,
+                                 const std::vector<tadlora::Edge>& baseEdges)
+    : m_graph(std::make_shared<tadlora::GossipGraph>(c.clients, baseEdges, c.linkProb, c.seed))
+    , m_network(c)
+{
+    RngSeedManager::SetSeed(1);
+    RngSeedManager::SetRun(c.seed);
+    m_nodes = m_network.Install(baseEdges);
+    TadLoraClientHelper clients(&federation, m_graph);
+    clients.SetAttributes(c);
+    m_clients = clients.Install(m_nodes, m_network);
+    clients.AssignStreams(m_clients, 0);
+}
+
+tadlora::GossipGraph&
+TadLoraScenario::Graph() const
+{
+    return *m_graph;
+}
+
+TadLoraNetworkHelper&
+TadLoraScenario::Network()
+{
+    return m_network;
+}
+
+const NodeContainer&
+TadLoraScenario::Nodes() const
+{
+    return m_nodes;
+}
+
+ApplicationContainer&
+TadLoraScenario::Clients()
+{
+    return m_clients;
+}
+
+} // namespace ns3

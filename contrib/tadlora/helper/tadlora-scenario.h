@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#ifndef TADLORA_SCENARIO_H
+#define TADLORA_SCENARIO_H
+
+#include "tadlora-network-helper.h"
+#include "tadlora-options.h"
+
+#include "ns3/application-container.h"
+#include "ns3/node-container.h"
+
+#include <memory>
+#include <vector>
+
+namespace tadlora
+{
+class Federation;
+class GossipGraph;
+struct Edge;
+} // namespace tadlora
+
+namespace ns3
+{
+
+/**
+ * @ingroup tadlora
+ * @brief A run's network and clients, built the one way every program builds them
+ * (TadLoraExperiment, the tests, the benchmarks): the intended graph of each round over the
+ * base edges, ns-3's seed and run number from the run's seed, the network (point-to-point
+ * links or Wi-Fi ad hoc) with node i as client i, and a TadLoraClient on every node with the
+ * run's attributes and random streams. The clients are not started: connect trace sinks,
+ * then call Clients().Start(...).
+ */
+class TadLoraScenario
+{
+public:
+    /**
+     * @param config the run's options
+     * @param federation the run's learning side; must outlive the simulation
+     * @param baseEdges the base graph (tadlora::MakeBaseGraph)
+     */
+    TadLoraScenario(const TadLoraConfig& config, tadlora::Federation& federation,
+                    const std::vector<tadlora::Edge>& baseEdges);
+
+    /** @return the intended graph of each round, shared with the clients */
+    tadlora::GossipGraph& Graph() const;
+    /** @return the network: addresses, byte and airtime counts, PCAP */
+    TadLoraNetworkHelper& Network();
+    /** @return the nodes; node i is client i */
+    const NodeContainer& Nodes() const;
+    /** @return the clients' applications; application i is client i */
+    ApplicationContainer& Clients();
+
+private:
+    std::shared_ptr<tadlora::GossipGraph> m_graph; //!< intended graph of each round
+    TadLoraNetworkHelper m_network;                //!< the run's network
+    NodeContainer m_nodes;                         //!< node i is client i
+    ApplicationContainer m_clients;                //!< application i is client i
+};
+
+} // namespace ns3
+
+#endif // TADLORA_SCENARIO_H
