@@ -133,27 +133,6 @@ TadLoraClient::~TadLoraClient()
 }
 
 void
-TadLoraRoundBarrier::Join()
-{
-    ++m_members;
-}
-
-void
-TadLoraRoundBarrier::Arrive(std::function<void()> next)
-{
-    m_waiting.push_back(std::move(next));
-    if (m_waiting.size() < m_members)
-    {
-        return;
-    }
-    for (auto& start : m_waiting)
-    {
-        Simulator::ScheduleNow(start);
-    }
-    m_waiting.clear();
-}
-
-void
 TadLoraClient::Setup(tadlora::Federation* federation, std::shared_ptr<tadlora::GossipGraph> graph,
                      std::shared_ptr<TadLoraRoundBarrier> barrier)
 {

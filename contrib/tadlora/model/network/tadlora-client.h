@@ -3,6 +3,7 @@
 #define TADLORA_CLIENT_H
 
 #include "tadlora-method.h"
+#include "tadlora-round-barrier.h"
 
 #include "ns3/application.h"
 #include "ns3/data-rate.h"
@@ -14,7 +15,6 @@
 #include "ns3/traced-callback.h"
 
 #include <deque>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -51,28 +51,6 @@ struct TadLoraMixEvent
     tadlora::Factor factor;                           //!< the factor mixed
     double selfWeight;                                //!< W_t[i, i]
     std::vector<std::pair<uint32_t, double>> weights; //!< (j, W_t[i, j]) for each factor mixed in
-};
-
-/**
- * @ingroup tadlora
- * @brief Synchronous rounds, as in the paper: every client starts round t + 1 when the last
- * one has finished round t, so a round lasts as long as its slowest exchange. Shared by the
- * clients of a run.
- */
-class TadLoraRoundBarrier
-{
-public:
-    /** @brief One more client takes part. */
-    void Join();
-    /**
-     * @brief A client finished its round.
-     * @param next starts its next round, once every client has finished this one
-     */
-    void Arrive(std::function<void()> next);
-
-private:
-    uint32_t m_members = 0;                       //!< clients taking part
-    std::vector<std::function<void()>> m_waiting; //!< clients done with the current round
 };
 
 /**
