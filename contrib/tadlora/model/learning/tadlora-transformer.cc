@@ -37,8 +37,7 @@ ParseLoraTargets(const std::string& spec)
                                          [&item](const auto& n) { return n.first == item; });
             if (it == names.end())
             {
-                throw std::invalid_argument("LoRA targets: unknown projection '" + item +
-                                            "' in '" + spec +
+                throw std::invalid_argument("unknown LoRA target '" + item + "' in '" + spec +
                                             "' (allowed: q, k, v, o, ff1, ff2, comma-separated, "
                                             "or all)");
             }
@@ -47,7 +46,7 @@ ParseLoraTargets(const std::string& spec)
         }
         if (!any)
         {
-            throw std::invalid_argument("LoRA targets: name no projection");
+            throw std::invalid_argument("no LoRA target named");
         }
     }
     std::vector<Projection> targets;
