@@ -221,10 +221,10 @@ MixThroughMessages(Federation& federation, uint64_t round)
 {
     for (Factor f : federation.GetMethod().Plan(round).MixedFactors())
     {
-        std::vector<std::vector<uint8_t>> messages;
+        std::vector<FactorMessage> messages;
         for (uint32_t i = 0; i < kClients; ++i)
         {
-            messages.push_back(federation.Serialize(i, f, round, 2));
+            messages.push_back(federation.Decode(federation.Serialize(i, f, round, 2)));
         }
         for (uint32_t i = 0; i < kClients; ++i)
         {
@@ -317,7 +317,7 @@ TEST(BatchedTraining, ARoundIsOnePassWhenEveryClientHasEndedThePreviousOne)
     Federation federation(Config("lora", false, 0), test::PretrainedSyntheticModel().ptr(), task,
                           shards);
     federation.Train(0, 0);
-    const auto message = federation.Serialize(0, Factor::A, 0, 1);
+    const FactorMessage message = federation.Decode(federation.Serialize(0, Factor::A, 0, 1));
     EXPECT_THROW(federation.Mix(3, Factor::A, 0.5, {{0.5, &message}}), std::logic_error);
     EXPECT_THROW(federation.Train(3, 1), std::logic_error);
     // Once a client has taken its result, it is its own again.
@@ -386,11 +386,11 @@ TEST(Attention, KernelEqualsMatmulAndSoftmaxInValuesAndGradients)
         int64_t keys;
         int64_t features;
     };
-    for (const Shape& shape : {Shape{17, 17, 16}, Shape{1, 17, 16}, Shape{40, 40, 16},
-                               Shape{9, 9, 8}})
+    for (const Shape& shape :
+         {Shape{17, 17, 16}, Shape{1, 17, 16}, Shape{40, 40, 16}, Shape{9, 9, 8}})
     {
-        SCOPED_TRACE(testing::Message() << shape.queries << " queries, " << shape.keys
-                                        << " keys, " << shape.features << " features");
+        SCOPED_TRACE(testing::Message() << shape.queries << " queries, " << shape.keys << " keys, "
+                                        << shape.features << " features");
         torch::manual_seed(4);
         const int64_t heads = 2;
         const int64_t d = heads * shape.features;

@@ -68,14 +68,15 @@ MixAll(Federation& federation, uint64_t round, const std::vector<Edge>& active)
     const MixingMatrix w = MetropolisHastings(federation.Clients(), active);
     for (Factor factor : federation.GetMethod().Plan(round).MixedFactors())
     {
-        std::vector<std::vector<uint8_t>> messages;
+        std::vector<FactorMessage> messages;
         for (uint32_t j = 0; j < federation.Clients(); ++j)
         {
-            messages.push_back(federation.Serialize(j, factor, round, degree[j]));
+            messages.push_back(
+                federation.Decode(federation.Serialize(j, factor, round, degree[j])));
         }
         for (uint32_t i = 0; i < federation.Clients(); ++i)
         {
-            std::vector<WeightedMessage> neighbours;
+            std::vector<WeightedFactor> neighbours;
             for (uint32_t j = 0; j < federation.Clients(); ++j)
             {
                 if (j != i && w(i, j) > 0)
@@ -264,8 +265,10 @@ TEST(Federation, AMessageOfAnotherShapeIsRefused)
     MessageHeader header;
     header.factor = Factor::B;
     header.shapes = {{2, 2}};
-    const auto message = EncodeMessage(header, {1, 2, 3, 4});
-    EXPECT_THROW(federation->Mix(0, Factor::B, 0.5, {{0.5, &message}}), MessageError);
+    EXPECT_THROW(federation->Decode(EncodeMessage(header, {1, 2, 3, 4})), MessageError);
+    // A message of the model's own shapes but the other factor's is refused by Mix.
+    const FactorMessage a = federation->Decode(federation->Serialize(1, Factor::A, 0, 1));
+    EXPECT_THROW(federation->Mix(0, Factor::B, 0.5, {{0.5, &a}}), std::logic_error);
 }
 
 TEST(Federation, ResultsDoNotDependOnTheOrderClientsTrainIn)
@@ -312,4 +315,3 @@ TEST(Federation, KeptOptimizerStateCarriesMomentsIntoTheNextRound)
     EXPECT_NE(fresh->FactorValues(0, Factor::B), kept->FactorValues(0, Factor::B));
     EXPECT_NE(fresh->FactorValues(0, Factor::A), kept->FactorValues(0, Factor::A));
 }
-

@@ -12,9 +12,9 @@
 namespace ns3
 {
 
-TadLoraClientHelper::TadLoraClientHelper(tadlora::Federation* federation,
+TadLoraClientHelper::TadLoraClientHelper(tadlora::Learner* learner,
                                          std::shared_ptr<tadlora::GossipGraph> graph)
-    : m_federation(federation)
+    : m_learner(learner)
     , m_graph(std::move(graph))
     , m_barrier(std::make_shared<TadLoraRoundBarrier>())
 {
@@ -53,7 +53,7 @@ TadLoraClientHelper::Install(Ptr<Node> node, uint32_t clientId) const
 {
     Ptr<TadLoraClient> client = m_factory.Create<TadLoraClient>();
     client->SetAttribute("ClientId", UintegerValue(clientId));
-    client->Setup(m_federation, m_graph, m_barrier);
+    client->Setup(m_learner, m_graph, m_barrier);
     node->AddApplication(client);
     return ApplicationContainer(client);
 }

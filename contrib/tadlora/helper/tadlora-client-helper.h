@@ -13,7 +13,7 @@
 
 namespace tadlora
 {
-class Federation;
+class Learner;
 class GossipGraph;
 } // namespace tadlora
 
@@ -30,11 +30,11 @@ class TadLoraClientHelper
 {
 public:
     /**
-     * @param federation the run's learning side; must outlive the simulation
+     * @param learner the run's learning side (a tadlora::Federation in a run); must outlive the
+     * simulation
      * @param graph the run's intended graph of each round
      */
-    TadLoraClientHelper(tadlora::Federation* federation,
-                        std::shared_ptr<tadlora::GossipGraph> graph);
+    TadLoraClientHelper(tadlora::Learner* learner, std::shared_ptr<tadlora::GossipGraph> graph);
 
     /**
      * @brief Set an attribute of every client installed from now on.
@@ -82,7 +82,7 @@ public:
 
 private:
     ObjectFactory m_factory;                        //!< makes TadLoraClient objects
-    tadlora::Federation* m_federation;              //!< learning side
+    tadlora::Learner* m_learner;                    //!< learning side
     std::shared_ptr<tadlora::GossipGraph> m_graph;  //!< intended graph of each round
     std::shared_ptr<TadLoraRoundBarrier> m_barrier; //!< shared by the clients it installs
 };

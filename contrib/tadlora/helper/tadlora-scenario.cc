@@ -9,7 +9,7 @@
 namespace ns3
 {
 
-TadLoraScenario::TadLoraScenario(const TadLoraConfig& c, tadlora::Federation& federation,
+TadLoraScenario::TadLoraScenario(const TadLoraConfig& c, tadlora::Learner& learner,
                                  const std::vector<tadlora::Edge>& baseEdges)
     : m_graph(std::make_shared<tadlora::GossipGraph>(c.clients, baseEdges, c.linkProb, c.seed))
     , m_network(c)
@@ -17,7 +17,7 @@ TadLoraScenario::TadLoraScenario(const TadLoraConfig& c, tadlora::Federation& fe
     RngSeedManager::SetSeed(1);
     RngSeedManager::SetRun(c.seed);
     m_nodes = m_network.Install(baseEdges);
-    TadLoraClientHelper clients(&federation, m_graph);
+    TadLoraClientHelper clients(&learner, m_graph);
     clients.SetAttributes(c);
     m_clients = clients.Install(m_nodes, m_network);
     clients.AssignStreams(m_clients, 0);

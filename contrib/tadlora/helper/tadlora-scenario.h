@@ -13,7 +13,7 @@
 
 namespace tadlora
 {
-class Federation;
+class Learner;
 class GossipGraph;
 struct Edge;
 } // namespace tadlora
@@ -35,10 +35,11 @@ class TadLoraScenario
 public:
     /**
      * @param config the run's options
-     * @param federation the run's learning side; must outlive the simulation
+     * @param learner the run's learning side (a tadlora::Federation in a run); must outlive the
+     * simulation
      * @param baseEdges the base graph (tadlora::MakeBaseGraph)
      */
-    TadLoraScenario(const TadLoraConfig& config, tadlora::Federation& federation,
+    TadLoraScenario(const TadLoraConfig& config, tadlora::Learner& learner,
                     const std::vector<tadlora::Edge>& baseEdges);
 
     /** @return the intended graph of each round, shared with the clients */

@@ -185,8 +185,20 @@ Federation::EndRound(uint32_t client, uint64_t round)
     m_impl->ready.at(client) = round + 1;
 }
 
+uint32_t
+Federation::LocalSteps() const
+{
+    return m_impl->config.localSteps;
+}
+
+std::vector<Factor>
+Federation::MixedFactors(uint64_t round) const
+{
+    return GetMethod().Plan(round).MixedFactors();
+}
+
 std::vector<uint8_t>
-Federation::Serialize(uint32_t client, Factor factor, uint64_t round, uint32_t degree) const
+Federation::Serialize(uint32_t client, Factor factor, uint64_t round, uint32_t degree)
 {
     const auto start = std::chrono::steady_clock::now();
     MessageHeader header;
@@ -201,9 +213,23 @@ Federation::Serialize(uint32_t client, Factor factor, uint64_t round, uint32_t d
     return message;
 }
 
+FactorMessage
+Federation::Decode(const std::vector<uint8_t>& bytes)
+{
+    const auto start = std::chrono::steady_clock::now();
+    FactorMessage message = DecodeMessage(bytes);
+    if (message.header.shapes != m_impl->factors.Shapes(message.header.factor))
+    {
+        throw MessageError("factor message does not match the model");
+    }
+    m_impl->exchangeSeconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return message;
+}
+
 void
 Federation::Mix(uint32_t client, Factor factor, double selfWeight,
-                const std::vector<WeightedMessage>& neighbours)
+                const std::vector<WeightedFactor>& neighbours)
 {
     Impl& s = *m_impl;
     if (s.ahead.count(client) != 0)
@@ -219,23 +245,21 @@ Federation::Mix(uint32_t client, Factor factor, double selfWeight,
     {
         mixed.push_back(layer[client] * selfWeight);
     }
-    for (const WeightedMessage& neighbour : neighbours)
+    for (const WeightedFactor& neighbour : neighbours)
     {
-        const DecodedMessage decoded = DecodeMessage(*neighbour.message);
-        if (decoded.header.factor != factor || decoded.header.shapes.size() != stack.size())
+        const FactorMessage& message = *neighbour.message;
+        if (message.header.factor != factor)
         {
-            throw MessageError("factor message does not match the model");
+            throw std::logic_error("a message of the other factor was mixed");
         }
-        // Copied out of the message: the tensor owns its values.
-        const torch::Tensor values = torch::tensor(MessageValues(*neighbour.message, decoded));
+        // Decode checked the shapes against the model's.
+        const torch::Tensor values =
+            torch::from_blob(const_cast<float*>(message.values.data()),
+                             {static_cast<int64_t>(message.values.size())}, torch::kFloat32);
         int64_t offset = 0;
         for (size_t l = 0; l < stack.size(); ++l)
         {
-            const auto& [rows, cols] = decoded.header.shapes[l];
-            if (rows != stack[l].size(1) || cols != stack[l].size(2))
-            {
-                throw MessageError("factor message does not match the model");
-            }
+            const auto& [rows, cols] = message.header.shapes[l];
             const int64_t count = static_cast<int64_t>(rows) * cols;
             mixed[l] +=
                 neighbour.weight * values.slice(0, offset, offset + count).view({rows, cols});

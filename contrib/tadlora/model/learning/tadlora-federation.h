@@ -2,6 +2,7 @@
 #ifndef TADLORA_FEDERATION_H
 #define TADLORA_FEDERATION_H
 
+#include "tadlora-learner.h"
 #include "tadlora-method.h"
 #include "tadlora-metrics.h"
 
@@ -41,13 +42,6 @@ struct FederationConfig
     uint32_t phaseJitter = 0;
 };
 
-/** @brief A neighbour's factor message and the weight it gets in a client's mix. */
-struct WeightedMessage
-{
-    double weight;                       //!< W_t[i, j]
-    const std::vector<uint8_t>* message; //!< a message that DecodeMessage accepted
-};
-
 /**
  * @brief All clients of one run: their data shards, LoRA factors and optimizer state, and the
  * operations the network side sequences (train, serialize, mix, evaluate).
@@ -68,7 +62,7 @@ struct WeightedMessage
  * own Train call comes. With ns-3's round barrier every client ends round t - 1 before any
  * starts round t, so each round is one pass.
  */
-class Federation
+class Federation : public Learner
 {
 public:
     /**
@@ -80,7 +74,7 @@ public:
     Federation(const FederationConfig& config, std::shared_ptr<TransformerClassifierImpl> model,
                std::shared_ptr<const TaskData> data,
                const std::vector<std::vector<uint32_t>>& shards);
-    ~Federation();
+    ~Federation() override;
     Federation(const Federation&) = delete;
     Federation& operator=(const Federation&) = delete;
 
@@ -106,7 +100,7 @@ public:
      * @return the mean training loss over the K steps
      * @throws std::logic_error if the client was trained ahead for another round
      */
-    double Train(uint32_t client, uint64_t round);
+    double Train(uint32_t client, uint64_t round) override;
 
     /**
      * @brief A client has finished a round (trained and mixed): its factors are final inputs
@@ -114,34 +108,25 @@ public:
      * @param client the client
      * @param round the round it finished
      */
-    void EndRound(uint32_t client, uint64_t round);
+    void EndRound(uint32_t client, uint64_t round) override;
 
-    /**
-     * @brief A client's factor as a message.
-     * @param client the sender
-     * @param factor the factor
-     * @param round the round, stamped in the header
-     * @param degree the sender's degree in the round's graph, stamped in the header
-     * @return the encoded message
-     */
+    uint32_t LocalSteps() const override;
+    std::vector<Factor> MixedFactors(uint64_t round) const override;
     std::vector<uint8_t> Serialize(uint32_t client, Factor factor, uint64_t round,
-                                   uint32_t degree) const;
-
+                                   uint32_t degree) override;
+    /** @copydoc Learner::Decode */
+    FactorMessage Decode(const std::vector<uint8_t>& bytes) override;
     /**
-     * @brief x_i <- selfWeight x_i + sum_j W_ij x_j for one factor of one client.
-     * @param client the client i
-     * @param factor the factor mixed
-     * @param selfWeight W_ii
-     * @param neighbours the received messages of this factor and their weights
-     * @throws MessageError if a message's shapes do not match the model's
-     * @throws std::logic_error if the client already trained ahead: it ended its round
+     * @copydoc Learner::Mix
+     * @throws std::logic_error if the client already trained ahead (it ended its round), or a
+     *         message is not of this factor
      */
     void Mix(uint32_t client, Factor factor, double selfWeight,
-             const std::vector<WeightedMessage>& neighbours);
+             const std::vector<WeightedFactor>& neighbours) override;
 
     /** @return wall-clock seconds spent in Train so far */
     double TrainSeconds() const;
-    /** @return wall-clock seconds spent in Serialize and Mix so far */
+    /** @return wall-clock seconds spent in Serialize, Decode and Mix so far */
     double ExchangeSeconds() const;
 
     /** @return the clients' current disagreement; cheap */

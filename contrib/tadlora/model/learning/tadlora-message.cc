@@ -137,7 +137,7 @@ EncodeMessage(const MessageHeader& header, const std::vector<float>& values)
     return out;
 }
 
-DecodedMessage
+FactorMessage
 DecodeMessage(const std::vector<uint8_t>& bytes)
 {
     if (bytes.size() < sizeof kMagic + 4 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
@@ -158,7 +158,7 @@ DecodeMessage(const std::vector<uint8_t>& bytes)
     {
         throw MessageError("factor message of an unknown dtype");
     }
-    DecodedMessage decoded;
+    FactorMessage decoded;
     const uint8_t factor = r.Get<uint8_t>();
     if (factor > 1)
     {
@@ -178,25 +178,18 @@ DecodeMessage(const std::vector<uint8_t>& bytes)
         const uint32_t rows = r.Get<uint32_t>();
         decoded.header.shapes.emplace_back(rows, r.Get<uint32_t>());
     }
-    decoded.valuesOffset = r.Position();
-    if (decoded.header.ValueCount() * 4 != bodyEnd - decoded.valuesOffset)
+    const uint64_t valueBytes = bodyEnd - r.Position();
+    if (valueBytes % 4 != 0 || decoded.header.ValueCount() != valueBytes / 4)
     {
         throw MessageError("factor message's values do not match its shapes");
     }
-    return decoded;
-}
-
-std::vector<float>
-MessageValues(const std::vector<uint8_t>& bytes, const DecodedMessage& decoded)
-{
-    std::vector<float> values(decoded.header.ValueCount());
-    Reader r(bytes, decoded.valuesOffset, bytes.size() - 4);
-    for (float& v : values)
+    decoded.values.resize(decoded.header.ValueCount());
+    for (float& v : decoded.values)
     {
         const uint32_t bits = r.Get<uint32_t>();
         std::memcpy(&v, &bits, sizeof v);
     }
-    return values;
+    return decoded;
 }
 
 std::vector<uint8_t>

@@ -44,11 +44,11 @@ struct MessageHeader
     uint64_t ValueCount() const;
 };
 
-/** @brief A decoded message: the header and where its values start. */
-struct DecodedMessage
+/** @brief A decoded factor message. */
+struct FactorMessage
 {
     MessageHeader header;      //!< the header
-    uint64_t valuesOffset = 0; //!< byte offset of the first float32 value
+    std::vector<float> values; //!< the factor's values, layer after layer, each row-major
 };
 
 /**
@@ -60,20 +60,13 @@ struct DecodedMessage
 std::vector<uint8_t> EncodeMessage(const MessageHeader& header, const std::vector<float>& values);
 
 /**
- * @brief Check and decode a message's header.
+ * @brief Check and decode a whole message.
  * @param bytes a whole message
- * @return the header and the values' offset
- * @throws MessageError if the message is truncated, of another version, or fails its CRC-32
+ * @return its header and values
+ * @throws MessageError if the message is truncated, of another version, fails its CRC-32, or
+ *         its values do not match its shapes
  */
-DecodedMessage DecodeMessage(const std::vector<uint8_t>& bytes);
-
-/**
- * @brief Read a decoded message's values.
- * @param bytes the message that DecodeMessage accepted
- * @param decoded what DecodeMessage returned for it
- * @return the values, layer after layer
- */
-std::vector<float> MessageValues(const std::vector<uint8_t>& bytes, const DecodedMessage& decoded);
+FactorMessage DecodeMessage(const std::vector<uint8_t>& bytes);
 
 /** @brief What a record carries. */
 enum class RecordKind : uint8_t

@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-client.h"
 
-#include "tadlora-federation.h"
+#include "tadlora-datagram-transport.h"
 #include "tadlora-gossip-graph.h"
-#include "tadlora-message.h"
+#include "tadlora-learner.h"
 #include "tadlora-mixing.h"
+#include "tadlora-stream-transport.h"
 
 #include "ns3/enum.h"
 #include "ns3/inet-socket-address.h"
 #include "ns3/log.h"
 #include "ns3/packet.h"
 #include "ns3/simulator.h"
-#include "ns3/tcp-socket-factory.h"
 #include "ns3/udp-socket-factory.h"
 #include "ns3/uinteger.h"
 
@@ -80,7 +80,7 @@ TadLoraClient::GetTypeId()
                           UintegerValue(0), MakeUintegerAccessor(&TadLoraClient::m_virtualPayload),
                           MakeUintegerChecker<uint32_t>())
             .AddAttribute("Transport", "How factor messages travel (--transport).", EnumValue(UDP),
-                          MakeEnumAccessor(&TadLoraClient::m_transport),
+                          MakeEnumAccessor(&TadLoraClient::m_transportKind),
                           MakeEnumChecker(UDP, "udp", BROADCAST, "broadcast", TCP, "tcp"))
             .AddAttribute("HopLimit",
                           "IP TTL of unicast records: the most hops a message may take "
@@ -117,7 +117,7 @@ TadLoraClient::GetTypeId()
 }
 
 TadLoraClient::TadLoraClient()
-    : m_federation(nullptr)
+    : m_learner(nullptr)
     , m_round(0)
     , m_phase(Phase::Training)
     , m_trainLoss(0)
@@ -133,10 +133,10 @@ TadLoraClient::~TadLoraClient()
 }
 
 void
-TadLoraClient::Setup(tadlora::Federation* federation, std::shared_ptr<tadlora::GossipGraph> graph,
+TadLoraClient::Setup(tadlora::Learner* learner, std::shared_ptr<tadlora::GossipGraph> graph,
                      std::shared_ptr<TadLoraRoundBarrier> barrier)
 {
-    m_federation = federation;
+    m_learner = learner;
     m_graph = std::move(graph);
     m_barrier = std::move(barrier);
     m_barrier->Join();
@@ -160,10 +160,8 @@ TadLoraClient::DoDispose()
 {
     NS_LOG_FUNCTION(this);
     m_socket = nullptr;
-    m_listener = nullptr;
-    m_streams.clear();
-    m_in.clear();
-    m_queue.clear();
+    m_transport.reset();
+    m_discovery.reset();
     m_graph.reset();
     m_barrier.reset();
     Application::DoDispose();
@@ -173,7 +171,7 @@ void
 TadLoraClient::StartApplication()
 {
     NS_LOG_FUNCTION(this);
-    NS_ABORT_MSG_IF(m_federation == nullptr || !m_graph || !m_barrier,
+    NS_ABORT_MSG_IF(m_learner == nullptr || !m_graph || !m_barrier,
                     "TadLoraClient: Setup() was not called");
     // UDP carries the records (unless TCP does) and the beacons.
     m_socket = Socket::CreateSocket(GetNode(), UdpSocketFactory::GetTypeId());
@@ -185,47 +183,21 @@ TadLoraClient::StartApplication()
     {
         m_socket->SetIpTtl(m_hopLimit);
     }
-    if (m_transport == TCP)
+    if (m_transportKind == TCP)
     {
-        m_listener = Socket::CreateSocket(GetNode(), TcpSocketFactory::GetTypeId());
-        NS_ABORT_MSG_IF(m_listener->Bind(InetSocketAddress(Ipv4Address::GetAny(), m_port)) != 0,
-                        "TadLoraClient: cannot bind TCP port " << m_port);
-        m_listener->Listen();
-        m_listener->SetAcceptCallback(MakeNullCallback<bool, Ptr<Socket>, const Address&>(),
-                                      MakeCallback(&TadLoraClient::HandleAccept, this));
+        m_transport = std::make_unique<TadLoraStreamTransport>(
+            GetNode(), m_port, m_peers, m_hopLimit,
+            MakeCallback(&TadLoraClient::HandleRecord, this));
+    }
+    else
+    {
+        m_transport =
+            std::make_unique<TadLoraDatagramTransport>(m_socket, m_port, m_peers, m_sendRate);
     }
     m_round = 0;
     m_event = Simulator::Schedule(m_warmup, &TadLoraClient::StartRound, this);
-    if (m_beaconInterval.IsStrictlyPositive())
-    {
-        m_beaconEvent =
-            Simulator::Schedule(Seconds(m_jitter->GetValue(0, m_beaconInterval.GetSeconds())),
-                                &TadLoraClient::SendBeacon, this);
-    }
-}
-
-void
-TadLoraClient::SendBeacon()
-{
-    const std::vector<uint8_t> hello =
-        tadlora::EncodeControl({tadlora::RecordKind::Hello, m_clientId, m_round, 0});
-    m_socket->SendTo(Create<Packet>(hello.data(), hello.size()), 0,
-                     InetSocketAddress(Ipv4Address::GetBroadcast(), m_port));
-    // A quarter of an interval of jitter keeps neighbours' beacons from colliding for ever.
-    const double period = m_beaconInterval.GetSeconds();
-    m_beaconEvent = Simulator::Schedule(Seconds(m_jitter->GetValue(0.75 * period, period)),
-                                        &TadLoraClient::SendBeacon, this);
-}
-
-bool
-TadLoraClient::InReach(uint32_t peer) const
-{
-    if (!m_beaconInterval.IsStrictlyPositive())
-    {
-        return true;
-    }
-    const auto heard = m_heard.find(peer);
-    return heard != m_heard.end() && Simulator::Now() - heard->second <= 3 * m_beaconInterval;
+    m_discovery = std::make_unique<TadLoraDiscovery>(m_clientId, m_beaconInterval);
+    m_discovery->Start(m_socket, m_port, m_jitter, [this]() { return m_round; });
 }
 
 void
@@ -233,24 +205,18 @@ TadLoraClient::StopApplication()
 {
     NS_LOG_FUNCTION(this);
     Simulator::Cancel(m_event);
-    Simulator::Cancel(m_sendEvent);
-    Simulator::Cancel(m_beaconEvent);
+    if (m_discovery)
+    {
+        m_discovery->Stop();
+    }
     if (m_socket)
     {
         m_socket->Close();
         m_socket->SetRecvCallback(MakeNullCallback<void, Ptr<Socket>>());
     }
-    if (m_listener)
+    if (m_transport)
     {
-        m_listener->Close();
-    }
-    for (auto& [peer, stream] : m_streams)
-    {
-        stream.socket->Close();
-    }
-    for (auto& [socket, bytes] : m_in)
-    {
-        socket->Close();
+        m_transport->Stop();
     }
 }
 
@@ -259,8 +225,8 @@ TadLoraClient::StartRound()
 {
     NS_LOG_FUNCTION(this << m_round);
     m_phase = Phase::Training;
-    m_trainLoss = m_federation->Train(m_clientId, m_round);
-    const Time compute = m_stepTime * static_cast<int64_t>(m_federation->Config().localSteps);
+    m_trainLoss = m_learner->Train(m_clientId, m_round);
+    const Time compute = m_stepTime * static_cast<int64_t>(m_learner->LocalSteps());
     const Time jitter = Seconds(m_jitter->GetValue(0, m_exchangeJitter.GetSeconds()));
     m_event = Simulator::Schedule(compute + jitter, &TadLoraClient::StartExchange, this);
 }
@@ -276,54 +242,47 @@ TadLoraClient::StartExchange()
     {
         NS_ABORT_MSG_IF(m_peers.count(peer) == 0,
                         "TadLoraClient " << m_clientId << ": no address for neighbour " << peer);
-        if (InReach(peer))
+        if (m_discovery->InReach(peer))
         {
             m_neighbours.push_back(peer);
         }
     }
     const auto degree = static_cast<uint32_t>(m_neighbours.size());
-    const uint32_t chunk = m_maxPayload - tadlora::FragmentHeader::kSize;
-    for (tadlora::Factor factor : m_federation->GetMethod().Plan(m_round).MixedFactors())
+    for (tadlora::Factor factor : m_learner->MixedFactors(m_round))
     {
         if (m_neighbours.empty())
         {
             break;
         }
         const std::vector<uint8_t> message =
-            m_federation->Serialize(m_clientId, factor, m_round, degree);
+            m_learner->Serialize(m_clientId, factor, m_round, degree);
         const auto wireBytes =
             static_cast<uint32_t>(std::max<size_t>(message.size(), m_virtualPayload));
-        tadlora::FragmentHeader header;
-        header.sender = m_clientId;
-        header.round = m_round;
-        header.count = (wireBytes + chunk - 1) / chunk;
-        header.messageBytes = static_cast<uint32_t>(message.size());
         // A broadcast is one message that every neighbour may hear; unicast is one per neighbour.
-        const size_t copies = m_transport == BROADCAST ? 1 : m_neighbours.size();
-        for (size_t copy = 0; copy < copies; ++copy)
+        const bool broadcast = m_transportKind == BROADCAST;
+        for (size_t copy = 0; copy < (broadcast ? 1 : m_neighbours.size()); ++copy)
         {
+            tadlora::FragmentHeader header;
+            header.sender = m_clientId;
+            header.round = m_round;
             header.messageId = m_nextMessageId++;
-            for (header.index = 0; header.index < header.count; ++header.index)
+            const std::vector<TadLoraFragment> fragments =
+                FragmentMessage(message, header, m_maxPayload, m_virtualPayload);
+            for (const TadLoraFragment& fragment : fragments)
             {
-                std::vector<uint8_t> record = tadlora::EncodeFragmentHeader(header);
-                const size_t begin = std::min<size_t>(message.size(), size_t{header.index} * chunk);
-                const size_t end = std::min<size_t>(message.size(), begin + chunk);
-                record.insert(record.end(), message.begin() + begin, message.begin() + end);
-                const uint32_t padding =
-                    std::min(chunk, wireBytes - header.index * chunk) - (end - begin);
-                Ptr<Packet> packet = Create<Packet>(record.data(), record.size());
-                packet->AddPaddingAtEnd(padding);
-                Transmit(m_round,
-                         m_transport == BROADCAST ? std::nullopt
-                                                  : std::optional<uint32_t>(m_neighbours[copy]),
-                         packet, false);
+                Ptr<Packet> packet = Create<Packet>(fragment.record.data(), fragment.record.size());
+                packet->AddPaddingAtEnd(fragment.padding);
+                m_transport->Send(
+                    m_round, broadcast ? std::nullopt : std::optional<uint32_t>(m_neighbours[copy]),
+                    packet, false);
             }
             for (size_t k = 0; k < m_neighbours.size(); ++k)
             {
-                if (m_transport == BROADCAST || k == copy)
+                if (broadcast || k == copy)
                 {
                     m_sentTrace(TadLoraMessageEvent{m_clientId, m_neighbours[k], m_round, factor,
-                                                    header.messageId, wireBytes, header.count});
+                                                    header.messageId, wireBytes,
+                                                    static_cast<uint32_t>(fragments.size())});
                 }
             }
         }
@@ -336,7 +295,7 @@ bool
 TadLoraClient::HasAllFactors(uint64_t round, uint32_t neighbour)
 {
     const Inbox& inbox = m_inbox[round];
-    for (tadlora::Factor factor : m_federation->GetMethod().Plan(round).MixedFactors())
+    for (tadlora::Factor factor : m_learner->MixedFactors(round))
     {
         if (inbox.factors.count({factor, neighbour}) == 0)
         {
@@ -393,9 +352,7 @@ TadLoraClient::EndExchange()
     const auto degree = static_cast<uint32_t>(m_confirmed.size());
     for (uint32_t j : m_confirmed)
     {
-        const std::vector<uint8_t> record =
-            tadlora::EncodeControl({tadlora::RecordKind::Confirm, m_clientId, m_round, degree});
-        Transmit(m_round, j, Create<Packet>(record.data(), record.size()), true);
+        SendControl(tadlora::RecordKind::Confirm, m_round, j, degree);
     }
     // A neighbour may still be exchanging until its own deadline: wait for its confirmation
     // until then, and ConfirmTimeout more for the confirmation to travel.
@@ -429,10 +386,10 @@ TadLoraClient::FinishRound()
     NS_LOG_FUNCTION(this << m_round);
     Inbox& inbox = m_inbox[m_round];
     const auto degree = static_cast<uint32_t>(m_confirmed.size());
-    for (tadlora::Factor factor : m_federation->GetMethod().Plan(m_round).MixedFactors())
+    for (tadlora::Factor factor : m_learner->MixedFactors(m_round))
     {
         TadLoraMixEvent mix{m_clientId, m_round, factor, 1.0, {}};
-        std::vector<tadlora::WeightedMessage> neighbours;
+        std::vector<tadlora::WeightedFactor> neighbours;
         for (uint32_t j : m_confirmed)
         {
             const auto confirmation = inbox.confirmations.find(j);
@@ -445,19 +402,14 @@ TadLoraClient::FinishRound()
             mix.weights.emplace_back(j, w);
             mix.selfWeight -= w;
         }
-        m_federation->Mix(m_clientId, factor, mix.selfWeight, neighbours);
+        m_learner->Mix(m_clientId, factor, mix.selfWeight, neighbours);
         m_mixedTrace(mix);
     }
-    m_federation->EndRound(m_clientId, m_round);
+    m_learner->EndRound(m_clientId, m_round);
     // Whatever belongs to this round or earlier is stale now.
     m_inbox.erase(m_inbox.begin(), m_inbox.upper_bound(m_round));
-    for (auto it = m_reassembly.begin(); it != m_reassembly.end();)
-    {
-        it = it->second.round <= m_round ? m_reassembly.erase(it) : std::next(it);
-    }
-    m_queue.erase(std::remove_if(m_queue.begin(), m_queue.end(),
-                                 [this](const Queued& q) { return q.round <= m_round; }),
-                  m_queue.end());
+    m_reassembler.DropUpTo(m_round);
+    m_transport->DropUpTo(m_round);
     m_roundTrace(m_clientId, m_round, m_trainLoss);
     if (++m_round < m_rounds)
     {
@@ -465,117 +417,15 @@ TadLoraClient::FinishRound()
     }
     else
     {
-        Simulator::Cancel(m_beaconEvent); // done: nothing left to discover neighbours for
+        m_discovery->Stop(); // done: nothing left to discover neighbours for
     }
 }
 
 void
-TadLoraClient::Transmit(uint64_t round, std::optional<uint32_t> peer, Ptr<Packet> record,
-                        bool control)
+TadLoraClient::SendControl(tadlora::RecordKind kind, uint64_t round, uint32_t peer, uint32_t degree)
 {
-    if (m_transport == TCP)
-    {
-        NS_ASSERT(peer);
-        Stream& stream = m_streams[*peer];
-        if (!stream.socket)
-        {
-            stream.socket = Socket::CreateSocket(GetNode(), TcpSocketFactory::GetTypeId());
-            if (m_hopLimit != 0)
-            {
-                stream.socket->SetIpTtl(m_hopLimit);
-            }
-            const uint32_t to = *peer;
-            const Ptr<Socket> socket = stream.socket;
-            const Callback<void, Ptr<Socket>> lost(
-                [this, to, socket](Ptr<Socket>)
-                {
-                    // The connection failed or broke: what it held is lost, and the next record
-                    // redials. Not from inside the socket's own callback, though.
-                    Simulator::ScheduleNow(
-                        [this, to, socket]()
-                        {
-                            auto it = m_streams.find(to);
-                            if (it != m_streams.end() && it->second.socket == socket)
-                            {
-                                m_streams.erase(it);
-                            }
-                        });
-                });
-            stream.socket->SetConnectCallback(Callback<void, Ptr<Socket>>(
-                                                  [this, to](Ptr<Socket>)
-                                                  {
-                                                      Stream& s = m_streams[to];
-                                                      s.connected = true;
-                                                      Flush(s);
-                                                  }),
-                                              lost);
-            stream.socket->SetCloseCallbacks(lost, lost);
-            stream.socket->SetSendCallback(Callback<void, Ptr<Socket>, uint32_t>(
-                [this, to](Ptr<Socket>, uint32_t) { Flush(m_streams[to]); }));
-            stream.socket->Connect(m_peers.at(to));
-        }
-        const uint32_t size = record->GetSize();
-        const size_t at = stream.pending.size();
-        stream.pending.resize(at + 4 + size);
-        for (int i = 0; i < 4; ++i)
-        {
-            stream.pending[at + i] = static_cast<uint8_t>(size >> (8 * i));
-        }
-        record->CopyData(stream.pending.data() + at + 4, size);
-        Flush(stream);
-        return;
-    }
-    const Address to =
-        peer ? m_peers.at(*peer) : Address(InetSocketAddress(Ipv4Address::GetBroadcast(), m_port));
-    // Acknowledgements and confirmations are small and gate whole rounds: they go first.
-    if (control)
-    {
-        m_queue.push_front(Queued{round, to, record});
-    }
-    else
-    {
-        m_queue.push_back(Queued{round, to, record});
-    }
-    if (!m_sendEvent.IsRunning())
-    {
-        SendNext();
-    }
-}
-
-void
-TadLoraClient::SendNext()
-{
-    while (!m_queue.empty())
-    {
-        const Queued next = m_queue.front();
-        m_queue.pop_front();
-        m_socket->SendTo(next.packet, 0, next.to);
-        if (m_sendRate.GetBitRate() != 0)
-        {
-            m_sendEvent =
-                Simulator::Schedule(m_sendRate.CalculateBytesTxTime(next.packet->GetSize()),
-                                    &TadLoraClient::SendNext, this);
-            return;
-        }
-    }
-}
-
-void
-TadLoraClient::Flush(Stream& stream)
-{
-    size_t taken = 0;
-    while (stream.connected && taken < stream.pending.size())
-    {
-        const uint32_t room = stream.socket->GetTxAvailable();
-        const auto size =
-            static_cast<uint32_t>(std::min<size_t>(room, stream.pending.size() - taken));
-        if (size == 0 || stream.socket->Send(stream.pending.data() + taken, size, 0) <= 0)
-        {
-            break;
-        }
-        taken += size;
-    }
-    stream.pending.erase(stream.pending.begin(), stream.pending.begin() + taken);
+    const std::vector<uint8_t> record = tadlora::EncodeControl({kind, m_clientId, round, degree});
+    m_transport->Send(round, peer, Create<Packet>(record.data(), record.size()), true);
 }
 
 void
@@ -589,43 +439,6 @@ TadLoraClient::HandleRead(Ptr<Socket> socket)
         packet->CopyData(record.data(), record.size());
         HandleRecord(record);
     }
-}
-
-void
-TadLoraClient::HandleAccept(Ptr<Socket> socket, const Address&)
-{
-    socket->SetRecvCallback(MakeCallback(&TadLoraClient::HandleStream, this));
-    m_in[socket];
-}
-
-void
-TadLoraClient::HandleStream(Ptr<Socket> socket)
-{
-    std::vector<uint8_t>& bytes = m_in[socket];
-    Ptr<Packet> packet;
-    while ((packet = socket->Recv()))
-    {
-        const size_t at = bytes.size();
-        bytes.resize(at + packet->GetSize());
-        packet->CopyData(bytes.data() + at, packet->GetSize());
-    }
-    size_t used = 0;
-    while (bytes.size() - used >= 4)
-    {
-        uint32_t size = 0;
-        for (int i = 0; i < 4; ++i)
-        {
-            size |= static_cast<uint32_t>(bytes[used + i]) << (8 * i);
-        }
-        if (bytes.size() - used - 4 < size)
-        {
-            break;
-        }
-        HandleRecord(
-            std::vector<uint8_t>(bytes.begin() + used + 4, bytes.begin() + used + 4 + size));
-        used += 4 + size;
-    }
-    bytes.erase(bytes.begin(), bytes.begin() + used);
 }
 
 void
@@ -663,76 +476,53 @@ TadLoraClient::HandleFragment(const std::vector<uint8_t>& record)
         return;
     }
     m_fragmentTrace(header.sender, m_clientId, header.messageId);
-    Reassembly& r = m_reassembly[{header.sender, header.messageId}];
-    if (r.fragments.empty())
+    std::optional<TadLoraReassembler::Message> message =
+        m_reassembler.Add(header, record.data() + tadlora::FragmentHeader::kSize,
+                          record.size() - tadlora::FragmentHeader::kSize);
+    if (message)
     {
-        r.round = header.round;
-        r.messageBytes = header.messageBytes;
-        r.fragments.resize(header.count);
-    }
-    if (r.fragments.size() != header.count || r.round != header.round ||
-        r.received == header.count || !r.fragments[header.index].empty())
-    {
-        return;
-    }
-    r.fragments[header.index].assign(record.begin() + tadlora::FragmentHeader::kSize, record.end());
-    if (++r.received == header.count)
-    {
-        Deliver(r, header.sender, header.messageId);
-        m_reassembly.erase({header.sender, header.messageId});
+        Deliver(std::move(*message));
     }
 }
 
 void
-TadLoraClient::Deliver(const Reassembly& reassembly, uint32_t sender, uint32_t messageId)
+TadLoraClient::Deliver(TadLoraReassembler::Message m)
 {
-    std::vector<uint8_t> message;
-    for (const auto& part : reassembly.fragments)
+    TadLoraMessageEvent event{m.sender,    m_clientId,  m.round,    tadlora::Factor::A,
+                              m.messageId, m.wireBytes, m.fragments};
+    if (!m.complete)
     {
-        message.insert(message.end(), part.begin(), part.end());
-    }
-    TadLoraMessageEvent event{sender,
-                              m_clientId,
-                              reassembly.round,
-                              tadlora::Factor::A,
-                              messageId,
-                              static_cast<uint32_t>(message.size()),
-                              static_cast<uint32_t>(reassembly.fragments.size())};
-    if (message.size() < reassembly.messageBytes)
-    {
-        NS_LOG_WARN("client " << m_clientId << ": a message from " << sender << " is short");
+        NS_LOG_WARN("client " << m_clientId << ": a message from " << m.sender << " is short");
         m_rejectedTrace(event);
         return;
     }
-    message.resize(reassembly.messageBytes); // drop the virtual padding
-    tadlora::DecodedMessage decoded;
+    tadlora::FactorMessage decoded;
     try
     {
-        decoded = tadlora::DecodeMessage(message);
+        decoded = m_learner->Decode(m.bytes);
     }
     catch (const tadlora::MessageError& e)
     {
-        NS_LOG_WARN("client " << m_clientId << ": rejected a message from " << sender << ": "
+        NS_LOG_WARN("client " << m_clientId << ": rejected a message from " << m.sender << ": "
                               << e.what());
         m_rejectedTrace(event);
         return;
     }
-    event.factor = decoded.header.factor;
+    const tadlora::Factor factor = decoded.header.factor;
     const uint64_t round = decoded.header.round;
+    event.factor = factor;
     // A message of the current round counts only until its exchange ends.
     const bool late = round < m_round || (round == m_round && m_phase == Phase::Confirm);
-    if (late || round != reassembly.round || decoded.header.sender != sender)
+    if (late || round != m.round || decoded.header.sender != m.sender)
     {
         m_rejectedTrace(event);
         return;
     }
-    m_inbox[round].factors[{decoded.header.factor, sender}] = std::move(message);
+    m_inbox[round].factors[{factor, m.sender}] = std::move(decoded);
     m_receivedTrace(event);
-    if (HasAllFactors(round, sender))
+    if (HasAllFactors(round, m.sender))
     {
-        const std::vector<uint8_t> ack =
-            tadlora::EncodeControl({tadlora::RecordKind::Ack, m_clientId, round, 0});
-        Transmit(round, sender, Create<Packet>(ack.data(), ack.size()), true);
+        SendControl(tadlora::RecordKind::Ack, round, m.sender, 0);
     }
     if (round == m_round)
     {
@@ -746,10 +536,7 @@ TadLoraClient::HandleControl(const std::vector<uint8_t>& record)
     const tadlora::ControlRecord control = tadlora::DecodeControl(record);
     if (control.kind == tadlora::RecordKind::Hello)
     {
-        if (control.sender != m_clientId)
-        {
-            m_heard[control.sender] = Simulator::Now();
-        }
+        m_discovery->Heard(control.sender);
         return;
     }
     if (control.round < m_round || !IsNeighbour(control.round, control.sender))

@@ -2,8 +2,12 @@
 #ifndef TADLORA_CLIENT_H
 #define TADLORA_CLIENT_H
 
+#include "tadlora-discovery.h"
+#include "tadlora-message.h"
 #include "tadlora-method.h"
+#include "tadlora-reassembler.h"
 #include "tadlora-round-barrier.h"
+#include "tadlora-transport.h"
 
 #include "ns3/application.h"
 #include "ns3/data-rate.h"
@@ -14,7 +18,6 @@
 #include "ns3/socket.h"
 #include "ns3/traced-callback.h"
 
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,8 +27,8 @@
 
 namespace tadlora
 {
-class Federation;
 class GossipGraph;
+class Learner;
 } // namespace tadlora
 
 namespace ns3
@@ -79,8 +82,11 @@ struct TadLoraMixEvent
  *    weight 1 / (1 + max(d_i, d_j)); the self weight takes the rest. A lost confirmation
  *    means the link is mixed on one side only: that is the one way W_t can leave double
  *    stochasticity, and the FactorMixed trace shows it.
- * The client owns no tensors: the learning side (tadlora::Federation) trains, serializes and
- * mixes.
+ * The client owns no tensors: the learning side (a tadlora::Learner, tadlora::Federation in a
+ * run) trains, serializes, decodes and mixes. The client keeps the round's state machine;
+ * records travel by a TadLoraTransport, fragments are reassembled by a TadLoraReassembler,
+ * neighbours are discovered by a TadLoraDiscovery, and rounds start together at a
+ * TadLoraRoundBarrier.
  */
 class TadLoraClient : public Application
 {
@@ -100,11 +106,11 @@ public:
 
     /**
      * @brief Connect the client to the run's learning side and gossip graph.
-     * @param federation all clients' learning state; must outlive the simulation
+     * @param learner all clients' learning state; must outlive the simulation
      * @param graph the run's per-round intended graph, shared by all clients
      * @param barrier the run's round barrier, shared by all clients
      */
-    void Setup(tadlora::Federation* federation, std::shared_ptr<tadlora::GossipGraph> graph,
+    void Setup(tadlora::Learner* learner, std::shared_ptr<tadlora::GossipGraph> graph,
                std::shared_ptr<TadLoraRoundBarrier> barrier);
 
     /**
@@ -149,34 +155,9 @@ private:
     struct Inbox
     {
         /** (factor, sender) -> the whole, checked message */
-        std::map<std::pair<tadlora::Factor, uint32_t>, std::vector<uint8_t>> factors;
+        std::map<std::pair<tadlora::Factor, uint32_t>, tadlora::FactorMessage> factors;
         std::set<uint32_t> acks;                    //!< neighbours holding all our factors
         std::map<uint32_t, uint32_t> confirmations; //!< neighbour -> its confirmed degree
-    };
-
-    /** @brief A message being reassembled. */
-    struct Reassembly
-    {
-        uint64_t round = 0;                          //!< round of the message
-        std::vector<std::vector<uint8_t>> fragments; //!< by index; empty until received
-        uint32_t received = 0;                       //!< fragments received so far
-        uint32_t messageBytes = 0;                   //!< real bytes, padding excluded
-    };
-
-    /** @brief A record waiting for its turn on a paced UDP socket. */
-    struct Queued
-    {
-        uint64_t round;     //!< the round it belongs to
-        Address to;         //!< destination
-        Ptr<Packet> packet; //!< the record
-    };
-
-    /** @brief An outgoing TCP connection and the bytes it has yet to take. */
-    struct Stream
-    {
-        Ptr<Socket> socket;           //!< connecting or connected
-        bool connected = false;       //!< the handshake completed
-        std::vector<uint8_t> pending; //!< length-prefixed records not yet taken
     };
 
     /** @brief Train the round's K steps and schedule the exchange. */
@@ -198,11 +179,6 @@ private:
     bool Exchanged(uint32_t neighbour);
     /** @return whether a neighbour is in the round's intended graph */
     bool IsNeighbour(uint64_t round, uint32_t peer);
-    /** @return whether a peer's beacon was heard lately (always, without beacons) */
-    bool InReach(uint32_t peer) const;
-    /** @brief Broadcast a beacon and schedule the next. */
-    void SendBeacon();
-
     /** @brief Take one received record (a datagram, or a record cut from a TCP stream). */
     void HandleRecord(const std::vector<uint8_t>& record);
     /** @brief Take a fragment; deliver the message once whole. */
@@ -210,24 +186,10 @@ private:
     /** @brief Take an acknowledgement, a confirmation or a beacon. */
     void HandleControl(const std::vector<uint8_t>& record);
     /** @brief Take a reassembled message: check it, keep it, acknowledge the round's set. */
-    void Deliver(const Reassembly& reassembly, uint32_t sender, uint32_t messageId);
-
-    /**
-     * @brief Send one record to a peer, or to every node in reach if peer is not set.
-     * @param round the round it belongs to
-     * @param peer the neighbour, or none for a broadcast
-     * @param record the record
-     * @param control an acknowledgement or a confirmation: it goes before queued fragments
-     */
-    void Transmit(uint64_t round, std::optional<uint32_t> peer, Ptr<Packet> record, bool control);
-    /** @brief Send the next queued UDP record and schedule the one after (pacing). */
-    void SendNext();
-    /** @brief Hand a TCP stream as many pending bytes as it takes. */
-    void Flush(Stream& stream);
-
-    void HandleRead(Ptr<Socket> socket);                        //!< UDP datagrams
-    void HandleAccept(Ptr<Socket> socket, const Address& from); //!< a TCP connection from a peer
-    void HandleStream(Ptr<Socket> socket);                      //!< TCP bytes from a peer
+    void Deliver(TadLoraReassembler::Message message);
+    /** @brief Send a control record to a neighbour, ahead of waiting fragments. */
+    void SendControl(tadlora::RecordKind kind, uint64_t round, uint32_t peer, uint32_t degree);
+    void HandleRead(Ptr<Socket> socket); //!< UDP datagrams
 
     // Attributes
     uint32_t m_clientId;       //!< this client's index
@@ -241,35 +203,29 @@ private:
     Time m_beaconInterval;     //!< neighbour discovery; 0: off
     uint32_t m_maxPayload;     //!< bytes per fragment record, header included
     uint32_t m_virtualPayload; //!< bytes a factor message occupies on the wire, if larger
-    Transport m_transport;     //!< how messages travel
+    Transport m_transportKind; //!< how messages travel
     uint8_t m_hopLimit;        //!< IP TTL of unicast records; 0: the IP default
     DataRate m_sendRate;       //!< UDP pacing; 0: as fast as the socket takes them
 
-    tadlora::Federation* m_federation;              //!< learning side
+    tadlora::Learner* m_learner;                    //!< learning side
     std::shared_ptr<tadlora::GossipGraph> m_graph;  //!< intended graph of each round
     std::shared_ptr<TadLoraRoundBarrier> m_barrier; //!< starts rounds together
     std::map<uint32_t, Address> m_peers;            //!< base-graph neighbours' addresses
     Ptr<Socket> m_socket;                           //!< UDP: records (unless TCP) and beacons
-    Ptr<Socket> m_listener;                         //!< TCP: accepts the neighbours' streams
-    Ptr<UniformRandomVariable> m_jitter;            //!< draws the exchange jitter
+    std::unique_ptr<TadLoraTransport> m_transport;  //!< carries the records
+    std::unique_ptr<TadLoraDiscovery> m_discovery;  //!< who is in reach
+    TadLoraReassembler m_reassembler;               //!< messages coming in, by fragments
+    Ptr<UniformRandomVariable> m_jitter;            //!< exchange jitter and beacon times
 
     uint64_t m_round;                   //!< current round
     Phase m_phase;                      //!< where the round is
     Time m_exchangeStart;               //!< when the round's exchange began
     double m_trainLoss;                 //!< this round's mean training loss
-    std::vector<uint32_t> m_neighbours; //!< the round's intended neighbours
+    std::vector<uint32_t> m_neighbours; //!< the round's intended neighbours in reach
     std::vector<uint32_t> m_confirmed;  //!< neighbours whose factors and ack came in time
     EventId m_event;                    //!< the round's next scheduled step
     uint32_t m_nextMessageId;           //!< id of the next message sent
     std::map<uint64_t, Inbox> m_inbox;  //!< by round, the current one and later ones
-    std::map<uint32_t, Time> m_heard;   //!< peer -> when its last beacon came
-    EventId m_beaconEvent;              //!< the next beacon
-    std::map<std::pair<uint32_t, uint32_t>, Reassembly> m_reassembly; //!< (sender, id) -> parts
-
-    std::deque<Queued> m_queue;                       //!< paced UDP records
-    EventId m_sendEvent;                              //!< the next paced send
-    std::map<uint32_t, Stream> m_streams;             //!< outgoing TCP, by peer
-    std::map<Ptr<Socket>, std::vector<uint8_t>> m_in; //!< incoming TCP bytes, by connection
 
     TracedCallback<const TadLoraMessageEvent&> m_sentTrace;       //!< a factor message sent
     TracedCallback<uint32_t, uint32_t, uint32_t> m_fragmentTrace; //!< a fragment received
