@@ -12,14 +12,15 @@ namespace ns3
 TadLoraScenario::TadLoraScenario(const TadLoraConfig& c, tadlora::Learner& learner,
                                  const std::vector<tadlora::Edge>& baseEdges)
     : m_graph(std::make_shared<tadlora::GossipGraph>(c.clients, baseEdges, c.linkProb, c.seed))
-    , m_network(c)
+    , m_network(TadLoraNetworkHelper::Create(c))
 {
     RngSeedManager::SetSeed(1);
     RngSeedManager::SetRun(c.seed);
-    m_nodes = m_network.Install(baseEdges);
+    m_nodes = m_network->Install(baseEdges, c.clients);
+    m_usage.Attach(m_network->Devices());
     TadLoraClientHelper clients(&learner, m_graph);
     clients.SetAttributes(c);
-    m_clients = clients.Install(m_nodes, m_network);
+    m_clients = clients.Install(m_nodes, *m_network);
     clients.AssignStreams(m_clients, 0);
 }
 
@@ -32,7 +33,13 @@ TadLoraScenario::Graph() const
 TadLoraNetworkHelper&
 TadLoraScenario::Network()
 {
-    return m_network;
+    return *m_network;
+}
+
+const TadLoraUsageProbe&
+TadLoraScenario::Usage() const
+{
+    return m_usage;
 }
 
 const NodeContainer&

@@ -4,6 +4,7 @@
 
 #include "tadlora-network-helper.h"
 #include "tadlora-options.h"
+#include "tadlora-usage-probe.h"
 
 #include "ns3/application-container.h"
 #include "ns3/node-container.h"
@@ -44,18 +45,21 @@ public:
 
     /** @return the intended graph of each round, shared with the clients */
     tadlora::GossipGraph& Graph() const;
-    /** @return the network: addresses, byte and airtime counts, PCAP */
+    /** @return the network: addresses, PCAP, description */
     TadLoraNetworkHelper& Network();
+    /** @return what the network's devices have transmitted so far */
+    const TadLoraUsageProbe& Usage() const;
     /** @return the nodes; node i is client i */
     const NodeContainer& Nodes() const;
     /** @return the clients' applications; application i is client i */
     ApplicationContainer& Clients();
 
 private:
-    std::shared_ptr<tadlora::GossipGraph> m_graph; //!< intended graph of each round
-    TadLoraNetworkHelper m_network;                //!< the run's network
-    NodeContainer m_nodes;                         //!< node i is client i
-    ApplicationContainer m_clients;                //!< application i is client i
+    std::shared_ptr<tadlora::GossipGraph> m_graph;   //!< intended graph of each round
+    std::unique_ptr<TadLoraNetworkHelper> m_network; //!< the run's network
+    TadLoraUsageProbe m_usage;                       //!< counts its devices' transmissions
+    NodeContainer m_nodes;                           //!< node i is client i
+    ApplicationContainer m_clients;                  //!< application i is client i
 };
 
 } // namespace ns3
