@@ -2,10 +2,13 @@
 // build/tadlora-sim as users run it: bad input exits with status 2 and one line, writes nothing;
 // a run's config.toml reproduces the run.
 
+#include "tadlora-client-helper.h"
+#include "tadlora-client.h"
 #include "tadlora-connectivity.h"
 #include "tadlora-test-task.h"
 #include "tadlora-topology.h"
 
+#include <CLI/CLI.hpp>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -13,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <set>
 #include <sstream>
 #include <sys/wait.h>
 
@@ -186,4 +190,40 @@ TEST(CommandLine, PrintRhoPrintsOneLineAndRunsNothing)
         << line;
     EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
     EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CommandLine, EveryClientAttributeDefaultsToItsOptionsDefault)
+{
+    // In a Wi-Fi run every option of the table applies; ClientId and Port are set per node.
+    ns3::TadLoraConfig defaults;
+    defaults.network = "wifi-adhoc";
+    CLI::App app;
+    ns3::TadLoraConfig parsed;
+    ns3::AddTadLoraOptions(app, parsed);
+    const ns3::TypeId tid = ns3::TadLoraClient::GetTypeId();
+    std::set<std::string> covered{"ClientId", "Port"};
+    for (const ns3::TadLoraOptionAttribute& entry : ns3::TadLoraOptionAttributes())
+    {
+        EXPECT_NO_THROW(app.get_option(entry.option)) << entry.option;
+        ns3::TypeId::AttributeInformation info;
+        ASSERT_TRUE(tid.LookupAttributeByName(entry.attribute, &info)) << entry.attribute;
+        EXPECT_EQ(entry.value(defaults)->SerializeToString(info.checker),
+                  info.initialValue->SerializeToString(info.checker))
+            << entry.option << " -> " << entry.attribute;
+        covered.insert(entry.attribute);
+    }
+    // Every attribute is either in the table or set per node.
+    EXPECT_EQ(covered.size(), tid.GetAttributeN());
+    // And in a point-to-point run the Wi-Fi-only ones are off.
+    ns3::TadLoraConfig p2p;
+    for (const ns3::TadLoraOptionAttribute& entry : ns3::TadLoraOptionAttributes())
+    {
+        if (std::string(entry.attribute) == "Warmup" ||
+            std::string(entry.attribute) == "BeaconInterval")
+        {
+            const auto time = ns3::DynamicCast<ns3::TimeValue>(entry.value(p2p));
+            ASSERT_TRUE(time) << entry.attribute;
+            EXPECT_TRUE(time->Get().IsZero()) << entry.attribute;
+        }
+    }
 }

@@ -12,6 +12,57 @@
 namespace ns3
 {
 
+namespace
+{
+
+bool
+IsWifi(const TadLoraConfig& c)
+{
+    return c.network == "wifi-adhoc";
+}
+
+} // namespace
+
+const std::vector<TadLoraOptionAttribute>&
+TadLoraOptionAttributes()
+{
+    using V = Ptr<AttributeValue>;
+    // Point-to-point links need no warm-up; Wi-Fi routes and neighbours do. Beacons find
+    // one-hop neighbours; with routing, the routing protocol finds the way.
+    static const std::vector<TadLoraOptionAttribute> table{
+        {"--rounds", "Rounds",
+         [](const TadLoraConfig& c) -> V { return Create<UintegerValue>(c.rounds); }},
+        {"--step-time-s", "StepTime",
+         [](const TadLoraConfig& c) -> V { return Create<TimeValue>(Seconds(c.stepTimeS)); }},
+        {"--exchange-jitter-s", "ExchangeJitter",
+         [](const TadLoraConfig& c) -> V { return Create<TimeValue>(Seconds(c.exchangeJitterS)); }},
+        {"--round-deadline-s", "RoundDeadline",
+         [](const TadLoraConfig& c) -> V { return Create<TimeValue>(Seconds(c.roundDeadlineS)); }},
+        {"--confirm-timeout-s", "ConfirmTimeout",
+         [](const TadLoraConfig& c) -> V { return Create<TimeValue>(Seconds(c.confirmTimeoutS)); }},
+        {"--fragment-size", "MaxPayloadSize",
+         [](const TadLoraConfig& c) -> V { return Create<UintegerValue>(c.fragmentSize); }},
+        {"--virtual-payload-bytes", "VirtualPayloadSize",
+         [](const TadLoraConfig& c) -> V { return Create<UintegerValue>(c.virtualPayloadBytes); }},
+        {"--transport", "Transport",
+         [](const TadLoraConfig& c) -> V { return Create<StringValue>(c.transport); }},
+        {"--hop-limit", "HopLimit",
+         [](const TadLoraConfig& c) -> V { return Create<UintegerValue>(c.hopLimit); }},
+        {"--send-rate", "SendRate",
+         [](const TadLoraConfig& c) -> V { return Create<StringValue>(c.sendRate); }},
+        {"--warmup-s", "Warmup",
+         [](const TadLoraConfig& c) -> V
+         { return Create<TimeValue>(Seconds(IsWifi(c) ? c.warmupS : 0.0)); }},
+        {"--beacon-interval-s", "BeaconInterval",
+         [](const TadLoraConfig& c) -> V
+         {
+             const bool beacons = IsWifi(c) && c.routing == "none";
+             return Create<TimeValue>(Seconds(beacons ? c.beaconIntervalS : 0.0));
+         }},
+    };
+    return table;
+}
+
 TadLoraClientHelper::TadLoraClientHelper(tadlora::Learner* learner,
                                          std::shared_ptr<tadlora::GossipGraph> graph)
     : m_learner(learner)
@@ -30,22 +81,10 @@ TadLoraClientHelper::SetAttribute(const std::string& name, const AttributeValue&
 void
 TadLoraClientHelper::SetAttributes(const TadLoraConfig& c)
 {
-    SetAttribute("Rounds", UintegerValue(c.rounds));
-    SetAttribute("StepTime", TimeValue(Seconds(c.stepTimeS)));
-    SetAttribute("ExchangeJitter", TimeValue(Seconds(c.exchangeJitterS)));
-    SetAttribute("RoundDeadline", TimeValue(Seconds(c.roundDeadlineS)));
-    SetAttribute("ConfirmTimeout", TimeValue(Seconds(c.confirmTimeoutS)));
-    SetAttribute("MaxPayloadSize", UintegerValue(c.fragmentSize));
-    SetAttribute("VirtualPayloadSize", UintegerValue(c.virtualPayloadBytes));
-    SetAttribute("Transport", StringValue(c.transport));
-    SetAttribute("HopLimit", UintegerValue(c.hopLimit));
-    SetAttribute("SendRate", StringValue(c.sendRate));
-    // Point-to-point links need no warm-up; Wi-Fi routes and neighbours do. Beacons find
-    // one-hop neighbours; with routing, the routing protocol finds the way.
-    const bool wifi = c.network == "wifi-adhoc";
-    SetAttribute("Warmup", TimeValue(Seconds(wifi ? c.warmupS : 0.0)));
-    const bool beacons = wifi && c.routing == "none";
-    SetAttribute("BeaconInterval", TimeValue(Seconds(beacons ? c.beaconIntervalS : 0.0)));
+    for (const TadLoraOptionAttribute& entry : TadLoraOptionAttributes())
+    {
+        SetAttribute(entry.attribute, *entry.value(c));
+    }
 }
 
 ApplicationContainer

@@ -22,6 +22,22 @@ namespace ns3
 
 class TadLoraRoundBarrier;
 
+/** @brief A client attribute that a command-line option sets. */
+struct TadLoraOptionAttribute
+{
+    const char* option;    //!< the option, e.g. "--rounds"
+    const char* attribute; //!< the TadLoraClient attribute it sets, e.g. "Rounds"
+    /** the attribute's value in a run with these options */
+    Ptr<AttributeValue> (*value)(const TadLoraConfig& config);
+};
+
+/**
+ * @return the one table of which option sets which client attribute. In point-to-point runs
+ *         --warmup-s and --beacon-interval-s do not apply: Warmup and BeaconInterval are 0.
+ *         With the defaults of a Wi-Fi run, every value equals the attribute's own default.
+ */
+const std::vector<TadLoraOptionAttribute>& TadLoraOptionAttributes();
+
 /**
  * @ingroup tadlora
  * @brief Installs a TadLoraClient on each node; node i of the container becomes client i.
@@ -44,7 +60,8 @@ public:
     void SetAttribute(const std::string& name, const AttributeValue& value);
 
     /**
-     * @brief Set every client attribute that a run's options name (--rounds, --transport, ...).
+     * @brief Set every client attribute that a run's options name (--rounds, --transport, ...;
+     * TadLoraOptionAttributes).
      * @param config the run's options
      */
     void SetAttributes(const TadLoraConfig& config);

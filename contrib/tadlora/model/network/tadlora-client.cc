@@ -37,7 +37,7 @@ TadLoraClient::GetTypeId()
             .AddAttribute("Port", "Port every client listens on.", UintegerValue(9000),
                           MakeUintegerAccessor(&TadLoraClient::m_port),
                           MakeUintegerChecker<uint16_t>(1))
-            .AddAttribute("Rounds", "Number of rounds to run (--rounds).", UintegerValue(40),
+            .AddAttribute("Rounds", "Number of rounds to run (--rounds).", UintegerValue(30),
                           MakeUintegerAccessor(&TadLoraClient::m_rounds),
                           MakeUintegerChecker<uint64_t>(1))
             .AddAttribute("StepTime",
@@ -56,13 +56,13 @@ TadLoraClient::GetTypeId()
             .AddAttribute("Warmup",
                           "Time from the application's start to round 0 (--warmup-s): routes "
                           "converge and neighbours are discovered meanwhile.",
-                          TimeValue(Seconds(0)), MakeTimeAccessor(&TadLoraClient::m_warmup),
+                          TimeValue(Seconds(10)), MakeTimeAccessor(&TadLoraClient::m_warmup),
                           MakeTimeChecker(Seconds(0)))
             .AddAttribute("BeaconInterval",
                           "Period of the one-hop neighbour-discovery beacon "
                           "(--beacon-interval-s); 0 turns discovery off and every neighbour "
                           "of the round is tried.",
-                          TimeValue(Seconds(0)), MakeTimeAccessor(&TadLoraClient::m_beaconInterval),
+                          TimeValue(Seconds(1)), MakeTimeAccessor(&TadLoraClient::m_beaconInterval),
                           MakeTimeChecker(Seconds(0)))
             .AddAttribute("ExchangeJitter",
                           "Longest random wait between the end of training and the exchange "
