@@ -220,6 +220,18 @@ TadLoraExperiment::TadLoraExperiment(const TadLoraConfig& config)
 }
 
 void
+TadLoraExperiment::SetNetwork(std::unique_ptr<TadLoraNetworkHelper> network)
+{
+    m_network = std::move(network);
+}
+
+void
+TadLoraExperiment::SetReadyCallback(std::function<void(TadLoraScenario&)> ready)
+{
+    m_ready = std::move(ready);
+}
+
+void
 TadLoraExperiment::Run()
 {
     const Clock::time_point start = Clock::now();
@@ -307,7 +319,7 @@ TadLoraExperiment::Run()
     progress("frozen base accuracy " + std::to_string(baseAccuracy) + "; " +
              std::to_string(c.clients) + " clients, " + method.Name() + ", " +
              std::to_string(c.rounds) + " rounds; " + DescribeConnectivity(c, connectivity));
-    TadLoraScenario scenario(c, federation, baseEdges);
+    TadLoraScenario scenario(c, federation, baseEdges, std::move(m_network));
     TadLoraNetworkHelper& network = scenario.Network();
     ApplicationContainer& apps = scenario.Clients();
     progress(network.Describe());
@@ -378,6 +390,10 @@ TadLoraExperiment::Run()
     for (uint32_t i = 0; i < apps.GetN(); ++i)
     {
         recorder.Connect(apps.Get(i));
+    }
+    if (m_ready)
+    {
+        m_ready(scenario);
     }
     apps.Start(Seconds(0));
     const double setupSeconds = SecondsSince(start) - dataSeconds - pretrainSeconds - baseSeconds;

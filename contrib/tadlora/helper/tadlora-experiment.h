@@ -2,12 +2,17 @@
 #ifndef TADLORA_EXPERIMENT_H
 #define TADLORA_EXPERIMENT_H
 
+#include "tadlora-network-helper.h"
 #include "tadlora-options.h"
 
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace ns3
 {
+
+class TadLoraScenario;
 
 /**
  * @ingroup tadlora
@@ -38,8 +43,25 @@ public:
      */
     void Run();
 
+    /**
+     * @brief Run over this network instead of the one the options choose: a topology of one's
+     * own (see examples/tadlora-custom-network.cc).
+     * @param network the network's helper
+     */
+    void SetNetwork(std::unique_ptr<TadLoraNetworkHelper> network);
+
+    /**
+     * @brief Call back once the network and the clients are built, before they start: to
+     * connect trace sinks (through Config paths or the scenario's applications), or to add
+     * anything else to the simulation.
+     * @param ready takes the scenario
+     */
+    void SetReadyCallback(std::function<void(TadLoraScenario&)> ready);
+
 private:
-    TadLoraConfig m_config; //!< the run's configuration
+    TadLoraConfig m_config;                          //!< the run's configuration
+    std::unique_ptr<TadLoraNetworkHelper> m_network; //!< the network, if not the options'
+    std::function<void(TadLoraScenario&)> m_ready;   //!< called before the clients start
 };
 
 } // namespace ns3

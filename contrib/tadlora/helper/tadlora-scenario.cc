@@ -10,9 +10,10 @@ namespace ns3
 {
 
 TadLoraScenario::TadLoraScenario(const TadLoraConfig& c, tadlora::Learner& learner,
-                                 const std::vector<tadlora::Edge>& baseEdges)
+                                 const std::vector<tadlora::Edge>& baseEdges,
+                                 std::unique_ptr<TadLoraNetworkHelper> network)
     : m_graph(std::make_shared<tadlora::GossipGraph>(c.clients, baseEdges, c.linkProb, c.seed))
-    , m_network(TadLoraNetworkHelper::Create(c))
+    , m_network(network ? std::move(network) : TadLoraNetworkHelper::Create(c))
 {
     RngSeedManager::SetSeed(1);
     RngSeedManager::SetRun(c.seed);

@@ -39,9 +39,12 @@ public:
      * @param learner the run's learning side (a tadlora::Federation in a run); must outlive the
      * simulation
      * @param baseEdges the base graph (tadlora::MakeBaseGraph)
+     * @param network the network to build; none: the one the options choose
+     *        (TadLoraNetworkHelper::Create)
      */
     TadLoraScenario(const TadLoraConfig& config, tadlora::Learner& learner,
-                    const std::vector<tadlora::Edge>& baseEdges);
+                    const std::vector<tadlora::Edge>& baseEdges,
+                    std::unique_ptr<TadLoraNetworkHelper> network = nullptr);
 
     /** @return the intended graph of each round, shared with the clients */
     tadlora::GossipGraph& Graph() const;
