@@ -99,18 +99,20 @@ ShapesRate(double seconds)
     };
     std::vector<Product> products;
     double flops = 0;
-    for (auto [m, k, n] : {std::array<int64_t, 3>{rows, 64, 64}, {rows, 64, 128},
-                           {rows, 128, 64}, {64, rows, 64}})
+    for (auto [m, k, n] :
+         {std::array<int64_t, 3>{rows, 64, 64}, {rows, 64, 128}, {rows, 128, 64}, {64, rows, 64}})
     {
         products.push_back({torch::randn({m, k}), torch::randn({k, n}), torch::empty({m, n})});
         flops += 2.0 * m * k * n;
     }
-    return Rate(seconds, [&] {
-               for (Product& p : products)
-               {
-                   torch::mm_out(p.c, p.a, p.b);
-               }
-           }) *
+    return Rate(seconds,
+                [&]
+                {
+                    for (Product& p : products)
+                    {
+                        torch::mm_out(p.c, p.a, p.b);
+                    }
+                }) *
            flops / 1e9;
 }
 
@@ -280,8 +282,8 @@ DefaultScenario()
     const auto out =
         std::filesystem::temp_directory_path() / ("tadlora-bench-" + std::to_string(::getpid()));
     ns3::TadLoraConfig config;
-    config.out = out.string();
-    config.quiet = true;
+    config.run.out = out.string();
+    config.run.quiet = true;
     ns3::TadLoraExperiment(config).Run();
     nlohmann::json summary;
     std::ifstream(out / "summary.json") >> summary;

@@ -34,13 +34,15 @@ GossipRounds(benchmark::State& state, const ns3::TadLoraConfig& c)
     for (auto _ : state)
     {
         state.PauseTiming();
-        Federation federation(fc, TransformerClassifier(model).ptr(), task,
-                              Partition(LabelsOf(task->train), 10, c.clients, "iid", c.seed));
-        ns3::TadLoraScenario scenario(c, federation, MakeBaseGraph(c.topology, c.clients, c.seed));
+        Federation federation(
+            fc, TransformerClassifier(model).ptr(), task,
+            Partition(LabelsOf(task->train), 10, c.run.clients, "iid", c.run.seed));
+        ns3::TadLoraScenario scenario(
+            c, federation, MakeBaseGraph(c.exchange.topology, c.run.clients, c.run.seed));
         scenario.Clients().Start(ns3::Seconds(0));
         state.ResumeTiming();
         ns3::Simulator::Run();
-        simulated += ns3::Simulator::Now().GetSeconds() - c.warmupS;
+        simulated += ns3::Simulator::Now().GetSeconds() - c.wifi.warmupS;
         ns3::Simulator::Destroy();
     }
     state.counters["sim_s_per_round"] = simulated / (kRounds * state.iterations());
@@ -51,12 +53,12 @@ ns3::TadLoraConfig
 Config(const std::string& network)
 {
     ns3::TadLoraConfig c;
-    c.network = network;
-    c.rounds = kRounds;
-    c.linkProb = 0.5;
-    c.warmupS = network == "p2p" ? 0 : 2;
-    c.rtsCts = true;
-    c.areaM = 50; // every pair in reach
+    c.exchange.network = network;
+    c.run.rounds = kRounds;
+    c.exchange.linkProb = 0.5;
+    c.wifi.warmupS = network == "p2p" ? 0 : 2;
+    c.wifi.rtsCts = true;
+    c.wifi.areaM = 50; // every pair in reach
     return c;
 }
 

@@ -31,7 +31,7 @@ main(int argc, char** argv)
     }
     try
     {
-        if (config.printRho)
+        if (config.run.printRho)
         {
             std::cout << ns3::TadLoraDescribeConnectivity(config) << std::endl;
             return 0;

@@ -125,20 +125,20 @@ void
 ExpectSameSeedSameTraces(const ns3::TadLoraConfig& config)
 {
     ns3::TadLoraConfig again = config;
-    again.out += "-again";
+    again.run.out += "-again";
     ns3::TadLoraConfig other = config;
-    other.out += "-other-seed";
-    other.seed = config.seed + 1;
+    other.run.out += "-other-seed";
+    other.run.seed = config.run.seed + 1;
     for (const auto& c : {config, again, other})
     {
         ns3::TadLoraExperiment(c).Run();
     }
     for (const std::string file : {"rounds.csv", "network.csv", "messages.csv", "mixing.csv"})
     {
-        const std::string a = Slurp((std::filesystem::path(config.out) / file).string());
+        const std::string a = Slurp((std::filesystem::path(config.run.out) / file).string());
         EXPECT_FALSE(a.empty());
-        EXPECT_EQ(a, Slurp((std::filesystem::path(again.out) / file).string())) << file;
-        EXPECT_NE(a, Slurp((std::filesystem::path(other.out) / file).string())) << file;
+        EXPECT_EQ(a, Slurp((std::filesystem::path(again.run.out) / file).string())) << file;
+        EXPECT_NE(a, Slurp((std::filesystem::path(other.run.out) / file).string())) << file;
     }
 }
 

@@ -107,12 +107,12 @@ ns3::TadLoraConfig
 Ring(const std::string& transport)
 {
     ns3::TadLoraConfig c;
-    c.clients = 4;
-    c.rounds = 2;
-    c.linkProb = 1;
-    c.transport = transport;
-    c.fragmentSize = 1031;
-    c.virtualPayloadBytes = 3000;
+    c.run.clients = 4;
+    c.run.rounds = 2;
+    c.exchange.linkProb = 1;
+    c.exchange.transport = transport;
+    c.exchange.fragmentSize = 1031;
+    c.exchange.virtualPayloadBytes = 3000;
     return c;
 }
 
@@ -131,7 +131,7 @@ Traces
 Simulate(const ns3::TadLoraConfig& c, Learner& learner)
 {
     Traces t;
-    ns3::TadLoraScenario scenario(c, learner, MakeBaseGraph("ring", c.clients, c.seed));
+    ns3::TadLoraScenario scenario(c, learner, MakeBaseGraph("ring", c.run.clients, c.run.seed));
     ns3::ApplicationContainer& apps = scenario.Clients();
     for (uint32_t i = 0; i < apps.GetN(); ++i)
     {
@@ -171,7 +171,7 @@ class ClientOnARing : public testing::TestWithParam<std::string>
 TEST_P(ClientOnARing, MixesEveryRoundWithMetropolisHastingsWeights)
 {
     const ns3::TadLoraConfig c = Ring(GetParam());
-    StandInLearner learner(c.clients);
+    StandInLearner learner(c.run.clients);
     const Traces t = Simulate(c, learner);
 
     // Ring of 4, every degree 2: W_ij = 1/3 for i, j neighbours, W_ii = 1/3.
@@ -181,7 +181,7 @@ TEST_P(ClientOnARing, MixesEveryRoundWithMetropolisHastingsWeights)
     // B = {0, 10, 20, 30}: {40, 30, 60, 50} / 3, then {(50+40+30), (40+30+60), (30+60+50),
     // (60+50+40)} / 9.
     const std::vector<double> b{120.0 / 9, 130.0 / 9, 140.0 / 9, 150.0 / 9};
-    for (uint32_t i = 0; i < c.clients; ++i)
+    for (uint32_t i = 0; i < c.run.clients; ++i)
     {
         EXPECT_NEAR(learner.Values(Factor::A, i)[0], a[i], 1e-5) << "client " << i;
         EXPECT_FLOAT_EQ(learner.Values(Factor::A, i)[1], 1.0f) << "client " << i;
@@ -214,14 +214,14 @@ INSTANTIATE_TEST_SUITE_P(Transports, ClientOnARing, testing::Values("udp", "tcp"
 TEST(Client, FinishesEveryRoundOverLossyLinks)
 {
     ns3::TadLoraConfig c = Ring("udp");
-    c.rounds = 6;
-    c.linkLoss = 0.3;
-    StandInLearner learner(c.clients);
+    c.run.rounds = 6;
+    c.p2p.linkLoss = 0.3;
+    StandInLearner learner(c.run.clients);
     const Traces t = Simulate(c, learner);
     // Deadlines end every round whatever is lost; some messages are lost, and whatever was
     // mixed stays within the range of the values mixed.
     EXPECT_LT(t.received.size(), t.sent.size());
-    for (uint32_t i = 0; i < c.clients; ++i)
+    for (uint32_t i = 0; i < c.run.clients; ++i)
     {
         EXPECT_EQ(t.rounds.at(i).size(), 6u) << "client " << i;
         EXPECT_GE(learner.Values(Factor::A, i)[0], 0.0f);

@@ -173,7 +173,8 @@ TEST(Pretraining, CacheNameChangesWithEverythingThatDeterminesTheBase)
     Dataset shifted = split;
     shifted.labels = (split.labels + 1).remainder(10); // same size, other contents
     names.insert(BaseCacheName(config, shifted, task->name, supervised));
-    for (auto change : std::vector<std::function<void(ModelConfig&)>>{
+    for (auto change :
+         std::vector<std::function<void(ModelConfig&)>>{
              [](ModelConfig& c) { c.dModel = 32; }, [](ModelConfig& c) { c.layers = 3; },
              [](ModelConfig& c) { c.heads = 2; }, [](ModelConfig& c) { c.ffn = 64; },
              [](ModelConfig& c) { c.tokens = 4; }, [](ModelConfig& c) { c.tokenDim = 32; }})
@@ -194,8 +195,7 @@ TEST(ModelShape, LoraTargetsParseToTheBlocksOrder)
     using P = Projection;
     EXPECT_EQ(ParseLoraTargets("q,v"), (std::vector<P>{P::Query, P::Value}));
     EXPECT_EQ(ParseLoraTargets("v,q,v"), (std::vector<P>{P::Query, P::Value}));
-    EXPECT_EQ(ParseLoraTargets("q,k,v,o"),
-              (std::vector<P>{P::Query, P::Key, P::Value, P::Output}));
+    EXPECT_EQ(ParseLoraTargets("q,k,v,o"), (std::vector<P>{P::Query, P::Key, P::Value, P::Output}));
     EXPECT_EQ(ParseLoraTargets("all"), (std::vector<P>{P::Query, P::Key, P::Value, P::Output,
                                                        P::FeedForward1, P::FeedForward2}));
     for (const std::string bad : {"", "x", "q,,v", "q;v", "ALL"})
@@ -251,8 +251,8 @@ TEST(ModelShape, PatchSizeCutsImagesIntoThatManyTokens)
     EXPECT_EQ(whole.tokens, 1);
     const auto image = whole.train.inputs.view({5, 28, 28}); // row-major pixels
     // Token 8 of the 4-pixel patches is patch row 1, column 1: rows and columns 4..7.
-    EXPECT_TRUE(four.train.inputs.select(1, 8).view({5, 4, 4}).equal(
-        image.slice(1, 4, 8).slice(2, 4, 8)));
+    EXPECT_TRUE(
+        four.train.inputs.select(1, 8).view({5, 4, 4}).equal(image.slice(1, 4, 8).slice(2, 4, 8)));
     EXPECT_TRUE(seven.train.inputs.select(1, 3).view({5, 7, 7}).equal(
         image.slice(1, 0, 7).slice(2, 21, 28)));
     EXPECT_THROW(LoadFashionMnist(kFashionMnistDir, 5, 5, 5), std::invalid_argument);

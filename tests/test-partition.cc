@@ -182,7 +182,8 @@ TEST(Partition, BadSpecsThrowNamingTheOption)
         {
             const std::string message = error.what();
             EXPECT_NE(message.find("partition"), std::string::npos) << message;
-            EXPECT_EQ(message.find("--"), std::string::npos) << message; // the options layer adds it
+            EXPECT_EQ(message.find("--"), std::string::npos)
+                << message; // the options layer adds it
             EXPECT_EQ(message.find('\n'), std::string::npos) << message;
         }
     }

@@ -27,20 +27,21 @@ ns3::TadLoraConfig
 ShortRun(const std::string& name)
 {
     ns3::TadLoraConfig c;
-    c.task = "synthetic";
-    c.clients = 6;
-    c.rounds = 8;
-    c.localSteps = 5;
-    c.lr = 1e-2;
-    c.linkProb = 0.5;
-    c.switchInterval = 2;
-    c.evalEvery = 4;
-    c.testSamples = 500;
-    c.pretrain = "masked"; // a random frozen head: the base scores near chance, so learning shows
-    c.pretrainSteps = test::kPretrainSteps;
-    c.cacheDir = test::CacheDir();
-    c.quiet = true;
-    c.out = (fs::path(test::TempDir()) / name).string();
+    c.learning.task = "synthetic";
+    c.run.clients = 6;
+    c.run.rounds = 8;
+    c.learning.localSteps = 5;
+    c.learning.lr = 1e-2;
+    c.exchange.linkProb = 0.5;
+    c.learning.switchInterval = 2;
+    c.run.evalEvery = 4;
+    c.learning.testSamples = 500;
+    c.learning.pretrain =
+        "masked"; // a random frozen head: the base scores near chance, so learning shows
+    c.learning.pretrainSteps = test::kPretrainSteps;
+    c.learning.cacheDir = test::CacheDir();
+    c.run.quiet = true;
+    c.run.out = (fs::path(test::TempDir()) / name).string();
     return c;
 }
 
@@ -49,17 +50,17 @@ ShortRun(const std::string& name)
 TEST(Simulation, ShortRunThroughNs3Learns)
 {
     ns3::TadLoraConfig c = ShortRun("learns");
-    c.rounds = 12;
-    c.localSteps = 10;
-    c.partition = "iid";
+    c.run.rounds = 12;
+    c.learning.localSteps = 10;
+    c.learning.partition = "iid";
     ns3::TadLoraExperiment(c).Run();
-    const auto summary = nlohmann::json::parse(test::Slurp(fs::path(c.out) / "summary.json"));
+    const auto summary = nlohmann::json::parse(test::Slurp(fs::path(c.run.out) / "summary.json"));
     const double base = summary["base_acc"];
     const double final = summary["final"]["mean_acc"];
     EXPECT_GT(final, base + 0.25) << "base " << base << " final " << final;
     EXPECT_EQ(summary["final"]["round"], 11);
     EXPECT_EQ(summary["network"]["delivery_ratio"], 1.0);
-    const auto rounds = ReadCsv(fs::path(c.out) / "rounds.csv");
+    const auto rounds = ReadCsv(fs::path(c.run.out) / "rounds.csv");
     ASSERT_EQ(rounds.size(), 4u); // rounds 0, 4, 8 and the last, 11
     EXPECT_EQ(rounds.back().at("round"), "11");
     EXPECT_GT(std::stod(rounds.back().at("sim_time_s")),
@@ -75,23 +76,23 @@ TEST(Simulation, LosslessLinksRealizeTheMetropolisHastingsMatrixOfTheRound)
 {
     const ns3::TadLoraConfig c = ShortRun("lossless");
     ns3::TadLoraExperiment(c).Run();
-    const auto base = MakeBaseGraph(c.topology, c.clients, c.seed);
-    const auto realized = RealizedMixing(c.out, c.clients);
-    ASSERT_EQ(realized.size(), 2u * c.rounds); // tad-lora mixes A and B every round
+    const auto base = MakeBaseGraph(c.exchange.topology, c.run.clients, c.run.seed);
+    const auto realized = RealizedMixing(c.run.out, c.run.clients);
+    ASSERT_EQ(realized.size(), 2u * c.run.rounds); // tad-lora mixes A and B every round
     for (const auto& [key, w] : realized)
     {
-        const MixingMatrix expected =
-            MetropolisHastings(c.clients, DrawActiveEdges(base, c.linkProb, c.seed, key.first));
-        for (uint32_t i = 0; i < c.clients; ++i)
+        const MixingMatrix expected = MetropolisHastings(
+            c.run.clients, DrawActiveEdges(base, c.exchange.linkProb, c.run.seed, key.first));
+        for (uint32_t i = 0; i < c.run.clients; ++i)
         {
-            for (uint32_t j = 0; j < c.clients; ++j)
+            for (uint32_t j = 0; j < c.run.clients; ++j)
             {
                 ASSERT_NEAR(w(i, j), expected(i, j), 1e-15)
                     << "round " << key.first << " " << key.second << " (" << i << "," << j << ")";
             }
         }
     }
-    for (const auto& row : ReadCsv(fs::path(c.out) / "rounds.csv"))
+    for (const auto& row : ReadCsv(fs::path(c.run.out) / "rounds.csv"))
     {
         EXPECT_LT(std::stod(row.at("w_colsum_dev")), 1e-12);
         EXPECT_EQ(row.at("msgs_sent"), row.at("msgs_delivered"));
@@ -101,12 +102,12 @@ TEST(Simulation, LosslessLinksRealizeTheMetropolisHastingsMatrixOfTheRound)
 TEST(Simulation, DroppedMessagesShowInTheTraceAndInTheRealizedMatrix)
 {
     ns3::TadLoraConfig c = ShortRun("lossy");
-    c.linkLoss = 0.1;
+    c.p2p.linkLoss = 0.1;
     ns3::TadLoraExperiment(c).Run();
-    const auto realized = RealizedMixing(c.out, c.clients);
+    const auto realized = RealizedMixing(c.run.out, c.run.clients);
     uint32_t dropped = 0;
     uint32_t mixed = 0;
-    for (const auto& m : ReadCsv(fs::path(c.out) / "messages.csv"))
+    for (const auto& m : ReadCsv(fs::path(c.run.out) / "messages.csv"))
     {
         const MixingMatrix& w = realized.at({std::stoull(m.at("round")), m.at("factor")});
         const uint32_t sender = std::stoul(m.at("sender"));
@@ -126,29 +127,29 @@ TEST(Simulation, DroppedMessagesShowInTheTraceAndInTheRealizedMatrix)
     double worst = 0;
     for (const auto& [key, w] : realized)
     {
-        for (uint32_t i = 0; i < c.clients; ++i)
+        for (uint32_t i = 0; i < c.run.clients; ++i)
         {
             EXPECT_NEAR(w.RowSum(i), 1.0, 1e-12);
         }
         worst = std::max(worst, w.MaxColumnSumDeviation());
     }
     EXPECT_GT(worst, 0.0);
-    const auto summary = nlohmann::json::parse(test::Slurp(fs::path(c.out) / "summary.json"));
+    const auto summary = nlohmann::json::parse(test::Slurp(fs::path(c.run.out) / "summary.json"));
     EXPECT_LT(summary["network"]["delivery_ratio"].get<double>(), 1.0);
 }
 
 TEST(Simulation, OptionalPcapAndFlowMonitorOutputsAreWrittenAndTheRunEnds)
 {
     ns3::TadLoraConfig c = ShortRun("captures");
-    c.rounds = 2;
-    c.pcap = true;
-    c.flowMonitor = true;
+    c.run.rounds = 2;
+    c.run.pcap = true;
+    c.run.flowMonitor = true;
     ns3::TadLoraExperiment(c).Run();
-    EXPECT_NE(test::Slurp(fs::path(c.out) / "flowmon.xml").find("<FlowMonitor>"),
+    EXPECT_NE(test::Slurp(fs::path(c.run.out) / "flowmon.xml").find("<FlowMonitor>"),
               std::string::npos);
     uint32_t pcaps = 0;
     uint32_t withPackets = 0; // a link never active in the run has only the 24-byte header
-    for (const auto& entry : fs::directory_iterator(c.out))
+    for (const auto& entry : fs::directory_iterator(c.run.out))
     {
         if (entry.path().extension() == ".pcap")
         {
@@ -156,7 +157,7 @@ TEST(Simulation, OptionalPcapAndFlowMonitorOutputsAreWrittenAndTheRunEnds)
             withPackets += fs::file_size(entry.path()) > 24;
         }
     }
-    EXPECT_EQ(pcaps, 2 * MakeBaseGraph(c.topology, c.clients, c.seed).size());
+    EXPECT_EQ(pcaps, 2 * MakeBaseGraph(c.exchange.topology, c.run.clients, c.run.seed).size());
     EXPECT_GT(withPackets, 0u);
 }
 
@@ -164,37 +165,37 @@ TEST(Simulation, TransportsAndVirtualPayloadsChangeTheTrafficNotTheLearning)
 {
     const ns3::TadLoraConfig udp = ShortRun("udp");
     ns3::TadLoraConfig tcp = ShortRun("tcp");
-    tcp.transport = "tcp";
+    tcp.exchange.transport = "tcp";
     ns3::TadLoraConfig padded = ShortRun("padded");
-    padded.virtualPayloadBytes = 100000;
+    padded.exchange.virtualPayloadBytes = 100000;
     for (const auto& c : {udp, tcp, padded})
     {
         ns3::TadLoraExperiment(c).Run();
     }
     // Lossless links deliver every factor whatever carries it: the same mixing, the same model.
-    const std::string mixing = test::Slurp(fs::path(udp.out) / "mixing.csv");
-    EXPECT_EQ(mixing, test::Slurp(fs::path(tcp.out) / "mixing.csv"));
-    EXPECT_EQ(mixing, test::Slurp(fs::path(padded.out) / "mixing.csv"));
-    const auto reference = ReadCsv(fs::path(udp.out) / "rounds.csv");
+    const std::string mixing = test::Slurp(fs::path(udp.run.out) / "mixing.csv");
+    EXPECT_EQ(mixing, test::Slurp(fs::path(tcp.run.out) / "mixing.csv"));
+    EXPECT_EQ(mixing, test::Slurp(fs::path(padded.run.out) / "mixing.csv"));
+    const auto reference = ReadCsv(fs::path(udp.run.out) / "rounds.csv");
     for (const auto& c : {tcp, padded})
     {
-        const auto rows = ReadCsv(fs::path(c.out) / "rounds.csv");
+        const auto rows = ReadCsv(fs::path(c.run.out) / "rounds.csv");
         ASSERT_EQ(rows.size(), reference.size());
         for (size_t r = 0; r < rows.size(); ++r)
         {
-            EXPECT_EQ(rows[r].at("mean_acc"), reference[r].at("mean_acc")) << c.out;
-            EXPECT_EQ(rows[r].at("consensus_B"), reference[r].at("consensus_B")) << c.out;
+            EXPECT_EQ(rows[r].at("mean_acc"), reference[r].at("mean_acc")) << c.run.out;
+            EXPECT_EQ(rows[r].at("consensus_B"), reference[r].at("consensus_B")) << c.run.out;
         }
     }
     // A padded message is as long on the wire as asked, and takes as many fragments.
-    const uint32_t chunk = padded.fragmentSize - 31;
-    for (const auto& m : ReadCsv(fs::path(padded.out) / "messages.csv"))
+    const uint32_t chunk = padded.exchange.fragmentSize - 31;
+    for (const auto& m : ReadCsv(fs::path(padded.run.out) / "messages.csv"))
     {
         EXPECT_EQ(m.at("bytes"), "100000");
         EXPECT_EQ(std::stoul(m.at("fragments")), (100000 + chunk - 1) / chunk);
     }
     const auto summary = [](const ns3::TadLoraConfig& c)
-    { return nlohmann::json::parse(test::Slurp(fs::path(c.out) / "summary.json")); };
+    { return nlohmann::json::parse(test::Slurp(fs::path(c.run.out) / "summary.json")); };
     EXPECT_GT(summary(padded)["network"]["bytes_on_air"].get<double>(),
               10 * summary(udp)["network"]["bytes_on_air"].get<double>());
     // Timing follows the network: bigger messages make longer rounds.

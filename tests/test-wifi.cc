@@ -32,41 +32,41 @@ ns3::TadLoraConfig
 WifiRun(const std::string& name, uint32_t clients, double areaM)
 {
     ns3::TadLoraConfig c;
-    c.network = "wifi-adhoc";
-    c.task = "synthetic";
-    c.clients = clients;
-    c.rounds = 4;
-    c.localSteps = 3;
-    c.linkProb = 1;
-    c.switchInterval = 2;
-    c.evalEvery = 1;
-    c.testSamples = 200;
-    c.placement = "grid";
-    c.areaM = areaM;
-    c.warmupS = 1;
-    c.pretrainSteps = test::kPretrainSteps;
-    c.cacheDir = test::CacheDir();
-    c.quiet = true;
-    c.out = (fs::path(test::TempDir()) / name).string();
+    c.exchange.network = "wifi-adhoc";
+    c.learning.task = "synthetic";
+    c.run.clients = clients;
+    c.run.rounds = 4;
+    c.learning.localSteps = 3;
+    c.exchange.linkProb = 1;
+    c.learning.switchInterval = 2;
+    c.run.evalEvery = 1;
+    c.learning.testSamples = 200;
+    c.wifi.placement = "grid";
+    c.wifi.areaM = areaM;
+    c.wifi.warmupS = 1;
+    c.learning.pretrainSteps = test::kPretrainSteps;
+    c.learning.cacheDir = test::CacheDir();
+    c.run.quiet = true;
+    c.run.out = (fs::path(test::TempDir()) / name).string();
     return c;
 }
 
 nlohmann::json
 Summary(const ns3::TadLoraConfig& c)
 {
-    return nlohmann::json::parse(test::Slurp(fs::path(c.out) / "summary.json"));
+    return nlohmann::json::parse(test::Slurp(fs::path(c.run.out) / "summary.json"));
 }
 
 /** The edges mixed on both sides in each round, from mixing.csv. */
 std::vector<std::set<Edge>>
 MixedEdgesByRound(const ns3::TadLoraConfig& c)
 {
-    std::vector<std::set<Edge>> edges(c.rounds);
-    for (const auto& [key, w] : RealizedMixing(c.out, c.clients))
+    std::vector<std::set<Edge>> edges(c.run.rounds);
+    for (const auto& [key, w] : RealizedMixing(c.run.out, c.run.clients))
     {
-        for (uint32_t i = 0; i < c.clients; ++i)
+        for (uint32_t i = 0; i < c.run.clients; ++i)
         {
-            for (uint32_t j = i + 1; j < c.clients; ++j)
+            for (uint32_t j = i + 1; j < c.run.clients; ++j)
             {
                 if (w(i, j) > 0 && w(j, i) > 0)
                 {
@@ -83,22 +83,22 @@ MixedEdgesByRound(const ns3::TadLoraConfig& c)
 TEST(Wifi, NodesOutOfRangeDeliverNothingAndKeepTheirOwnFactors)
 {
     ns3::TadLoraConfig apart = WifiRun("apart", 2, 400); // 200 m apart
-    apart.beaconIntervalS = 0; // no neighbour discovery: they do try, and the PHY says no
+    apart.wifi.beaconIntervalS = 0; // no neighbour discovery: they do try, and the PHY says no
     ns3::TadLoraExperiment(apart).Run();
     const auto summary = Summary(apart);
     EXPECT_GT(summary["network"]["msgs_sent"].get<int>(), 0);
     EXPECT_EQ(summary["network"]["msgs_delivered"].get<int>(), 0);
-    for (const auto& [key, w] : RealizedMixing(apart.out, 2))
+    for (const auto& [key, w] : RealizedMixing(apart.run.out, 2))
     {
         EXPECT_EQ(w(0, 0), 1.0);
         EXPECT_EQ(w(1, 1), 1.0);
     }
     // Learning is bit for bit that of clients that never communicate.
     ns3::TadLoraConfig alone = WifiRun("alone", 2, 400);
-    alone.linkProb = 0;
+    alone.exchange.linkProb = 0;
     ns3::TadLoraExperiment(alone).Run();
-    const auto a = ReadCsv(fs::path(apart.out) / "rounds.csv");
-    const auto b = ReadCsv(fs::path(alone.out) / "rounds.csv");
+    const auto a = ReadCsv(fs::path(apart.run.out) / "rounds.csv");
+    const auto b = ReadCsv(fs::path(alone.run.out) / "rounds.csv");
     ASSERT_EQ(a.size(), b.size());
     for (size_t r = 0; r < a.size(); ++r)
     {
@@ -117,14 +117,14 @@ TEST(Wifi, InRangeTheFactorsArriveIntact)
     const auto summary = Summary(c);
     EXPECT_EQ(summary["network"]["delivery_ratio"].get<double>(), 1.0);
     EXPECT_GT(summary["network"]["airtime_s"].get<double>(), 0.0);
-    for (const auto& [key, w] : RealizedMixing(c.out, 2))
+    for (const auto& [key, w] : RealizedMixing(c.run.out, 2))
     {
         EXPECT_EQ(w(0, 1), 0.5);
         EXPECT_EQ(w(1, 0), 0.5);
     }
     // Each mixes its own factors with the other's, as received, with weight 1/2: only an
     // intact copy of the other's exact float32 values leaves the two clients identical.
-    for (const auto& row : ReadCsv(fs::path(c.out) / "rounds.csv"))
+    for (const auto& row : ReadCsv(fs::path(c.run.out) / "rounds.csv"))
     {
         EXPECT_EQ(std::stod(row.at("consensus_A")), 0.0);
         EXPECT_EQ(std::stod(row.at("consensus_B")), 0.0);
@@ -134,28 +134,29 @@ TEST(Wifi, InRangeTheFactorsArriveIntact)
 TEST(Wifi, OptionalCapturesAreWritten)
 {
     ns3::TadLoraConfig c = WifiRun("captures", 2, 40);
-    c.rounds = 1;
-    c.pcap = true;
-    c.flowMonitor = true;
-    c.netanim = true;
+    c.run.rounds = 1;
+    c.run.pcap = true;
+    c.run.flowMonitor = true;
+    c.run.netanim = true;
     ns3::TadLoraExperiment(c).Run();
-    EXPECT_NE(test::Slurp(fs::path(c.out) / "flowmon.xml").find("<FlowMonitor>"),
+    EXPECT_NE(test::Slurp(fs::path(c.run.out) / "flowmon.xml").find("<FlowMonitor>"),
               std::string::npos);
-    EXPECT_NE(test::Slurp(fs::path(c.out) / "netanim.xml").find("<anim"), std::string::npos);
-    EXPECT_GT(fs::file_size(fs::path(c.out) / "tadlora-0-0.pcap"), 1000u);
+    EXPECT_NE(test::Slurp(fs::path(c.run.out) / "netanim.xml").find("<anim"), std::string::npos);
+    EXPECT_GT(fs::file_size(fs::path(c.run.out) / "tadlora-0-0.pcap"), 1000u);
 }
 
 TEST(Wifi, OneBroadcastReachesEveryNeighbourInRange)
 {
     ns3::TadLoraConfig c = WifiRun("broadcast", 3, 40);
-    c.transport = "broadcast";
-    c.sendRate = "500kbps"; // broadcast frames are not retransmitted: pace them well below 6 Mbit/s
+    c.exchange.transport = "broadcast";
+    c.exchange.sendRate =
+        "500kbps"; // broadcast frames are not retransmitted: pace them well below 6 Mbit/s
     ns3::TadLoraExperiment(c).Run();
     const auto summary = Summary(c);
     EXPECT_GT(summary["network"]["delivery_ratio"].get<double>(), 0.8);
     // One broadcast per factor carries it to both neighbours: 2 receivers, 1 transmission.
     std::map<std::pair<std::string, std::string>, std::set<std::string>> receivers;
-    for (const auto& m : ReadCsv(fs::path(c.out) / "messages.csv"))
+    for (const auto& m : ReadCsv(fs::path(c.run.out) / "messages.csv"))
     {
         receivers[{m.at("sender"), m.at("message_id")}].insert(m.at("receiver"));
     }
@@ -171,15 +172,15 @@ TEST(Wifi, MobilityChangesTheRealizedGraphOverTime)
     // Four clients on a 40 m grid: sides in range, diagonals (57 m) out of it; so diagonals are
     // hidden from each other, and RTS/CTS keeps them from colliding at the shared neighbours.
     ns3::TadLoraConfig fixed = WifiRun("static", 4, 80);
-    fixed.rounds = 8;
-    fixed.stepTimeS = 0.5;
-    fixed.rtsCts = true;
+    fixed.run.rounds = 8;
+    fixed.exchange.stepTimeS = 0.5;
+    fixed.wifi.rtsCts = true;
     ns3::TadLoraConfig moving = fixed;
-    moving.out = (fs::path(test::TempDir()) / "moving").string();
-    moving.mobility = "random-waypoint";
-    moving.areaM = 150;
-    moving.speedMps = 15;
-    moving.pauseS = 0;
+    moving.run.out = (fs::path(test::TempDir()) / "moving").string();
+    moving.wifi.mobility = "random-waypoint";
+    moving.wifi.areaM = 150;
+    moving.wifi.speedMps = 15;
+    moving.wifi.pauseS = 0;
     ns3::TadLoraExperiment(fixed).Run();
     ns3::TadLoraExperiment(moving).Run();
 
@@ -205,12 +206,12 @@ TEST(Wifi, RoutingReachesTwoHopsAndTheHopLimitStopsIt)
         for (const uint32_t hopLimit : {0u, 1u})
         {
             ns3::TadLoraConfig c = WifiRun(routing + std::to_string(hopLimit), 3, 90);
-            c.routing = routing;
-            c.hopLimit = hopLimit;
-            c.warmupS = 10;
-            c.rounds = 3;
-            c.roundDeadlineS = 2;
-            c.rtsCts = true;
+            c.wifi.routing = routing;
+            c.exchange.hopLimit = hopLimit;
+            c.wifi.warmupS = 10;
+            c.run.rounds = 3;
+            c.exchange.roundDeadlineS = 2;
+            c.wifi.rtsCts = true;
             ns3::TadLoraExperiment(c).Run();
             const auto edges = MixedEdgesByRound(c);
             EXPECT_EQ(edges.back(), hopLimit == 1 ? direct : all) << routing << " " << hopLimit;
@@ -222,14 +223,16 @@ TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
 {
     // Eight clients in weak, fading reach of each other: links fail in one direction only.
     ns3::TadLoraConfig c = WifiRun("asymmetric", 8, 70);
-    c.placement = "random-rect";
-    c.fading = "rayleigh";
-    c.rounds = 6;
+    c.wifi.placement = "random-rect";
+    c.wifi.fading = "rayleigh";
+    c.run.rounds = 6;
     auto task = test::SyntheticTask();
-    Federation federation(
-        ns3::TadLoraFederationConfig(c), test::PretrainedSyntheticModel().ptr(), task,
-        Partition(LabelsOf(task->train), task->train.numClasses, c.clients, c.partition, c.seed));
-    ns3::TadLoraScenario scenario(c, federation, MakeBaseGraph(c.topology, c.clients, c.seed));
+    Federation federation(ns3::TadLoraFederationConfig(c), test::PretrainedSyntheticModel().ptr(),
+                          task,
+                          Partition(LabelsOf(task->train), task->train.numClasses, c.run.clients,
+                                    c.learning.partition, c.run.seed));
+    ns3::TadLoraScenario scenario(c, federation,
+                                  MakeBaseGraph(c.exchange.topology, c.run.clients, c.run.seed));
     ns3::ApplicationContainer& apps = scenario.Clients();
 
     // Each client's factors before its mix (when it sends them) and after (at round end), and
@@ -247,7 +250,7 @@ TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
     { before[e.round].try_emplace(e.sender, snapshot(e.sender)); };
     auto onMixed = [&](const ns3::TadLoraMixEvent& e)
     {
-        auto& sums = columnSums.try_emplace({e.round, e.factor}, c.clients, 0.0).first->second;
+        auto& sums = columnSums.try_emplace({e.round, e.factor}, c.run.clients, 0.0).first->second;
         sums[e.client] += e.selfWeight;
         for (const auto& [j, w] : e.weights)
         {
@@ -274,7 +277,7 @@ TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
 
     // The clients' average moves by (1/m) sum_j (c_j - 1) x_j, c_j being W_t's column sums:
     // at most (1/m) sum_j |c_j - 1| |x_j| in each element.
-    ASSERT_EQ(after.size(), c.rounds);
+    ASSERT_EQ(after.size(), c.run.rounds);
     double worstDeviation = 0;
     for (const auto& [key, sums] : columnSums)
     {
@@ -285,12 +288,12 @@ TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
             double shift = 0;
             double predicted = 0;
             double bound = 0;
-            for (uint32_t j = 0; j < c.clients; ++j)
+            for (uint32_t j = 0; j < c.run.clients; ++j)
             {
                 const double x = before[round][j][factor][k];
-                shift += (after[round][j][factor][k] - x) / c.clients;
-                predicted += (sums[j] - 1) * x / c.clients;
-                bound += std::abs(sums[j] - 1) * std::abs(x) / c.clients;
+                shift += (after[round][j][factor][k] - x) / c.run.clients;
+                predicted += (sums[j] - 1) * x / c.run.clients;
+                bound += std::abs(sums[j] - 1) * std::abs(x) / c.run.clients;
             }
             ASSERT_NEAR(shift, predicted, 1e-6) << "round " << round << " element " << k;
             ASSERT_LE(std::abs(shift), bound + 1e-6) << "round " << round << " element " << k;
@@ -306,9 +309,9 @@ TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
 TEST(Wifi, SameSeedGivesByteIdenticalTraces)
 {
     ns3::TadLoraConfig c = WifiRun("wifi-seed", 5, 60);
-    c.placement = "random-disc";
-    c.mobility = "gauss-markov";
-    c.fading = "nakagami";
-    c.rateControl = "minstrel";
+    c.wifi.placement = "random-disc";
+    c.wifi.mobility = "gauss-markov";
+    c.wifi.fading = "nakagami";
+    c.wifi.rateControl = "minstrel";
     test::ExpectSameSeedSameTraces(c);
 }

@@ -83,8 +83,8 @@ int
 main(int argc, char* argv[])
 {
     TadLoraConfig config;
-    config.rounds = 10;
-    config.out = "results/custom-network";
+    config.run.rounds = 10;
+    config.run.out = "results/custom-network";
     std::string accessRate = "100Mbps";
     double delayMs = 1;
 
@@ -92,9 +92,9 @@ main(int argc, char* argv[])
     cmd.AddValue("accessRate", "Data rate of each client's access link", accessRate);
     cmd.AddValue("delayMs", "Delay of each access link, milliseconds", delayMs);
     cmd.AddValue("linkProb", "Probability p that a logical edge is active in a round",
-                 config.linkProb);
-    cmd.AddValue("rounds", "Communication rounds", config.rounds);
-    cmd.AddValue("out", "Output directory", config.out);
+                 config.exchange.linkProb);
+    cmd.AddValue("rounds", "Communication rounds", config.run.rounds);
+    cmd.AddValue("out", "Output directory", config.run.out);
     cmd.Parse(argc, argv);
 
     try

@@ -19,16 +19,17 @@ int
 main(int argc, char* argv[])
 {
     TadLoraConfig config; // tadlora-sim's defaults: the paper's setting, scaled down
-    config.rounds = 10;
-    config.out = "results/paper-minimal";
+    config.run.rounds = 10;
+    config.run.out = "results/paper-minimal";
 
     CommandLine cmd(__FILE__);
-    cmd.AddValue("method", "lora, ffa-lora, rolora, tad-lora-no-joint or tad-lora", config.method);
-    cmd.AddValue("switchInterval", "T of the alternating methods", config.switchInterval);
+    cmd.AddValue("method", "lora, ffa-lora, rolora, tad-lora-no-joint or tad-lora",
+                 config.learning.method);
+    cmd.AddValue("switchInterval", "T of the alternating methods", config.learning.switchInterval);
     cmd.AddValue("linkProb", "Probability p that a base edge is active in a round",
-                 config.linkProb);
-    cmd.AddValue("rounds", "Communication rounds", config.rounds);
-    cmd.AddValue("out", "Output directory", config.out);
+                 config.exchange.linkProb);
+    cmd.AddValue("rounds", "Communication rounds", config.run.rounds);
+    cmd.AddValue("out", "Output directory", config.run.out);
     cmd.Parse(argc, argv);
 
     try

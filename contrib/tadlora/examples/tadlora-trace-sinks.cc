@@ -65,17 +65,17 @@ int
 main(int argc, char* argv[])
 {
     TadLoraConfig config;
-    config.rounds = 10;
-    config.quiet = true;
-    config.out = "results/trace-sinks";
+    config.run.rounds = 10;
+    config.run.quiet = true;
+    config.run.out = "results/trace-sinks";
 
     CommandLine cmd(__FILE__);
     cmd.AddValue("linkProb", "Probability p that a base edge is active in a round",
-                 config.linkProb);
-    cmd.AddValue("rounds", "Communication rounds", config.rounds);
-    cmd.AddValue("out", "Output directory", config.out);
+                 config.exchange.linkProb);
+    cmd.AddValue("rounds", "Communication rounds", config.run.rounds);
+    cmd.AddValue("out", "Output directory", config.run.out);
     cmd.Parse(argc, argv);
-    g_clients = config.clients;
+    g_clients = config.run.clients;
 
     try
     {

@@ -21,29 +21,30 @@ int
 main(int argc, char* argv[])
 {
     TadLoraConfig config;
-    config.network = "wifi-adhoc";
-    config.clients = 16;
-    config.topology = "grid";
-    config.placement = "grid";
-    config.areaM = 160;
-    config.linkProb = 0.5;
-    config.rtsCts = true;
-    config.warmupS = 1;
-    config.roundDeadlineS = 3;
-    config.rounds = 10;
-    config.out = "results/wifi-adhoc";
+    config.exchange.network = "wifi-adhoc";
+    config.run.clients = 16;
+    config.exchange.topology = "grid";
+    config.wifi.placement = "grid";
+    config.wifi.areaM = 160;
+    config.exchange.linkProb = 0.5;
+    config.wifi.rtsCts = true;
+    config.wifi.warmupS = 1;
+    config.exchange.roundDeadlineS = 3;
+    config.run.rounds = 10;
+    config.run.out = "results/wifi-adhoc";
 
     CommandLine cmd(__FILE__);
-    cmd.AddValue("areaM", "Side of the square the clients are placed in, metres", config.areaM);
-    cmd.AddValue("txPowerDbm", "Transmit power, dBm", config.txPowerDbm);
-    cmd.AddValue("routing", "none (one hop), olsr or aodv", config.routing);
-    cmd.AddValue("mobility", "static, random-waypoint or gauss-markov", config.mobility);
-    cmd.AddValue("rounds", "Communication rounds", config.rounds);
-    cmd.AddValue("out", "Output directory", config.out);
+    cmd.AddValue("areaM", "Side of the square the clients are placed in, metres",
+                 config.wifi.areaM);
+    cmd.AddValue("txPowerDbm", "Transmit power, dBm", config.wifi.txPowerDbm);
+    cmd.AddValue("routing", "none (one hop), olsr or aodv", config.wifi.routing);
+    cmd.AddValue("mobility", "static, random-waypoint or gauss-markov", config.wifi.mobility);
+    cmd.AddValue("rounds", "Communication rounds", config.run.rounds);
+    cmd.AddValue("out", "Output directory", config.run.out);
     cmd.Parse(argc, argv);
-    if (config.routing != "none")
+    if (config.wifi.routing != "none")
     {
-        config.warmupS = 10; // routes converge before round 0
+        config.wifi.warmupS = 10; // routes converge before round 0
     }
 
     try

@@ -18,7 +18,7 @@ namespace
 bool
 IsWifi(const TadLoraConfig& c)
 {
-    return c.network == "wifi-adhoc";
+    return c.exchange.network == "wifi-adhoc";
 }
 
 } // namespace
@@ -31,33 +31,39 @@ TadLoraOptionAttributes()
     // one-hop neighbours; with routing, the routing protocol finds the way.
     static const std::vector<TadLoraOptionAttribute> table{
         {"--rounds", "Rounds",
-         [](const TadLoraConfig& c) -> V { return Create<UintegerValue>(c.rounds); }},
+         [](const TadLoraConfig& c) -> V { return Create<UintegerValue>(c.run.rounds); }},
         {"--step-time-s", "StepTime",
-         [](const TadLoraConfig& c) -> V { return Create<TimeValue>(Seconds(c.stepTimeS)); }},
+         [](const TadLoraConfig& c) -> V
+         { return Create<TimeValue>(Seconds(c.exchange.stepTimeS)); }},
         {"--exchange-jitter-s", "ExchangeJitter",
-         [](const TadLoraConfig& c) -> V { return Create<TimeValue>(Seconds(c.exchangeJitterS)); }},
+         [](const TadLoraConfig& c) -> V
+         { return Create<TimeValue>(Seconds(c.exchange.exchangeJitterS)); }},
         {"--round-deadline-s", "RoundDeadline",
-         [](const TadLoraConfig& c) -> V { return Create<TimeValue>(Seconds(c.roundDeadlineS)); }},
+         [](const TadLoraConfig& c) -> V
+         { return Create<TimeValue>(Seconds(c.exchange.roundDeadlineS)); }},
         {"--confirm-timeout-s", "ConfirmTimeout",
-         [](const TadLoraConfig& c) -> V { return Create<TimeValue>(Seconds(c.confirmTimeoutS)); }},
+         [](const TadLoraConfig& c) -> V
+         { return Create<TimeValue>(Seconds(c.exchange.confirmTimeoutS)); }},
         {"--fragment-size", "MaxPayloadSize",
-         [](const TadLoraConfig& c) -> V { return Create<UintegerValue>(c.fragmentSize); }},
+         [](const TadLoraConfig& c) -> V
+         { return Create<UintegerValue>(c.exchange.fragmentSize); }},
         {"--virtual-payload-bytes", "VirtualPayloadSize",
-         [](const TadLoraConfig& c) -> V { return Create<UintegerValue>(c.virtualPayloadBytes); }},
+         [](const TadLoraConfig& c) -> V
+         { return Create<UintegerValue>(c.exchange.virtualPayloadBytes); }},
         {"--transport", "Transport",
-         [](const TadLoraConfig& c) -> V { return Create<StringValue>(c.transport); }},
+         [](const TadLoraConfig& c) -> V { return Create<StringValue>(c.exchange.transport); }},
         {"--hop-limit", "HopLimit",
-         [](const TadLoraConfig& c) -> V { return Create<UintegerValue>(c.hopLimit); }},
+         [](const TadLoraConfig& c) -> V { return Create<UintegerValue>(c.exchange.hopLimit); }},
         {"--send-rate", "SendRate",
-         [](const TadLoraConfig& c) -> V { return Create<StringValue>(c.sendRate); }},
+         [](const TadLoraConfig& c) -> V { return Create<StringValue>(c.exchange.sendRate); }},
         {"--warmup-s", "Warmup",
          [](const TadLoraConfig& c) -> V
-         { return Create<TimeValue>(Seconds(IsWifi(c) ? c.warmupS : 0.0)); }},
+         { return Create<TimeValue>(Seconds(IsWifi(c) ? c.wifi.warmupS : 0.0)); }},
         {"--beacon-interval-s", "BeaconInterval",
          [](const TadLoraConfig& c) -> V
          {
-             const bool beacons = IsWifi(c) && c.routing == "none";
-             return Create<TimeValue>(Seconds(beacons ? c.beaconIntervalS : 0.0));
+             const bool beacons = IsWifi(c) && c.wifi.routing == "none";
+             return Create<TimeValue>(Seconds(beacons ? c.wifi.beaconIntervalS : 0.0));
          }},
     };
     return table;

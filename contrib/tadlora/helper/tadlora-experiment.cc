@@ -130,25 +130,28 @@ private:
 tadlora::TaskData
 LoadTask(const TadLoraConfig& c)
 {
-    if (c.task == "synthetic")
+    if (c.learning.task == "synthetic")
     {
         // A fixed data set, like Fashion-MNIST: the run's seed varies the partition and the
         // clients' batches, not the task, so one pretrained base serves every seed.
-        return tadlora::MakeSynthetic(7, 6000, c.testSamples == 0 ? 2000 : c.testSamples, 10);
+        return tadlora::MakeSynthetic(
+            7, 6000, c.learning.testSamples == 0 ? 2000 : c.learning.testSamples, 10);
     }
     try
     {
-        if (c.task == "spam-assassin")
+        if (c.learning.task == "spam-assassin")
         {
             return tadlora::LoadSpamAssassin(
-                c.dataDir.empty() ? tadlora::DefaultSpamAssassinDir() : c.dataDir, c.testSamples);
+                c.learning.dataDir.empty() ? tadlora::DefaultSpamAssassinDir() : c.learning.dataDir,
+                c.learning.testSamples);
         }
         return ForOption("--patch-size",
                          [&c]
                          {
                              return tadlora::LoadFashionMnist(
-                                 c.dataDir.empty() ? tadlora::kFashionMnistDir : c.dataDir, 0,
-                                 c.testSamples, c.patchSize);
+                                 c.learning.dataDir.empty() ? tadlora::kFashionMnistDir
+                                                            : c.learning.dataDir,
+                                 0, c.learning.testSamples, c.learning.patchSize);
                          });
     }
     catch (const std::runtime_error& e)
@@ -160,15 +163,17 @@ LoadTask(const TadLoraConfig& c)
 std::vector<tadlora::Edge>
 BaseGraphOf(const TadLoraConfig& c)
 {
-    return ForOption("--topology",
-                     [&c] { return tadlora::MakeBaseGraph(c.topology, c.clients, c.seed); });
+    return ForOption(
+        "--topology",
+        [&c] { return tadlora::MakeBaseGraph(c.exchange.topology, c.run.clients, c.run.seed); });
 }
 
 tadlora::Connectivity
 ConnectivityOf(const TadLoraConfig& c, const std::vector<tadlora::Edge>& baseEdges)
 {
-    return ForOption("--link-prob",
-                     [&] { return tadlora::MixingConnectivity(baseEdges, c.clients, c.linkProb); });
+    return ForOption(
+        "--link-prob",
+        [&] { return tadlora::MixingConnectivity(baseEdges, c.run.clients, c.exchange.linkProb); });
 }
 
 std::string
@@ -177,8 +182,8 @@ DescribeConnectivity(const TadLoraConfig& c, const tadlora::Connectivity& connec
     std::ostringstream text;
     text << "rho = " << std::setprecision(6) << connectivity.rho << " ("
          << (connectivity.exact ? "exact, " : "Monte Carlo, ") << connectivity.samples
-         << " edge sets; Metropolis-Hastings, p = " << c.linkProb << ", " << c.topology
-         << " graph of " << c.clients
+         << " edge sets; Metropolis-Hastings, p = " << c.exchange.linkProb << ", "
+         << c.exchange.topology << " graph of " << c.run.clients
          << "); --switch-interval auto picks T = " << tadlora::AutoSwitchInterval(connectivity.rho)
          << " (" << tadlora::kAutoSwitchConstant << " / sqrt(1 - rho))";
     return text.str();
@@ -238,49 +243,50 @@ TadLoraExperiment::Run()
     const std::vector<tadlora::Edge> baseEdges = BaseGraphOf(m_config);
     const tadlora::Connectivity connectivity = ConnectivityOf(m_config, baseEdges);
     const uint32_t autoInterval = tadlora::AutoSwitchInterval(connectivity.rho);
-    if (m_config.switchInterval == kAutoSwitchInterval)
+    if (m_config.learning.switchInterval == kAutoSwitchInterval)
     {
-        m_config.switchInterval = autoInterval; // the outputs record the T that ran
+        m_config.learning.switchInterval = autoInterval; // the outputs record the T that ran
     }
     const TadLoraConfig& c = m_config;
     auto progress = [&c](const std::string& line)
     {
-        if (!c.quiet)
+        if (!c.run.quiet)
         {
             std::cerr << "[tadlora] " << line << std::endl;
         }
     };
 
     // Everything that can be checked is checked before anything runs or is written.
-    const tadlora::Method method =
-        ForOption("--method", [&c] { return tadlora::Method(c.method, c.switchInterval); });
+    const tadlora::Method method = ForOption(
+        "--method", [&c] { return tadlora::Method(c.learning.method, c.learning.switchInterval); });
     TadLoraNetworkHelper::Check(c);
-    if (c.modelWidth % c.modelHeads != 0)
+    if (c.learning.modelWidth % c.learning.modelHeads != 0)
     {
-        throw std::invalid_argument("--model-heads: " + std::to_string(c.modelHeads) +
+        throw std::invalid_argument("--model-heads: " + std::to_string(c.learning.modelHeads) +
                                     " does not divide --model-width " +
-                                    std::to_string(c.modelWidth));
+                                    std::to_string(c.learning.modelWidth));
     }
-    if (c.task != "fashion-mnist" && c.patchSize != tadlora::kDefaultPatchSide)
+    if (c.learning.task != "fashion-mnist" && c.learning.patchSize != tadlora::kDefaultPatchSide)
     {
         throw std::invalid_argument("--patch-size: only image tasks (fashion-mnist) are cut "
                                     "into patches, not " +
-                                    c.task);
+                                    c.learning.task);
     }
-    StagingDir staging(c.out);
+    StagingDir staging(c.run.out);
 
-    tadlora::ConfigureCompute(c.threads);
+    tadlora::ConfigureCompute(c.run.threads);
     const Clock::time_point dataStart = Clock::now();
     auto task = std::make_shared<tadlora::TaskData>(LoadTask(c));
     tadlora::PretrainConfig recipe;
-    recipe.objective = c.pretrain;
-    if (c.pretrainSamples == 0)
+    recipe.objective = c.learning.pretrain;
+    if (c.learning.pretrainSamples == 0)
     {
         // the outputs record the split's size that ran
-        m_config.pretrainSamples = tadlora::DefaultPretrainSamples(task->train.inputs.size(0));
+        m_config.learning.pretrainSamples =
+            tadlora::DefaultPretrainSamples(task->train.inputs.size(0));
     }
-    recipe.samples = c.pretrainSamples;
-    recipe.steps = c.pretrainSteps;
+    recipe.samples = c.learning.pretrainSamples;
+    recipe.steps = c.learning.pretrainSteps;
     const tadlora::Dataset pretrainData = ForOption(
         "--pretrain-samples", [&] { return tadlora::TakePretrainingData(task->train, recipe); });
     const std::vector<std::vector<uint32_t>> shards = ForOption(
@@ -288,27 +294,28 @@ TadLoraExperiment::Run()
         [&]
         {
             return tadlora::Partition(tadlora::LabelsOf(task->train), task->train.numClasses,
-                                      c.clients, c.partition, c.seed);
+                                      c.run.clients, c.learning.partition, c.run.seed);
         });
     const double dataSeconds = SecondsSince(dataStart);
 
     const Clock::time_point pretrainStart = Clock::now();
     tadlora::ModelConfig modelConfig = tadlora::ModelConfigFor(*task);
-    modelConfig.dModel = c.modelWidth;
-    modelConfig.heads = c.modelHeads;
-    modelConfig.layers = c.modelLayers;
-    modelConfig.ffn = 2 * int64_t{c.modelWidth};
-    modelConfig.loraTargets =
-        ForOption("--lora-targets", [&c] { return tadlora::ParseLoraTargets(c.loraTargets); });
-    modelConfig.rank = c.rank;
-    modelConfig.alpha = c.alpha;
+    modelConfig.dModel = c.learning.modelWidth;
+    modelConfig.heads = c.learning.modelHeads;
+    modelConfig.layers = c.learning.modelLayers;
+    modelConfig.ffn = 2 * int64_t{c.learning.modelWidth};
+    modelConfig.loraTargets = ForOption(
+        "--lora-targets", [&c] { return tadlora::ParseLoraTargets(c.learning.loraTargets); });
+    modelConfig.rank = c.learning.rank;
+    modelConfig.alpha = c.learning.alpha;
     tadlora::TransformerClassifier model = tadlora::PretrainedModel(
         modelConfig, pretrainData, task->name, recipe,
-        c.cacheDir.empty() ? tadlora::DefaultCacheDir() : c.cacheDir,
+        c.learning.cacheDir.empty() ? tadlora::DefaultCacheDir() : c.learning.cacheDir,
         [&progress, &c](int64_t step, int64_t steps, double loss)
         {
             progress("pretraining the base: step " + std::to_string(step) + "/" +
-                     std::to_string(steps) + ", " + c.pretrain + " loss " + std::to_string(loss));
+                     std::to_string(steps) + ", " + c.learning.pretrain + " loss " +
+                     std::to_string(loss));
         });
     const double pretrainSeconds = SecondsSince(pretrainStart);
 
@@ -317,24 +324,24 @@ TadLoraExperiment::Run()
     const double baseAccuracy = federation.BaseAccuracy();
     const double baseSeconds = SecondsSince(baseStart); // an evaluation, counted as one
     progress("frozen base accuracy " + std::to_string(baseAccuracy) + "; " +
-             std::to_string(c.clients) + " clients, " + method.Name() + ", " +
-             std::to_string(c.rounds) + " rounds; " + DescribeConnectivity(c, connectivity));
+             std::to_string(c.run.clients) + " clients, " + method.Name() + ", " +
+             std::to_string(c.run.rounds) + " rounds; " + DescribeConnectivity(c, connectivity));
     TadLoraScenario scenario(c, federation, baseEdges, std::move(m_network));
     TadLoraNetworkHelper& network = scenario.Network();
     ApplicationContainer& apps = scenario.Clients();
     progress(network.Describe());
-    if (c.pcap)
+    if (c.run.pcap)
     {
         network.EnablePcap(staging.File("tadlora").string());
     }
     FlowMonitorHelper flowHelper;
-    if (c.flowMonitor)
+    if (c.run.flowMonitor)
     {
         flowHelper.InstallAll();
     }
     // NetAnim: where the nodes are, once a second; packets are left out to keep it cheap.
     std::unique_ptr<AnimationInterface> animation;
-    if (c.netanim)
+    if (c.run.netanim)
     {
         animation = std::make_unique<AnimationInterface>(staging.File("netanim.xml").string());
         animation->SkipPacketTracing();
@@ -361,10 +368,10 @@ TadLoraExperiment::Run()
                         federation.Evaluate(), federation.Diagnose()};
         evaluateSeconds += SecondsSince(evaluateStart);
         WriteCsvRow(rounds, kRoundColumns, last);
-        if (!c.quiet)
+        if (!c.run.quiet)
         {
             std::cerr << std::fixed << std::setprecision(3) << "[tadlora] round "
-                      << report.round + 1 << "/" << c.rounds << "  acc " << last.accuracy.mean
+                      << report.round + 1 << "/" << c.run.rounds << "  acc " << last.accuracy.mean
                       << " ± " << last.accuracy.std << "  loss " << report.meanLoss
                       << "  delivered " << report.msgsDelivered << "/" << report.msgsSent
                       << "  sim " << std::setprecision(1) << last.simTime << " s  wall "
@@ -372,11 +379,11 @@ TadLoraExperiment::Run()
         }
     };
     TadLoraRecorder recorder(
-        c.clients, scenario.Graph(), scenario.Usage(), firstRound.Get(), networkTrace,
+        c.run.clients, scenario.Graph(), scenario.Usage(), firstRound.Get(), networkTrace,
         [&c, &evaluate](const TadLoraRoundReport& report)
         {
-            const bool lastRound = report.round + 1 == c.rounds;
-            if (report.round % c.evalEvery == 0 || lastRound)
+            const bool lastRound = report.round + 1 == c.run.rounds;
+            if (report.round % c.run.evalEvery == 0 || lastRound)
             {
                 Simulator::ScheduleNow([&evaluate, report]() { evaluate(report); });
             }
@@ -403,7 +410,7 @@ TadLoraExperiment::Run()
     const double simSeconds = SecondsSince(simStart);
     const Clock::time_point simEnd = Clock::now();
     const double simTime = Simulator::Now().GetSeconds();
-    if (c.flowMonitor)
+    if (c.run.flowMonitor)
     {
         flowHelper.SerializeToXmlFile(staging.File("flowmon.xml").string(), false, false);
     }
@@ -449,7 +456,7 @@ TadLoraExperiment::Run()
                           {"one_sided_edges", totals.oneSidedEdges},
                           {"bytes_on_air", usage.bytes},
                           {"airtime_s", usage.airtime},
-                          {"mean_round_time_s", totals.roundTimeSum / c.rounds}};
+                          {"mean_round_time_s", totals.roundTimeSum / c.run.rounds}};
     summary["network"]["model"] = network.Describe();
     summary["sim_time_s"] = simTime;
     // Inside the event loop: training, evaluation, serializing and mixing, and the rest is
@@ -475,7 +482,7 @@ TadLoraExperiment::Run()
     }
     staging.Commit();
     progress("done: mean accuracy " + std::to_string(last.accuracy.mean) + " (base " +
-             std::to_string(baseAccuracy) + "), outputs in " + c.out);
+             std::to_string(baseAccuracy) + "), outputs in " + c.run.out);
 }
 
 } // namespace ns3

@@ -16,27 +16,27 @@ std::unique_ptr<TadLoraNetworkHelper>
 TadLoraNetworkHelper::Create(const TadLoraConfig& config)
 {
     Check(config);
-    if (config.network == "p2p")
+    if (config.exchange.network == "p2p")
     {
-        return std::make_unique<TadLoraP2pNetworkHelper>(config);
+        return std::make_unique<TadLoraP2pNetworkHelper>(config.p2p);
     }
-    return std::make_unique<TadLoraWifiNetworkHelper>(config);
+    return std::make_unique<TadLoraWifiNetworkHelper>(config.wifi);
 }
 
 void
 TadLoraNetworkHelper::Check(const TadLoraConfig& c)
 {
-    if (c.network == "p2p")
+    if (c.exchange.network == "p2p")
     {
-        TadLoraP2pNetworkHelper::Check(c);
+        TadLoraP2pNetworkHelper::Check(c.p2p);
     }
     else
     {
         TadLoraWifiNetworkHelper::Check(c);
     }
-    if (DataRateValue rate; !rate.DeserializeFromString(c.sendRate, MakeDataRateChecker()))
+    if (DataRateValue rate; !rate.DeserializeFromString(c.exchange.sendRate, MakeDataRateChecker()))
     {
-        throw std::invalid_argument("--send-rate: '" + c.sendRate +
+        throw std::invalid_argument("--send-rate: '" + c.exchange.sendRate +
                                     "' is not a data rate (e.g. 0bps, 2Mbps)");
     }
 }

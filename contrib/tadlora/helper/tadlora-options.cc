@@ -48,21 +48,21 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     auto flag = [&app](const std::string& name, bool& value, const std::string& help)
     { app.add_flag(name, value, help)->default_str(value ? "true" : "false"); };
 
-    app.add_option("--method", c.method, "Decentralized LoRA method")
+    app.add_option("--method", c.learning.method, "Decentralized LoRA method")
         ->check(CLI::IsMember(tadlora::Method::Names()));
-    app.add_option("--clients", c.clients, "Number of clients m")->check(CLI::Range(2, 1000));
-    app.add_option("--rounds", c.rounds, "Communication rounds")->check(CLI::Range(1, 1000000));
-    app.add_option("--local-steps", c.localSteps, "Local optimizer steps K per round")
+    app.add_option("--clients", c.run.clients, "Number of clients m")->check(CLI::Range(2, 1000));
+    app.add_option("--rounds", c.run.rounds, "Communication rounds")->check(CLI::Range(1, 1000000));
+    app.add_option("--local-steps", c.learning.localSteps, "Local optimizer steps K per round")
         ->check(CLI::Range(0, 100000));
-    app.add_option("--batch-size", c.batchSize, "Samples per local step")
+    app.add_option("--batch-size", c.learning.batchSize, "Samples per local step")
         ->check(CLI::Range(1, 65536));
-    app.add_option("--lr", c.lr, "AdamW learning rate")->check(CLI::Range(0.0, 10.0));
-    app.add_option("--weight-decay", c.weightDecay, "AdamW weight decay")
+    app.add_option("--lr", c.learning.lr, "AdamW learning rate")->check(CLI::Range(0.0, 10.0));
+    app.add_option("--weight-decay", c.learning.weightDecay, "AdamW weight decay")
         ->check(CLI::Range(0.0, 1.0));
-    flag("--keep-optimizer-state", c.keepOptimizerState,
+    flag("--keep-optimizer-state", c.learning.keepOptimizerState,
          "Keep each client's AdamW moments across rounds (default: fresh each round)");
-    app.add_option("--rank", c.rank, "LoRA rank r")->check(CLI::Range(1, 1024));
-    app.add_option("--lora-targets", c.loraTargets,
+    app.add_option("--rank", c.learning.rank, "LoRA rank r")->check(CLI::Range(1, 1024));
+    app.add_option("--lora-targets", c.learning.loraTargets,
                    "Projections LoRA adapts in every block: q, k, v, o, ff1, ff2, "
                    "comma-separated, or all")
         ->check(CLI::Validator(
@@ -79,8 +79,9 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
                 }
             },
             "TARGETS", "LoraTargets"));
-    app.add_option("--alpha", c.alpha, "LoRA alpha (scale alpha / r)")->check(CLI::Range(0.0, 1e6));
-    app.add_option("--switch-interval", c.switchInterval,
+    app.add_option("--alpha", c.learning.alpha, "LoRA alpha (scale alpha / r)")
+        ->check(CLI::Range(0.0, 1e6));
+    app.add_option("--switch-interval", c.learning.switchInterval,
                    "Switching interval T of alternating methods, or auto: T from the graph's rho")
         ->transform(CLI::Validator(
             [](std::string& value)
@@ -93,123 +94,130 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
                 return CLI::Range(1, 1000000)(value);
             },
             "POSITIVE or auto", "SwitchInterval"));
-    app.add_option("--phase-jitter", c.phaseJitter,
+    app.add_option("--phase-jitter", c.learning.phaseJitter,
                    "Asynchronous switching: each client's phase boundaries lag by 0..N rounds")
         ->check(CLI::Range(0, 1000000));
 
-    app.add_option("--link-prob", c.linkProb, "Probability p that a base edge is active in a round")
+    app.add_option("--link-prob", c.exchange.linkProb,
+                   "Probability p that a base edge is active in a round")
         ->check(CLI::Range(0.0, 1.0));
-    app.add_option("--topology", c.topology,
+    app.add_option("--topology", c.exchange.topology,
                    "Base graph: complete, ring, grid, erdos-renyi:P, geometric:R, "
                    "small-world:K:BETA, edges:PATH, dot:PATH");
-    app.add_option("--network", c.network, "Network model")
+    app.add_option("--network", c.exchange.network, "Network model")
         ->check(CLI::IsMember({"p2p", "wifi-adhoc"}));
-    app.add_option("--transport", c.transport,
+    app.add_option("--transport", c.exchange.transport,
                    "How factors travel: udp (unicast), broadcast (one-hop), tcp")
         ->check(CLI::IsMember({"udp", "broadcast", "tcp"}));
-    app.add_option("--step-time-s", c.stepTimeS, "Simulated seconds per local step")
+    app.add_option("--step-time-s", c.exchange.stepTimeS, "Simulated seconds per local step")
         ->check(CLI::Range(0.0, 1e6));
-    app.add_option("--round-deadline-s", c.roundDeadlineS,
+    app.add_option("--round-deadline-s", c.exchange.roundDeadlineS,
                    "Longest exchange phase of a round, seconds")
         ->check(CLI::Range(1e-6, 1e6));
-    app.add_option("--confirm-timeout-s", c.confirmTimeoutS,
+    app.add_option("--confirm-timeout-s", c.exchange.confirmTimeoutS,
                    "Longest confirmation phase of a round, seconds")
         ->check(CLI::Range(1e-6, 1e6));
-    app.add_option("--exchange-jitter-s", c.exchangeJitterS,
+    app.add_option("--exchange-jitter-s", c.exchange.exchangeJitterS,
                    "Longest random wait between training and sending, seconds")
         ->check(CLI::Range(0.0, 1e6));
-    app.add_option("--fragment-size", c.fragmentSize, "Bytes per fragment, header included")
+    app.add_option("--fragment-size", c.exchange.fragmentSize,
+                   "Bytes per fragment, header included")
         ->check(CLI::Range(64, 65507));
-    app.add_option("--virtual-payload-bytes", c.virtualPayloadBytes,
+    app.add_option("--virtual-payload-bytes", c.exchange.virtualPayloadBytes,
                    "Send each factor message padded to this size (0: real size)")
         ->check(CLI::Range(0, 1 << 30));
-    app.add_option("--send-rate", c.sendRate, "Pace of UDP fragments per client (0bps: unpaced)");
-    app.add_option("--hop-limit", c.hopLimit, "IP TTL of the clients' unicast (0: IP default)")
+    app.add_option("--send-rate", c.exchange.sendRate,
+                   "Pace of UDP fragments per client (0bps: unpaced)");
+    app.add_option("--hop-limit", c.exchange.hopLimit,
+                   "IP TTL of the clients' unicast (0: IP default)")
         ->check(CLI::Range(0, 255));
 
-    app.add_option("--data-rate", c.dataRate, "p2p: link data rate (ns-3 DataRate)");
-    app.add_option("--link-delay-ms", c.linkDelayMs, "p2p: propagation delay")
+    app.add_option("--data-rate", c.p2p.dataRate, "p2p: link data rate (ns-3 DataRate)");
+    app.add_option("--link-delay-ms", c.p2p.linkDelayMs, "p2p: propagation delay")
         ->check(CLI::Range(0.0, 1e6));
-    app.add_option("--link-loss", c.linkLoss, "p2p: packet error rate of every link")
+    app.add_option("--link-loss", c.p2p.linkLoss, "p2p: packet error rate of every link")
         ->check(CLI::Range(0.0, 1.0));
 
-    app.add_option("--wifi-standard", c.wifiStandard, "Wi-Fi: 802.11 standard")
+    app.add_option("--wifi-standard", c.wifi.wifiStandard, "Wi-Fi: 802.11 standard")
         ->check(CLI::IsMember({"80211a", "80211g", "80211n"}));
-    app.add_option("--rate-control", c.rateControl, "Wi-Fi: rate control")
+    app.add_option("--rate-control", c.wifi.rateControl, "Wi-Fi: rate control")
         ->check(CLI::IsMember({"constant", "minstrel", "ideal"}));
-    app.add_option("--wifi-mode", c.wifiMode,
+    app.add_option("--wifi-mode", c.wifi.wifiMode,
                    "Wi-Fi: data mode of constant rate control (default: the standard's lowest)");
-    flag("--rts-cts", c.rtsCts, "Wi-Fi: RTS/CTS before every unicast frame (hidden nodes)");
-    app.add_option("--tx-power-dbm", c.txPowerDbm, "Wi-Fi: transmit power")
+    flag("--rts-cts", c.wifi.rtsCts, "Wi-Fi: RTS/CTS before every unicast frame (hidden nodes)");
+    app.add_option("--tx-power-dbm", c.wifi.txPowerDbm, "Wi-Fi: transmit power")
         ->check(CLI::Range(-50.0, 50.0));
-    app.add_option("--propagation", c.propagation, "Wi-Fi: path loss model")
+    app.add_option("--propagation", c.wifi.propagation, "Wi-Fi: path loss model")
         ->check(CLI::IsMember({"log-distance", "friis"}));
-    app.add_option("--path-loss-exponent", c.pathLossExponent, "Wi-Fi: log-distance exponent")
+    app.add_option("--path-loss-exponent", c.wifi.pathLossExponent, "Wi-Fi: log-distance exponent")
         ->check(CLI::Range(1.0, 8.0));
-    app.add_option("--fading", c.fading, "Wi-Fi: fading on top of the path loss")
+    app.add_option("--fading", c.wifi.fading, "Wi-Fi: fading on top of the path loss")
         ->check(CLI::IsMember({"none", "rayleigh", "nakagami"}));
-    app.add_option("--nakagami-m", c.nakagamiM, "Wi-Fi: Nakagami shape m")
+    app.add_option("--nakagami-m", c.wifi.nakagamiM, "Wi-Fi: Nakagami shape m")
         ->check(CLI::Range(0.5, 100.0));
-    app.add_option("--area-m", c.areaM, "Wi-Fi: side of the square area (diameter of a disc)")
+    app.add_option("--area-m", c.wifi.areaM, "Wi-Fi: side of the square area (diameter of a disc)")
         ->check(CLI::Range(1.0, 1e6));
-    app.add_option("--placement", c.placement, "Wi-Fi: initial placement")
+    app.add_option("--placement", c.wifi.placement, "Wi-Fi: initial placement")
         ->check(CLI::IsMember({"random-rect", "random-disc", "grid"}));
-    app.add_option("--mobility", c.mobility, "Wi-Fi: mobility model")
+    app.add_option("--mobility", c.wifi.mobility, "Wi-Fi: mobility model")
         ->check(CLI::IsMember({"static", "random-waypoint", "gauss-markov"}));
-    app.add_option("--speed-mps", c.speedMps, "Wi-Fi: speed of mobile nodes")
+    app.add_option("--speed-mps", c.wifi.speedMps, "Wi-Fi: speed of mobile nodes")
         ->check(CLI::Range(0.0, 1000.0));
-    app.add_option("--pause-s", c.pauseS, "Wi-Fi: random waypoint pause")
+    app.add_option("--pause-s", c.wifi.pauseS, "Wi-Fi: random waypoint pause")
         ->check(CLI::Range(0.0, 1e6));
-    app.add_option("--routing", c.routing, "Wi-Fi: routing (none: one hop)")
+    app.add_option("--routing", c.wifi.routing, "Wi-Fi: routing (none: one hop)")
         ->check(CLI::IsMember({"none", "olsr", "aodv"}));
-    app.add_option("--warmup-s", c.warmupS,
+    app.add_option("--warmup-s", c.wifi.warmupS,
                    "Wi-Fi: seconds the network runs before round 0 (routing converges)")
         ->check(CLI::Range(0.0, 1e6));
-    app.add_option("--beacon-interval-s", c.beaconIntervalS,
+    app.add_option("--beacon-interval-s", c.wifi.beaconIntervalS,
                    "Wi-Fi, one hop: neighbour-discovery beacon period (0: off)")
         ->check(CLI::Range(0.0, 1e6));
 
-    app.add_option("--task", c.task, "Learning task")
+    app.add_option("--task", c.learning.task, "Learning task")
         ->check(CLI::IsMember({"fashion-mnist", "synthetic", "spam-assassin"}));
-    app.add_option("--partition", c.partition, "Data partition: label-skew, dirichlet:ALPHA, iid");
-    app.add_option("--data-dir", c.dataDir,
+    app.add_option("--partition", c.learning.partition,
+                   "Data partition: label-skew, dirichlet:ALPHA, iid");
+    app.add_option("--data-dir", c.learning.dataDir,
                    "Data directory: fashion-mnist's gzip IDX files, or spam-assassin's npm "
                    "package data/ (default: where scripts/setup.sh installs them)");
-    app.add_option("--test-samples", c.testSamples, "Held-out samples evaluated (0: all)")
+    app.add_option("--test-samples", c.learning.testSamples, "Held-out samples evaluated (0: all)")
         ->check(CLI::Range(0, 10000000));
-    app.add_option("--model-width", c.modelWidth, "Model: residual width d (feed-forward 2 d)")
+    app.add_option("--model-width", c.learning.modelWidth,
+                   "Model: residual width d (feed-forward 2 d)")
         ->check(CLI::Range(1, 4096));
-    app.add_option("--model-layers", c.modelLayers, "Model: encoder blocks")
+    app.add_option("--model-layers", c.learning.modelLayers, "Model: encoder blocks")
         ->check(CLI::Range(1, 64));
-    app.add_option("--model-heads", c.modelHeads, "Model: attention heads (must divide the width)")
+    app.add_option("--model-heads", c.learning.modelHeads,
+                   "Model: attention heads (must divide the width)")
         ->check(CLI::Range(1, 4096));
-    app.add_option("--patch-size", c.patchSize,
+    app.add_option("--patch-size", c.learning.patchSize,
                    "Image tasks: side of the square patches each image is cut into (divides 28)")
         ->check(CLI::IsMember({1, 2, 4, 7, 14, 28}));
-    app.add_option("--pretrain", c.pretrain,
+    app.add_option("--pretrain", c.learning.pretrain,
                    "How the frozen base and head are pretrained: masked (masked tokens, every "
                    "training input, random head) or supervised (base and head on a labelled "
                    "split no client holds)")
         ->check(CLI::IsMember(tadlora::PretrainConfig::Objectives()));
-    app.add_option("--pretrain-samples", c.pretrainSamples,
+    app.add_option("--pretrain-samples", c.learning.pretrainSamples,
                    "Supervised pretraining: training samples held out for the base (0: a "
                    "twelfth of the task's, 5000 of Fashion-MNIST's 60000)")
         ->check(CLI::Range(0, 10000000));
-    app.add_option("--pretrain-steps", c.pretrainSteps, "Steps of the base's pretraining")
+    app.add_option("--pretrain-steps", c.learning.pretrainSteps, "Steps of the base's pretraining")
         ->check(CLI::Range(0, 10000000));
-    app.add_option("--cache-dir", c.cacheDir, "Where pretrained bases are cached");
+    app.add_option("--cache-dir", c.learning.cacheDir, "Where pretrained bases are cached");
 
-    app.add_option("--seed", c.seed, "Seed of every random stream of the run");
-    app.add_option("--eval-every", c.evalEvery, "Evaluate every N rounds (the last always)")
+    app.add_option("--seed", c.run.seed, "Seed of every random stream of the run");
+    app.add_option("--eval-every", c.run.evalEvery, "Evaluate every N rounds (the last always)")
         ->check(CLI::Range(1, 1000000));
-    app.add_option("--threads", c.threads, "LibTorch threads (0: one per core)")
+    app.add_option("--threads", c.run.threads, "LibTorch threads (0: one per core)")
         ->check(CLI::Range(0, 1024));
-    app.add_option("--out", c.out, "Output directory");
-    flag("--pcap", c.pcap, "Write PCAP traces of every link");
-    flag("--flow-monitor", c.flowMonitor, "Write FlowMonitor XML");
-    flag("--netanim", c.netanim, "Write a NetAnim trace of the nodes' positions");
-    flag("--quiet", c.quiet, "No progress on stderr");
-    flag("--print-rho", c.printRho,
+    app.add_option("--out", c.run.out, "Output directory");
+    flag("--pcap", c.run.pcap, "Write PCAP traces of every link");
+    flag("--flow-monitor", c.run.flowMonitor, "Write FlowMonitor XML");
+    flag("--netanim", c.run.netanim, "Write a NetAnim trace of the nodes' positions");
+    flag("--quiet", c.run.quiet, "No progress on stderr");
+    flag("--print-rho", c.run.printRho,
          "Print rho of the base graph and p, and the switching interval auto picks; run nothing");
 }
 
@@ -259,15 +267,15 @@ tadlora::FederationConfig
 TadLoraFederationConfig(const TadLoraConfig& c)
 {
     tadlora::FederationConfig fc;
-    fc.method = c.method;
-    fc.switchInterval = c.switchInterval;
-    fc.phaseJitter = c.phaseJitter;
-    fc.localSteps = c.localSteps;
-    fc.batchSize = c.batchSize;
-    fc.lr = c.lr;
-    fc.weightDecay = c.weightDecay;
-    fc.keepOptimizerState = c.keepOptimizerState;
-    fc.seed = c.seed;
+    fc.method = c.learning.method;
+    fc.switchInterval = c.learning.switchInterval;
+    fc.phaseJitter = c.learning.phaseJitter;
+    fc.localSteps = c.learning.localSteps;
+    fc.batchSize = c.learning.batchSize;
+    fc.lr = c.learning.lr;
+    fc.weightDecay = c.learning.weightDecay;
+    fc.keepOptimizerState = c.learning.keepOptimizerState;
+    fc.seed = c.run.seed;
     return fc;
 }
 

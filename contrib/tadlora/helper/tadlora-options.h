@@ -23,26 +23,56 @@ class App;
 namespace ns3
 {
 
-/** @brief The whole configuration of one run; option names are given beside each field. */
-/** TadLoraConfig::switchInterval of `--switch-interval auto`, until a run resolves it. */
+/** TadLoraLearningOptions::switchInterval of `--switch-interval auto`, until a run resolves it. */
 inline constexpr uint32_t kAutoSwitchInterval = 0;
 
-struct TadLoraConfig
+/** @brief The run: its size, seed, evaluation and outputs. */
+struct TadLoraRunOptions
 {
-    // Federation and method
-    std::string method = "tad-lora"; //!< --method
-    uint32_t clients = 10;           //!< --clients
-    uint32_t rounds = 30;            //!< --rounds
-    uint32_t localSteps = 20;        //!< --local-steps
-    uint32_t batchSize = 32;         //!< --batch-size
-    double lr = 1e-3;                //!< --lr
-    double weightDecay = 0.01;       //!< --weight-decay
-    bool keepOptimizerState = false; //!< --keep-optimizer-state
-    uint32_t rank = 8;               //!< --rank
-    double alpha = 16;               //!< --alpha
-    uint32_t switchInterval = 5;     //!< --switch-interval (kAutoSwitchInterval: auto)
-    uint32_t phaseJitter = 0;        //!< --phase-jitter
-    // Network and exchange
+    uint32_t clients = 10;               //!< --clients
+    uint32_t rounds = 30;                //!< --rounds
+    uint64_t seed = 1;                   //!< --seed
+    uint32_t evalEvery = 5;              //!< --eval-every
+    uint32_t threads = 0;                //!< --threads (0: one per core)
+    std::string out = "results/default"; //!< --out
+    bool pcap = false;                   //!< --pcap
+    bool flowMonitor = false;            //!< --flow-monitor
+    bool netanim = false;                //!< --netanim
+    bool quiet = false;                  //!< --quiet
+    bool printRho = false;               //!< --print-rho
+};
+
+/** @brief Learning: the method, the optimizer, the data and the model (tadlora::Federation). */
+struct TadLoraLearningOptions
+{
+    std::string method = "tad-lora";      //!< --method
+    uint32_t localSteps = 20;             //!< --local-steps
+    uint32_t batchSize = 32;              //!< --batch-size
+    double lr = 1e-3;                     //!< --lr
+    double weightDecay = 0.01;            //!< --weight-decay
+    bool keepOptimizerState = false;      //!< --keep-optimizer-state
+    uint32_t rank = 8;                    //!< --rank
+    double alpha = 16;                    //!< --alpha
+    uint32_t switchInterval = 5;          //!< --switch-interval (kAutoSwitchInterval: auto)
+    uint32_t phaseJitter = 0;             //!< --phase-jitter
+    std::string task = "fashion-mnist";   //!< --task
+    std::string partition = "label-skew"; //!< --partition
+    std::string dataDir;                  //!< --data-dir (default: per task, see setup.sh)
+    uint32_t testSamples = 1000;          //!< --test-samples
+    uint32_t modelWidth = 64;             //!< --model-width
+    uint32_t modelLayers = 2;             //!< --model-layers
+    uint32_t modelHeads = 4;              //!< --model-heads
+    uint32_t patchSize = 7;               //!< --patch-size (image tasks)
+    std::string loraTargets = "q,v";      //!< --lora-targets
+    std::string pretrain = "supervised";  //!< --pretrain
+    uint32_t pretrainSamples = 0;         //!< --pretrain-samples (0: DefaultPretrainSamples())
+    uint32_t pretrainSteps = 600;         //!< --pretrain-steps
+    std::string cacheDir;                 //!< --cache-dir (default: tadlora::DefaultCacheDir())
+};
+
+/** @brief The exchange: who gossips when, over which network, and how messages travel. */
+struct TadLoraExchangeOptions
+{
     double linkProb = 0.1;             //!< --link-prob
     std::string topology = "complete"; //!< --topology
     std::string network = "p2p";       //!< --network
@@ -55,11 +85,19 @@ struct TadLoraConfig
     uint32_t virtualPayloadBytes = 0;  //!< --virtual-payload-bytes
     std::string sendRate = "0bps";     //!< --send-rate (UDP pacing; 0: unpaced)
     uint32_t hopLimit = 0;             //!< --hop-limit (0: the IP default)
-    // p2p
+};
+
+/** @brief Paper mode's point-to-point links (TadLoraP2pNetworkHelper). */
+struct TadLoraP2pOptions
+{
     std::string dataRate = "100Mbps"; //!< --data-rate
     double linkDelayMs = 2;           //!< --link-delay-ms
     double linkLoss = 0;              //!< --link-loss (packet error rate)
-    // wifi-adhoc
+};
+
+/** @brief The Wi-Fi ad hoc network (TadLoraWifiNetworkHelper) and its warm-up and beacons. */
+struct TadLoraWifiOptions
+{
     std::string wifiStandard = "80211a";      //!< --wifi-standard
     std::string rateControl = "constant";     //!< --rate-control
     std::string wifiMode;                     //!< --wifi-mode (default: the standard's lowest)
@@ -77,30 +115,19 @@ struct TadLoraConfig
     std::string routing = "none";             //!< --routing
     double warmupS = 10;                      //!< --warmup-s
     double beaconIntervalS = 1;               //!< --beacon-interval-s
-    // Data and model
-    std::string task = "fashion-mnist";   //!< --task
-    std::string partition = "label-skew"; //!< --partition
-    std::string dataDir;                  //!< --data-dir (default: per task, see setup.sh)
-    uint32_t testSamples = 1000;          //!< --test-samples
-    uint32_t modelWidth = 64;             //!< --model-width
-    uint32_t modelLayers = 2;             //!< --model-layers
-    uint32_t modelHeads = 4;              //!< --model-heads
-    uint32_t patchSize = 7;               //!< --patch-size (image tasks)
-    std::string loraTargets = "q,v";      //!< --lora-targets
-    std::string pretrain = "supervised";  //!< --pretrain
-    uint32_t pretrainSamples = 0;         //!< --pretrain-samples (0: DefaultPretrainSamples())
-    uint32_t pretrainSteps = 600;         //!< --pretrain-steps
-    std::string cacheDir;                 //!< --cache-dir (default: tadlora::DefaultCacheDir())
-    // Run
-    uint64_t seed = 1;                   //!< --seed
-    uint32_t evalEvery = 5;              //!< --eval-every
-    uint32_t threads = 0;                //!< --threads (0: one per core)
-    std::string out = "results/default"; //!< --out
-    bool pcap = false;                   //!< --pcap
-    bool flowMonitor = false;            //!< --flow-monitor
-    bool netanim = false;                //!< --netanim
-    bool quiet = false;                  //!< --quiet
-    bool printRho = false;               //!< --print-rho
+};
+
+/**
+ * @brief The whole configuration of one run, in one group per part that owns it; option names
+ * are given beside each field.
+ */
+struct TadLoraConfig
+{
+    TadLoraRunOptions run;           //!< size, seed, evaluation, outputs
+    TadLoraLearningOptions learning; //!< method, optimizer, data, model
+    TadLoraExchangeOptions exchange; //!< graph, network choice, protocol
+    TadLoraP2pOptions p2p;           //!< point-to-point links
+    TadLoraWifiOptions wifi;         //!< Wi-Fi ad hoc
 };
 
 /**

@@ -13,19 +13,17 @@
 namespace ns3
 {
 
-TadLoraP2pNetworkHelper::TadLoraP2pNetworkHelper(const TadLoraConfig& config)
-    : m_dataRate(config.dataRate)
-    , m_delayMs(config.linkDelayMs)
-    , m_loss(config.linkLoss)
+TadLoraP2pNetworkHelper::TadLoraP2pNetworkHelper(const TadLoraP2pOptions& options)
+    : m_options(options)
 {
 }
 
 void
-TadLoraP2pNetworkHelper::Check(const TadLoraConfig& c)
+TadLoraP2pNetworkHelper::Check(const TadLoraP2pOptions& o)
 {
-    if (DataRateValue rate; !rate.DeserializeFromString(c.dataRate, MakeDataRateChecker()))
+    if (DataRateValue rate; !rate.DeserializeFromString(o.dataRate, MakeDataRateChecker()))
     {
-        throw std::invalid_argument("--data-rate: '" + c.dataRate +
+        throw std::invalid_argument("--data-rate: '" + o.dataRate +
                                     "' is not a data rate (e.g. 100Mbps, 54Mb/s, 1Gbps)");
     }
 }
@@ -37,8 +35,8 @@ TadLoraP2pNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlor
     internet.Install(nodes);
     internet.AssignStreams(nodes, kFirstStream);
     PointToPointHelper p2p;
-    p2p.SetDeviceAttribute("DataRate", StringValue(m_dataRate));
-    p2p.SetChannelAttribute("Delay", TimeValue(Seconds(m_delayMs / 1000)));
+    p2p.SetDeviceAttribute("DataRate", StringValue(m_options.dataRate));
+    p2p.SetChannelAttribute("Delay", TimeValue(Seconds(m_options.linkDelayMs / 1000)));
     Ipv4AddressHelper addresses("10.0.0.0", "255.255.255.252");
     int64_t stream = kFirstStream + 100;
     NetDeviceContainer all;
@@ -47,10 +45,10 @@ TadLoraP2pNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlor
         NetDeviceContainer devices = p2p.Install(nodes.Get(e.u), nodes.Get(e.v));
         for (uint32_t d = 0; d < devices.GetN(); ++d)
         {
-            if (m_loss > 0)
+            if (m_options.linkLoss > 0)
             {
                 Ptr<RateErrorModel> loss = CreateObject<RateErrorModel>();
-                loss->SetAttribute("ErrorRate", DoubleValue(m_loss));
+                loss->SetAttribute("ErrorRate", DoubleValue(m_options.linkLoss));
                 loss->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
                 stream += loss->AssignStreams(stream);
                 devices.Get(d)->SetAttribute("ReceiveErrorModel", PointerValue(loss));
@@ -81,8 +79,8 @@ std::string
 TadLoraP2pNetworkHelper::Describe() const
 {
     std::ostringstream out;
-    out << "p2p: " << Devices().GetN() / 2 << " links of " << m_dataRate << ", " << m_delayMs
-        << " ms";
+    out << "p2p: " << Devices().GetN() / 2 << " links of " << m_options.dataRate << ", "
+        << m_options.linkDelayMs << " ms";
     return out.str();
 }
 

@@ -18,15 +18,15 @@ namespace ns3
 class TadLoraP2pNetworkHelper : public TadLoraNetworkHelper
 {
 public:
-    /** @param config the run's options; the p2p ones are used */
-    explicit TadLoraP2pNetworkHelper(const TadLoraConfig& config);
+    /** @param options the links' options */
+    explicit TadLoraP2pNetworkHelper(const TadLoraP2pOptions& options);
 
     /**
      * @brief Check the p2p options.
-     * @param config the run's options
+     * @param options the links' options
      * @throws std::invalid_argument naming the option and what is allowed
      */
-    static void Check(const TadLoraConfig& config);
+    static void Check(const TadLoraP2pOptions& options);
 
     Ipv4Address PeerAddress(uint32_t from, uint32_t to) const override;
     void EnablePcap(const std::string& prefix) override;
@@ -36,9 +36,7 @@ private:
     NetDeviceContainer DoInstall(NodeContainer nodes,
                                  const std::vector<tadlora::Edge>& base) override;
 
-    std::string m_dataRate;                                           //!< --data-rate
-    double m_delayMs;                                                 //!< --link-delay-ms
-    double m_loss;                                                    //!< --link-loss
+    TadLoraP2pOptions m_options;                                      //!< the links' options
     std::map<std::pair<uint32_t, uint32_t>, Ipv4Address> m_addresses; //!< (from, to) -> to's
 };
 

@@ -12,12 +12,13 @@ namespace ns3
 TadLoraScenario::TadLoraScenario(const TadLoraConfig& c, tadlora::Learner& learner,
                                  const std::vector<tadlora::Edge>& baseEdges,
                                  std::unique_ptr<TadLoraNetworkHelper> network)
-    : m_graph(std::make_shared<tadlora::GossipGraph>(c.clients, baseEdges, c.linkProb, c.seed))
+    : m_graph(std::make_shared<tadlora::GossipGraph>(c.run.clients, baseEdges, c.exchange.linkProb,
+                                                     c.run.seed))
     , m_network(network ? std::move(network) : TadLoraNetworkHelper::Create(c))
 {
     RngSeedManager::SetSeed(1);
-    RngSeedManager::SetRun(c.seed);
-    m_nodes = m_network->Install(baseEdges, c.clients);
+    RngSeedManager::SetRun(c.run.seed);
+    m_nodes = m_network->Install(baseEdges, c.run.clients);
     m_usage.Attach(m_network->Devices());
     TadLoraClientHelper clients(&learner, m_graph);
     clients.SetAttributes(c);

@@ -74,22 +74,23 @@ constexpr uint32_t kArpPendingPackets = 150;
 
 } // namespace
 
-TadLoraWifiNetworkHelper::TadLoraWifiNetworkHelper(const TadLoraConfig& config)
-    : m_config(config)
+TadLoraWifiNetworkHelper::TadLoraWifiNetworkHelper(const TadLoraWifiOptions& options)
+    : m_options(options)
 {
 }
 
 void
 TadLoraWifiNetworkHelper::Check(const TadLoraConfig& c)
 {
-    const Standard& standard = Standards().at(c.wifiStandard);
-    if (c.rateControl == "constant" && !c.wifiMode.empty() &&
-        std::find(standard.modes.begin(), standard.modes.end(), c.wifiMode) == standard.modes.end())
+    const Standard& standard = Standards().at(c.wifi.wifiStandard);
+    if (c.wifi.rateControl == "constant" && !c.wifi.wifiMode.empty() &&
+        std::find(standard.modes.begin(), standard.modes.end(), c.wifi.wifiMode) ==
+            standard.modes.end())
     {
-        throw std::invalid_argument("--wifi-mode: '" + c.wifiMode + "' is not a mode of " +
-                                    c.wifiStandard + "; one of " + Join(standard.modes));
+        throw std::invalid_argument("--wifi-mode: '" + c.wifi.wifiMode + "' is not a mode of " +
+                                    c.wifi.wifiStandard + "; one of " + Join(standard.modes));
     }
-    if (c.transport == "broadcast" && c.routing != "none")
+    if (c.exchange.transport == "broadcast" && c.wifi.routing != "none")
     {
         throw std::invalid_argument(
             "--transport: broadcast reaches one hop only; use it with --routing none");
@@ -99,22 +100,22 @@ TadLoraWifiNetworkHelper::Check(const TadLoraConfig& c)
 NetDeviceContainer
 TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlora::Edge>&)
 {
-    const TadLoraConfig& c = m_config;
-    const Standard& standard = Standards().at(c.wifiStandard);
+    const TadLoraWifiOptions& w = m_options;
+    const Standard& standard = Standards().at(w.wifiStandard);
 
     // Placement, then mobility within the same area.
-    const double side = c.areaM;
+    const double side = w.areaM;
     Ptr<PositionAllocator> positions;
-    if (c.placement == "grid")
+    if (w.placement == "grid")
     {
-        const auto columns = static_cast<uint32_t>(std::ceil(std::sqrt(double(c.clients))));
+        const auto columns = static_cast<uint32_t>(std::ceil(std::sqrt(double(nodes.GetN()))));
         const double spacing = side / columns;
         positions = CreateObjectWithAttributes<GridPositionAllocator>(
             "MinX", DoubleValue(spacing / 2), "MinY", DoubleValue(spacing / 2), "DeltaX",
             DoubleValue(spacing), "DeltaY", DoubleValue(spacing), "GridWidth",
             UintegerValue(columns), "LayoutType", StringValue("RowFirst"));
     }
-    else if (c.placement == "random-disc")
+    else if (w.placement == "random-disc")
     {
         positions = CreateObjectWithAttributes<UniformDiscPositionAllocator>(
             "rho", DoubleValue(side / 2), "X", DoubleValue(side / 2), "Y", DoubleValue(side / 2));
@@ -130,11 +131,11 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
     stream += positions->AssignStreams(stream);
     MobilityHelper mobility;
     mobility.SetPositionAllocator(positions);
-    if (c.mobility == "random-waypoint")
+    if (w.mobility == "random-waypoint")
     {
         // Waypoints are drawn like the placement (a grid's are drawn in its square).
         Ptr<PositionAllocator> waypoints = positions;
-        if (c.placement == "grid")
+        if (w.placement == "grid")
         {
             const std::string uniform =
                 "ns3::UniformRandomVariable[Min=0|Max=" + std::to_string(side) + "]";
@@ -144,17 +145,17 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
         }
         mobility.SetMobilityModel(
             "ns3::RandomWaypointMobilityModel", "Speed",
-            StringValue("ns3::ConstantRandomVariable[Constant=" + std::to_string(c.speedMps) + "]"),
+            StringValue("ns3::ConstantRandomVariable[Constant=" + std::to_string(w.speedMps) + "]"),
             "Pause",
-            StringValue("ns3::ConstantRandomVariable[Constant=" + std::to_string(c.pauseS) + "]"),
+            StringValue("ns3::ConstantRandomVariable[Constant=" + std::to_string(w.pauseS) + "]"),
             "PositionAllocator", PointerValue(waypoints));
     }
-    else if (c.mobility == "gauss-markov")
+    else if (w.mobility == "gauss-markov")
     {
         mobility.SetMobilityModel(
             "ns3::GaussMarkovMobilityModel", "Bounds", BoxValue(Box(0, side, 0, side, 0, 1)),
             "TimeStep", TimeValue(Seconds(1)), "Alpha", DoubleValue(0.85), "MeanVelocity",
-            StringValue("ns3::ConstantRandomVariable[Constant=" + std::to_string(c.speedMps) + "]"),
+            StringValue("ns3::ConstantRandomVariable[Constant=" + std::to_string(w.speedMps) + "]"),
             "MeanDirection", StringValue("ns3::UniformRandomVariable[Min=0|Max=6.283185307]"),
             "MeanPitch", StringValue("ns3::ConstantRandomVariable[Constant=0]"));
     }
@@ -168,7 +169,7 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
     // The channel: path loss, optional fading, and the PHY's transmit power.
     YansWifiChannelHelper channel;
     channel.SetPropagationDelay("ns3::ConstantSpeedPropagationDelayModel");
-    if (c.propagation == "friis")
+    if (w.propagation == "friis")
     {
         channel.AddPropagationLoss("ns3::FriisPropagationLossModel", "Frequency",
                                    DoubleValue(standard.frequencyHz));
@@ -178,12 +179,12 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
         // Free-space loss at the 1 m reference distance, for the channel's frequency.
         const double referenceLoss = 20 * std::log10(4 * M_PI * standard.frequencyHz / 299792458.0);
         channel.AddPropagationLoss("ns3::LogDistancePropagationLossModel", "Exponent",
-                                   DoubleValue(c.pathLossExponent), "ReferenceLoss",
+                                   DoubleValue(w.pathLossExponent), "ReferenceLoss",
                                    DoubleValue(referenceLoss));
     }
-    if (c.fading != "none")
+    if (w.fading != "none")
     {
-        const double m = c.fading == "rayleigh" ? 1.0 : c.nakagamiM;
+        const double m = w.fading == "rayleigh" ? 1.0 : w.nakagamiM;
         channel.AddPropagationLoss("ns3::NakagamiPropagationLossModel", "m0", DoubleValue(m), "m1",
                                    DoubleValue(m), "m2", DoubleValue(m));
     }
@@ -192,23 +193,23 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
     YansWifiPhyHelper phy;
     phy.SetChannel(wifiChannel);
     phy.Set("ChannelSettings", StringValue(standard.channelSettings));
-    phy.Set("TxPowerStart", DoubleValue(c.txPowerDbm));
-    phy.Set("TxPowerEnd", DoubleValue(c.txPowerDbm));
+    phy.Set("TxPowerStart", DoubleValue(w.txPowerDbm));
+    phy.Set("TxPowerEnd", DoubleValue(w.txPowerDbm));
 
     WifiHelper wifi;
     wifi.SetStandard(standard.standard);
     // RTS/CTS before every unicast frame, or never (ns-3's default threshold).
-    const UintegerValue rtsCts(c.rtsCts ? 0 : 65535);
-    if (c.rateControl == "constant")
+    const UintegerValue rtsCts(w.rtsCts ? 0 : 65535);
+    if (w.rateControl == "constant")
     {
-        const std::string mode = c.wifiMode.empty() ? standard.modes.front() : c.wifiMode;
+        const std::string mode = w.wifiMode.empty() ? standard.modes.front() : w.wifiMode;
         wifi.SetRemoteStationManager("ns3::ConstantRateWifiManager", "DataMode", StringValue(mode),
                                      "ControlMode", StringValue(standard.modes.front()),
                                      "RtsCtsThreshold", rtsCts);
     }
     else
     {
-        wifi.SetRemoteStationManager(c.rateControl == "minstrel" ? standard.minstrel
+        wifi.SetRemoteStationManager(w.rateControl == "minstrel" ? standard.minstrel
                                                                  : "ns3::IdealWifiManager",
                                      "RtsCtsThreshold", rtsCts);
     }
@@ -224,22 +225,22 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
     Ipv4StaticRoutingHelper staticRouting;
     Ipv4ListRoutingHelper routing;
     routing.Add(staticRouting, 0);
-    if (c.routing == "olsr")
+    if (w.routing == "olsr")
     {
         routing.Add(olsr, 10);
     }
-    else if (c.routing == "aodv")
+    else if (w.routing == "aodv")
     {
         routing.Add(aodv, 10);
     }
     internet.SetRoutingHelper(routing);
     internet.Install(nodes);
     stream += internet.AssignStreams(nodes, stream);
-    if (c.routing == "olsr")
+    if (w.routing == "olsr")
     {
         stream += olsr.AssignStreams(nodes, stream);
     }
-    else if (c.routing == "aodv")
+    else if (w.routing == "aodv")
     {
         stream += aodv.AssignStreams(nodes, stream);
     }
@@ -276,11 +277,11 @@ TadLoraWifiNetworkHelper::EnablePcap(const std::string& prefix)
 std::string
 TadLoraWifiNetworkHelper::Describe() const
 {
-    const TadLoraConfig& c = m_config;
+    const TadLoraWifiOptions& w = m_options;
     std::ostringstream out;
-    out << "wifi-adhoc: " << c.wifiStandard << " " << c.rateControl << ", " << c.txPowerDbm
-        << " dBm, " << c.propagation << (c.fading == "none" ? "" : " + " + c.fading) << ", "
-        << c.placement << " in " << c.areaM << " m, " << c.mobility << ", routing " << c.routing;
+    out << "wifi-adhoc: " << w.wifiStandard << " " << w.rateControl << ", " << w.txPowerDbm
+        << " dBm, " << w.propagation << (w.fading == "none" ? "" : " + " + w.fading) << ", "
+        << w.placement << " in " << w.areaM << " m, " << w.mobility << ", routing " << w.routing;
     return out.str();
 }
 

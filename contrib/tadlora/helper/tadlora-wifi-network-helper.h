@@ -17,11 +17,11 @@ namespace ns3
 class TadLoraWifiNetworkHelper : public TadLoraNetworkHelper
 {
 public:
-    /** @param config the run's options; the Wi-Fi ones are used */
-    explicit TadLoraWifiNetworkHelper(const TadLoraConfig& config);
+    /** @param options the Wi-Fi network's options */
+    explicit TadLoraWifiNetworkHelper(const TadLoraWifiOptions& options);
 
     /**
-     * @brief Check the Wi-Fi options.
+     * @brief Check the Wi-Fi options, and the transport against the routing.
      * @param config the run's options
      * @throws std::invalid_argument naming the option and what is allowed
      */
@@ -35,7 +35,7 @@ private:
     NetDeviceContainer DoInstall(NodeContainer nodes,
                                  const std::vector<tadlora::Edge>& base) override;
 
-    TadLoraConfig m_config;               //!< the run's options
+    TadLoraWifiOptions m_options;         //!< the Wi-Fi network's options
     std::vector<Ipv4Address> m_addresses; //!< by client
 };
 
