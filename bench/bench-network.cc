@@ -50,13 +50,13 @@ GossipRounds(benchmark::State& state, const ns3::TadLoraConfig& c)
 }
 
 ns3::TadLoraConfig
-Config(const std::string& network)
+Config(ns3::TadLoraNetwork network)
 {
     ns3::TadLoraConfig c;
     c.exchange.network = network;
     c.run.rounds = kRounds;
     c.exchange.linkProb = 0.5;
-    c.wifi.warmupS = network == "p2p" ? 0 : 2;
+    c.wifi.warmupS = network == ns3::TadLoraNetwork::P2p ? 0 : 2;
     c.wifi.rtsCts = true;
     c.wifi.areaM = 50; // every pair in reach
     return c;
@@ -65,13 +65,13 @@ Config(const std::string& network)
 void
 BM_GossipRoundP2p(benchmark::State& state)
 {
-    GossipRounds(state, Config("p2p"));
+    GossipRounds(state, Config(ns3::TadLoraNetwork::P2p));
 }
 
 void
 BM_GossipRoundWifi(benchmark::State& state)
 {
-    GossipRounds(state, Config("wifi-adhoc"));
+    GossipRounds(state, Config(ns3::TadLoraNetwork::WifiAdhoc));
 }
 
 } // namespace

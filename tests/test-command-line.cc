@@ -196,7 +196,7 @@ TEST(CommandLine, EveryClientAttributeDefaultsToItsOptionsDefault)
 {
     // In a Wi-Fi run every option of the table applies; ClientId and Port are set per node.
     ns3::TadLoraConfig defaults;
-    defaults.exchange.network = "wifi-adhoc";
+    defaults.exchange.network = ns3::TadLoraNetwork::WifiAdhoc;
     CLI::App app;
     ns3::TadLoraConfig parsed;
     ns3::AddTadLoraOptions(app, parsed);

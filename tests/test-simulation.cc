@@ -165,7 +165,7 @@ TEST(Simulation, TransportsAndVirtualPayloadsChangeTheTrafficNotTheLearning)
 {
     const ns3::TadLoraConfig udp = ShortRun("udp");
     ns3::TadLoraConfig tcp = ShortRun("tcp");
-    tcp.exchange.transport = "tcp";
+    tcp.exchange.transport = ns3::TadLoraTransportKind::Tcp;
     ns3::TadLoraConfig padded = ShortRun("padded");
     padded.exchange.virtualPayloadBytes = 100000;
     for (const auto& c : {udp, tcp, padded})

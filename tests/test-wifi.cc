@@ -32,7 +32,7 @@ ns3::TadLoraConfig
 WifiRun(const std::string& name, uint32_t clients, double areaM)
 {
     ns3::TadLoraConfig c;
-    c.exchange.network = "wifi-adhoc";
+    c.exchange.network = ns3::TadLoraNetwork::WifiAdhoc;
     c.learning.task = "synthetic";
     c.run.clients = clients;
     c.run.rounds = 4;
@@ -41,7 +41,7 @@ WifiRun(const std::string& name, uint32_t clients, double areaM)
     c.learning.switchInterval = 2;
     c.run.evalEvery = 1;
     c.learning.testSamples = 200;
-    c.wifi.placement = "grid";
+    c.wifi.placement = ns3::TadLoraPlacement::Grid;
     c.wifi.areaM = areaM;
     c.wifi.warmupS = 1;
     c.learning.pretrainSteps = test::kPretrainSteps;
@@ -148,7 +148,7 @@ TEST(Wifi, OptionalCapturesAreWritten)
 TEST(Wifi, OneBroadcastReachesEveryNeighbourInRange)
 {
     ns3::TadLoraConfig c = WifiRun("broadcast", 3, 40);
-    c.exchange.transport = "broadcast";
+    c.exchange.transport = ns3::TadLoraTransportKind::Broadcast;
     c.exchange.sendRate =
         "500kbps"; // broadcast frames are not retransmitted: pace them well below 6 Mbit/s
     ns3::TadLoraExperiment(c).Run();
@@ -177,7 +177,7 @@ TEST(Wifi, MobilityChangesTheRealizedGraphOverTime)
     fixed.wifi.rtsCts = true;
     ns3::TadLoraConfig moving = fixed;
     moving.run.out = (fs::path(test::TempDir()) / "moving").string();
-    moving.wifi.mobility = "random-waypoint";
+    moving.wifi.mobility = ns3::TadLoraMobility::RandomWaypoint;
     moving.wifi.areaM = 150;
     moving.wifi.speedMps = 15;
     moving.wifi.pauseS = 0;
@@ -206,7 +206,7 @@ TEST(Wifi, RoutingReachesTwoHopsAndTheHopLimitStopsIt)
         for (const uint32_t hopLimit : {0u, 1u})
         {
             ns3::TadLoraConfig c = WifiRun(routing + std::to_string(hopLimit), 3, 90);
-            c.wifi.routing = routing;
+            c.wifi.routing = ns3::TadLoraParseChoice<ns3::TadLoraRouting>(routing);
             c.exchange.hopLimit = hopLimit;
             c.wifi.warmupS = 10;
             c.run.rounds = 3;
@@ -223,8 +223,8 @@ TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
 {
     // Eight clients in weak, fading reach of each other: links fail in one direction only.
     ns3::TadLoraConfig c = WifiRun("asymmetric", 8, 70);
-    c.wifi.placement = "random-rect";
-    c.wifi.fading = "rayleigh";
+    c.wifi.placement = ns3::TadLoraPlacement::RandomRect;
+    c.wifi.fading = ns3::TadLoraFading::Rayleigh;
     c.run.rounds = 6;
     auto task = test::SyntheticTask();
     Federation federation(ns3::TadLoraFederationConfig(c), test::PretrainedSyntheticModel().ptr(),
@@ -309,9 +309,9 @@ TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
 TEST(Wifi, SameSeedGivesByteIdenticalTraces)
 {
     ns3::TadLoraConfig c = WifiRun("wifi-seed", 5, 60);
-    c.wifi.placement = "random-disc";
-    c.wifi.mobility = "gauss-markov";
-    c.wifi.fading = "nakagami";
-    c.wifi.rateControl = "minstrel";
+    c.wifi.placement = ns3::TadLoraPlacement::RandomDisc;
+    c.wifi.mobility = ns3::TadLoraMobility::GaussMarkov;
+    c.wifi.fading = ns3::TadLoraFading::Nakagami;
+    c.wifi.rateControl = ns3::TadLoraRateControl::Minstrel;
     test::ExpectSameSeedSameTraces(c);
 }

@@ -21,10 +21,10 @@ int
 main(int argc, char* argv[])
 {
     TadLoraConfig config;
-    config.exchange.network = "wifi-adhoc";
+    config.exchange.network = TadLoraNetwork::WifiAdhoc;
     config.run.clients = 16;
     config.exchange.topology = "grid";
-    config.wifi.placement = "grid";
+    config.wifi.placement = TadLoraPlacement::Grid;
     config.wifi.areaM = 160;
     config.exchange.linkProb = 0.5;
     config.wifi.rtsCts = true;
@@ -42,7 +42,7 @@ main(int argc, char* argv[])
     cmd.AddValue("rounds", "Communication rounds", config.run.rounds);
     cmd.AddValue("out", "Output directory", config.run.out);
     cmd.Parse(argc, argv);
-    if (config.wifi.routing != "none")
+    if (config.wifi.routing != TadLoraRouting::None)
     {
         config.wifi.warmupS = 10; // routes converge before round 0
     }

@@ -18,7 +18,7 @@ namespace
 bool
 IsWifi(const TadLoraConfig& c)
 {
-    return c.exchange.network == "wifi-adhoc";
+    return c.exchange.network == TadLoraNetwork::WifiAdhoc;
 }
 
 } // namespace
@@ -51,7 +51,8 @@ TadLoraOptionAttributes()
          [](const TadLoraConfig& c) -> V
          { return Create<UintegerValue>(c.exchange.virtualPayloadBytes); }},
         {"--transport", "Transport",
-         [](const TadLoraConfig& c) -> V { return Create<StringValue>(c.exchange.transport); }},
+         [](const TadLoraConfig& c) -> V
+         { return Create<StringValue>(TadLoraChoiceName(c.exchange.transport)); }},
         {"--hop-limit", "HopLimit",
          [](const TadLoraConfig& c) -> V { return Create<UintegerValue>(c.exchange.hopLimit); }},
         {"--send-rate", "SendRate",
@@ -62,7 +63,7 @@ TadLoraOptionAttributes()
         {"--beacon-interval-s", "BeaconInterval",
          [](const TadLoraConfig& c) -> V
          {
-             const bool beacons = IsWifi(c) && c.wifi.routing == "none";
+             const bool beacons = IsWifi(c) && c.wifi.routing == TadLoraRouting::None;
              return Create<TimeValue>(Seconds(beacons ? c.wifi.beaconIntervalS : 0.0));
          }},
     };

@@ -16,7 +16,7 @@ std::unique_ptr<TadLoraNetworkHelper>
 TadLoraNetworkHelper::Create(const TadLoraConfig& config)
 {
     Check(config);
-    if (config.exchange.network == "p2p")
+    if (config.exchange.network == TadLoraNetwork::P2p)
     {
         return std::make_unique<TadLoraP2pNetworkHelper>(config.p2p);
     }
@@ -26,7 +26,7 @@ TadLoraNetworkHelper::Create(const TadLoraConfig& config)
 void
 TadLoraNetworkHelper::Check(const TadLoraConfig& c)
 {
-    if (c.exchange.network == "p2p")
+    if (c.exchange.network == TadLoraNetwork::P2p)
     {
         TadLoraP2pNetworkHelper::Check(c.p2p);
     }

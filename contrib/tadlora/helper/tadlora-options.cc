@@ -35,7 +35,59 @@ public:
     }
 };
 
+/** @brief Declare a choice option: its spellings are checked and parsed into the enum. */
+template<typename E>
+CLI::Option*
+AddChoice(CLI::App& app, const std::string& name, E& value, const std::string& help)
+{
+    // The option keeps the text it was given (config.toml writes it back); the enum takes
+    // its parsed value.
+    return app
+        .add_option_function<std::string>(
+            name, [&value](const std::string& s) { value = TadLoraParseChoice<E>(s); }, help)
+        ->check(CLI::IsMember(TadLoraChoiceNames<E>()))
+        ->default_str(TadLoraChoiceName(value));
+}
+
+/** @brief One choice's table, defined where TadLoraChoiceNames is declared for it. */
+#define TADLORA_CHOICE(E, ...)                                    \
+    template<>                                                    \
+    const std::vector<std::string>& TadLoraChoiceNames<E>()       \
+    {                                                             \
+        static const std::vector<std::string> names{__VA_ARGS__}; \
+        return names;                                             \
+    }                                                             \
+    template E TadLoraParseChoice<E>(const std::string&)
+
 } // namespace
+
+template<typename E>
+E
+TadLoraParseChoice(const std::string& name)
+{
+    const std::vector<std::string>& names = TadLoraChoiceNames<E>();
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end())
+    {
+        std::string allowed;
+        for (const std::string& n : names)
+        {
+            allowed += (allowed.empty() ? "" : ", ") + n;
+        }
+        throw std::invalid_argument("'" + name + "' is not one of " + allowed);
+    }
+    return static_cast<E>(it - names.begin());
+}
+
+TADLORA_CHOICE(TadLoraNetwork, "p2p", "wifi-adhoc");
+TADLORA_CHOICE(TadLoraTransportKind, "udp", "broadcast", "tcp");
+TADLORA_CHOICE(TadLoraWifiStandard, "80211a", "80211g", "80211n");
+TADLORA_CHOICE(TadLoraRateControl, "constant", "minstrel", "ideal");
+TADLORA_CHOICE(TadLoraPropagation, "log-distance", "friis");
+TADLORA_CHOICE(TadLoraFading, "none", "rayleigh", "nakagami");
+TADLORA_CHOICE(TadLoraPlacement, "random-rect", "random-disc", "grid");
+TADLORA_CHOICE(TadLoraMobility, "static", "random-waypoint", "gauss-markov");
+TADLORA_CHOICE(TadLoraRouting, "none", "olsr", "aodv");
 
 void
 AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
@@ -104,11 +156,9 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--topology", c.exchange.topology,
                    "Base graph: complete, ring, grid, erdos-renyi:P, geometric:R, "
                    "small-world:K:BETA, edges:PATH, dot:PATH");
-    app.add_option("--network", c.exchange.network, "Network model")
-        ->check(CLI::IsMember({"p2p", "wifi-adhoc"}));
-    app.add_option("--transport", c.exchange.transport,
-                   "How factors travel: udp (unicast), broadcast (one-hop), tcp")
-        ->check(CLI::IsMember({"udp", "broadcast", "tcp"}));
+    AddChoice(app, "--network", c.exchange.network, "Network model");
+    AddChoice(app, "--transport", c.exchange.transport,
+              "How factors travel: udp (unicast), broadcast (one-hop), tcp");
     app.add_option("--step-time-s", c.exchange.stepTimeS, "Simulated seconds per local step")
         ->check(CLI::Range(0.0, 1e6));
     app.add_option("--round-deadline-s", c.exchange.roundDeadlineS,
@@ -138,35 +188,28 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--link-loss", c.p2p.linkLoss, "p2p: packet error rate of every link")
         ->check(CLI::Range(0.0, 1.0));
 
-    app.add_option("--wifi-standard", c.wifi.wifiStandard, "Wi-Fi: 802.11 standard")
-        ->check(CLI::IsMember({"80211a", "80211g", "80211n"}));
-    app.add_option("--rate-control", c.wifi.rateControl, "Wi-Fi: rate control")
-        ->check(CLI::IsMember({"constant", "minstrel", "ideal"}));
+    AddChoice(app, "--wifi-standard", c.wifi.wifiStandard, "Wi-Fi: 802.11 standard");
+    AddChoice(app, "--rate-control", c.wifi.rateControl, "Wi-Fi: rate control");
     app.add_option("--wifi-mode", c.wifi.wifiMode,
                    "Wi-Fi: data mode of constant rate control (default: the standard's lowest)");
     flag("--rts-cts", c.wifi.rtsCts, "Wi-Fi: RTS/CTS before every unicast frame (hidden nodes)");
     app.add_option("--tx-power-dbm", c.wifi.txPowerDbm, "Wi-Fi: transmit power")
         ->check(CLI::Range(-50.0, 50.0));
-    app.add_option("--propagation", c.wifi.propagation, "Wi-Fi: path loss model")
-        ->check(CLI::IsMember({"log-distance", "friis"}));
+    AddChoice(app, "--propagation", c.wifi.propagation, "Wi-Fi: path loss model");
     app.add_option("--path-loss-exponent", c.wifi.pathLossExponent, "Wi-Fi: log-distance exponent")
         ->check(CLI::Range(1.0, 8.0));
-    app.add_option("--fading", c.wifi.fading, "Wi-Fi: fading on top of the path loss")
-        ->check(CLI::IsMember({"none", "rayleigh", "nakagami"}));
+    AddChoice(app, "--fading", c.wifi.fading, "Wi-Fi: fading on top of the path loss");
     app.add_option("--nakagami-m", c.wifi.nakagamiM, "Wi-Fi: Nakagami shape m")
         ->check(CLI::Range(0.5, 100.0));
     app.add_option("--area-m", c.wifi.areaM, "Wi-Fi: side of the square area (diameter of a disc)")
         ->check(CLI::Range(1.0, 1e6));
-    app.add_option("--placement", c.wifi.placement, "Wi-Fi: initial placement")
-        ->check(CLI::IsMember({"random-rect", "random-disc", "grid"}));
-    app.add_option("--mobility", c.wifi.mobility, "Wi-Fi: mobility model")
-        ->check(CLI::IsMember({"static", "random-waypoint", "gauss-markov"}));
+    AddChoice(app, "--placement", c.wifi.placement, "Wi-Fi: initial placement");
+    AddChoice(app, "--mobility", c.wifi.mobility, "Wi-Fi: mobility model");
     app.add_option("--speed-mps", c.wifi.speedMps, "Wi-Fi: speed of mobile nodes")
         ->check(CLI::Range(0.0, 1000.0));
     app.add_option("--pause-s", c.wifi.pauseS, "Wi-Fi: random waypoint pause")
         ->check(CLI::Range(0.0, 1e6));
-    app.add_option("--routing", c.wifi.routing, "Wi-Fi: routing (none: one hop)")
-        ->check(CLI::IsMember({"none", "olsr", "aodv"}));
+    AddChoice(app, "--routing", c.wifi.routing, "Wi-Fi: routing (none: one hop)");
     app.add_option("--warmup-s", c.wifi.warmupS,
                    "Wi-Fi: seconds the network runs before round 0 (routing converges)")
         ->check(CLI::Range(0.0, 1e6));

@@ -5,8 +5,11 @@
 #include "tadlora-federation.h"
 
 #include <cstdint>
+#include <istream>
+#include <ostream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace CLI
@@ -22,6 +25,156 @@ class App;
 
 namespace ns3
 {
+
+/** @brief --network: paper mode's point-to-point links, or a Wi-Fi ad hoc network. */
+enum class TadLoraNetwork
+{
+    P2p,       //!< p2p
+    WifiAdhoc, //!< wifi-adhoc
+};
+
+/** @brief --transport: how factor messages travel. */
+enum class TadLoraTransportKind
+{
+    Udp,       //!< udp: unicast datagrams
+    Broadcast, //!< broadcast: one-hop datagrams
+    Tcp,       //!< tcp: a stream per neighbour
+};
+
+/** @brief --wifi-standard */
+enum class TadLoraWifiStandard
+{
+    A, //!< 80211a
+    G, //!< 80211g
+    N, //!< 80211n
+};
+
+/** @brief --rate-control */
+enum class TadLoraRateControl
+{
+    Constant, //!< constant
+    Minstrel, //!< minstrel
+    Ideal,    //!< ideal
+};
+
+/** @brief --propagation: the path loss model */
+enum class TadLoraPropagation
+{
+    LogDistance, //!< log-distance
+    Friis,       //!< friis
+};
+
+/** @brief --fading, on top of the path loss */
+enum class TadLoraFading
+{
+    None,     //!< none
+    Rayleigh, //!< rayleigh
+    Nakagami, //!< nakagami
+};
+
+/** @brief --placement: where the nodes start */
+enum class TadLoraPlacement
+{
+    RandomRect, //!< random-rect
+    RandomDisc, //!< random-disc
+    Grid,       //!< grid
+};
+
+/** @brief --mobility */
+enum class TadLoraMobility
+{
+    Static,         //!< static
+    RandomWaypoint, //!< random-waypoint
+    GaussMarkov,    //!< gauss-markov
+};
+
+/** @brief --routing */
+enum class TadLoraRouting
+{
+    None, //!< none: one hop
+    Olsr, //!< olsr
+    Aodv, //!< aodv
+};
+
+/**
+ * @brief The option values a choice enum's values are spelled as, in the enum's order: the
+ * one table per choice, for the command line, scenario files, config.toml and descriptions.
+ * Defined for the enums above.
+ */
+template<typename E>
+const std::vector<std::string>& TadLoraChoiceNames();
+template<>
+const std::vector<std::string>& TadLoraChoiceNames<TadLoraNetwork>();
+template<>
+const std::vector<std::string>& TadLoraChoiceNames<TadLoraTransportKind>();
+template<>
+const std::vector<std::string>& TadLoraChoiceNames<TadLoraWifiStandard>();
+template<>
+const std::vector<std::string>& TadLoraChoiceNames<TadLoraRateControl>();
+template<>
+const std::vector<std::string>& TadLoraChoiceNames<TadLoraPropagation>();
+template<>
+const std::vector<std::string>& TadLoraChoiceNames<TadLoraFading>();
+template<>
+const std::vector<std::string>& TadLoraChoiceNames<TadLoraPlacement>();
+template<>
+const std::vector<std::string>& TadLoraChoiceNames<TadLoraMobility>();
+template<>
+const std::vector<std::string>& TadLoraChoiceNames<TadLoraRouting>();
+
+/** @return the spelling of a choice's value */
+template<typename E>
+const std::string&
+TadLoraChoiceName(E value)
+{
+    return TadLoraChoiceNames<E>().at(static_cast<size_t>(value));
+}
+
+/**
+ * @param name an option value
+ * @return the choice's value it spells
+ * @throws std::invalid_argument naming the allowed values, when it spells none
+ */
+template<typename E>
+E TadLoraParseChoice(const std::string& name);
+
+/** @brief Whether E is one of the choice enums above (their stream operators). */
+template<typename E>
+constexpr bool kIsTadLoraChoice =
+    std::is_same_v<E, TadLoraNetwork> || std::is_same_v<E, TadLoraTransportKind> ||
+    std::is_same_v<E, TadLoraWifiStandard> || std::is_same_v<E, TadLoraRateControl> ||
+    std::is_same_v<E, TadLoraPropagation> || std::is_same_v<E, TadLoraFading> ||
+    std::is_same_v<E, TadLoraPlacement> || std::is_same_v<E, TadLoraMobility> ||
+    std::is_same_v<E, TadLoraRouting>;
+
+/** @brief Writes a choice's spelling (descriptions, ns3::CommandLine's defaults). */
+template<typename E, typename = std::enable_if_t<kIsTadLoraChoice<E>>>
+std::ostream&
+operator<<(std::ostream& os, E value)
+{
+    return os << TadLoraChoiceName(value);
+}
+
+/** @brief Reads a choice from its spelling (ns3::CommandLine::AddValue); fails the stream
+ * on any other word. */
+template<typename E, typename = std::enable_if_t<kIsTadLoraChoice<E>>>
+std::istream&
+operator>>(std::istream& is, E& value)
+{
+    std::string name;
+    if (is >> name)
+    {
+        try
+        {
+            value = TadLoraParseChoice<E>(name);
+        }
+        catch (const std::invalid_argument&)
+        {
+            is.setstate(std::ios::failbit);
+        }
+    }
+    return is;
+}
 
 /** TadLoraLearningOptions::switchInterval of `--switch-interval auto`, until a run resolves it. */
 inline constexpr uint32_t kAutoSwitchInterval = 0;
@@ -73,18 +226,18 @@ struct TadLoraLearningOptions
 /** @brief The exchange: who gossips when, over which network, and how messages travel. */
 struct TadLoraExchangeOptions
 {
-    double linkProb = 0.1;             //!< --link-prob
-    std::string topology = "complete"; //!< --topology
-    std::string network = "p2p";       //!< --network
-    std::string transport = "udp";     //!< --transport
-    double stepTimeS = 0.05;           //!< --step-time-s
-    double roundDeadlineS = 1;         //!< --round-deadline-s
-    double confirmTimeoutS = 0.2;      //!< --confirm-timeout-s
-    double exchangeJitterS = 0.01;     //!< --exchange-jitter-s
-    uint32_t fragmentSize = 1400;      //!< --fragment-size
-    uint32_t virtualPayloadBytes = 0;  //!< --virtual-payload-bytes
-    std::string sendRate = "0bps";     //!< --send-rate (UDP pacing; 0: unpaced)
-    uint32_t hopLimit = 0;             //!< --hop-limit (0: the IP default)
+    double linkProb = 0.1;                                      //!< --link-prob
+    std::string topology = "complete";                          //!< --topology
+    TadLoraNetwork network = TadLoraNetwork::P2p;               //!< --network
+    TadLoraTransportKind transport = TadLoraTransportKind::Udp; //!< --transport
+    double stepTimeS = 0.05;                                    //!< --step-time-s
+    double roundDeadlineS = 1;                                  //!< --round-deadline-s
+    double confirmTimeoutS = 0.2;                               //!< --confirm-timeout-s
+    double exchangeJitterS = 0.01;                              //!< --exchange-jitter-s
+    uint32_t fragmentSize = 1400;                               //!< --fragment-size
+    uint32_t virtualPayloadBytes = 0;                           //!< --virtual-payload-bytes
+    std::string sendRate = "0bps"; //!< --send-rate (UDP pacing; 0: unpaced)
+    uint32_t hopLimit = 0;         //!< --hop-limit (0: the IP default)
 };
 
 /** @brief Paper mode's point-to-point links (TadLoraP2pNetworkHelper). */
@@ -98,23 +251,23 @@ struct TadLoraP2pOptions
 /** @brief The Wi-Fi ad hoc network (TadLoraWifiNetworkHelper) and its warm-up and beacons. */
 struct TadLoraWifiOptions
 {
-    std::string wifiStandard = "80211a";      //!< --wifi-standard
-    std::string rateControl = "constant";     //!< --rate-control
-    std::string wifiMode;                     //!< --wifi-mode (default: the standard's lowest)
-    bool rtsCts = false;                      //!< --rts-cts
-    double txPowerDbm = 16;                   //!< --tx-power-dbm
-    std::string propagation = "log-distance"; //!< --propagation
-    double pathLossExponent = 3;              //!< --path-loss-exponent
-    std::string fading = "none";              //!< --fading
-    double nakagamiM = 1.5;                   //!< --nakagami-m
-    double areaM = 100;                       //!< --area-m
-    std::string placement = "random-rect";    //!< --placement
-    std::string mobility = "static";          //!< --mobility
-    double speedMps = 2;                      //!< --speed-mps
-    double pauseS = 2;                        //!< --pause-s
-    std::string routing = "none";             //!< --routing
-    double warmupS = 10;                      //!< --warmup-s
-    double beaconIntervalS = 1;               //!< --beacon-interval-s
+    TadLoraWifiStandard wifiStandard = TadLoraWifiStandard::A;     //!< --wifi-standard
+    TadLoraRateControl rateControl = TadLoraRateControl::Constant; //!< --rate-control
+    std::string wifiMode;   //!< --wifi-mode (default: the standard's lowest)
+    bool rtsCts = false;    //!< --rts-cts
+    double txPowerDbm = 16; //!< --tx-power-dbm
+    TadLoraPropagation propagation = TadLoraPropagation::LogDistance; //!< --propagation
+    double pathLossExponent = 3;                                      //!< --path-loss-exponent
+    TadLoraFading fading = TadLoraFading::None;                       //!< --fading
+    double nakagamiM = 1.5;                                           //!< --nakagami-m
+    double areaM = 100;                                               //!< --area-m
+    TadLoraPlacement placement = TadLoraPlacement::RandomRect;        //!< --placement
+    TadLoraMobility mobility = TadLoraMobility::Static;               //!< --mobility
+    double speedMps = 2;                                              //!< --speed-mps
+    double pauseS = 2;                                                //!< --pause-s
+    TadLoraRouting routing = TadLoraRouting::None;                    //!< --routing
+    double warmupS = 10;                                              //!< --warmup-s
+    double beaconIntervalS = 1;                                       //!< --beacon-interval-s
 };
 
 /**

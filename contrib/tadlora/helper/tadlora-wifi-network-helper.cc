@@ -30,25 +30,25 @@ struct Standard
     std::string minstrel;           //!< Minstrel's variant for the standard
 };
 
-const std::map<std::string, Standard>&
+const std::map<TadLoraWifiStandard, Standard>&
 Standards()
 {
-    static const std::map<std::string, Standard> standards{
-        {"80211a",
+    static const std::map<TadLoraWifiStandard, Standard> standards{
+        {TadLoraWifiStandard::A,
          {WIFI_STANDARD_80211a,
           "{36, 20, BAND_5GHZ, 0}",
           5.18e9,
           {"OfdmRate6Mbps", "OfdmRate9Mbps", "OfdmRate12Mbps", "OfdmRate18Mbps", "OfdmRate24Mbps",
            "OfdmRate36Mbps", "OfdmRate48Mbps", "OfdmRate54Mbps"},
           "ns3::MinstrelWifiManager"}},
-        {"80211g",
+        {TadLoraWifiStandard::G,
          {WIFI_STANDARD_80211g,
           "{1, 20, BAND_2_4GHZ, 0}",
           2.412e9,
           {"ErpOfdmRate6Mbps", "ErpOfdmRate9Mbps", "ErpOfdmRate12Mbps", "ErpOfdmRate18Mbps",
            "ErpOfdmRate24Mbps", "ErpOfdmRate36Mbps", "ErpOfdmRate48Mbps", "ErpOfdmRate54Mbps"},
           "ns3::MinstrelWifiManager"}},
-        {"80211n",
+        {TadLoraWifiStandard::N,
          {WIFI_STANDARD_80211n,
           "{36, 20, BAND_5GHZ, 0}",
           5.18e9,
@@ -83,14 +83,16 @@ void
 TadLoraWifiNetworkHelper::Check(const TadLoraConfig& c)
 {
     const Standard& standard = Standards().at(c.wifi.wifiStandard);
-    if (c.wifi.rateControl == "constant" && !c.wifi.wifiMode.empty() &&
+    if (c.wifi.rateControl == TadLoraRateControl::Constant && !c.wifi.wifiMode.empty() &&
         std::find(standard.modes.begin(), standard.modes.end(), c.wifi.wifiMode) ==
             standard.modes.end())
     {
         throw std::invalid_argument("--wifi-mode: '" + c.wifi.wifiMode + "' is not a mode of " +
-                                    c.wifi.wifiStandard + "; one of " + Join(standard.modes));
+                                    TadLoraChoiceName(c.wifi.wifiStandard) + "; one of " +
+                                    Join(standard.modes));
     }
-    if (c.exchange.transport == "broadcast" && c.wifi.routing != "none")
+    if (c.exchange.transport == TadLoraTransportKind::Broadcast &&
+        c.wifi.routing != TadLoraRouting::None)
     {
         throw std::invalid_argument(
             "--transport: broadcast reaches one hop only; use it with --routing none");
@@ -106,7 +108,7 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
     // Placement, then mobility within the same area.
     const double side = w.areaM;
     Ptr<PositionAllocator> positions;
-    if (w.placement == "grid")
+    if (w.placement == TadLoraPlacement::Grid)
     {
         const auto columns = static_cast<uint32_t>(std::ceil(std::sqrt(double(nodes.GetN()))));
         const double spacing = side / columns;
@@ -115,7 +117,7 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
             DoubleValue(spacing), "DeltaY", DoubleValue(spacing), "GridWidth",
             UintegerValue(columns), "LayoutType", StringValue("RowFirst"));
     }
-    else if (w.placement == "random-disc")
+    else if (w.placement == TadLoraPlacement::RandomDisc)
     {
         positions = CreateObjectWithAttributes<UniformDiscPositionAllocator>(
             "rho", DoubleValue(side / 2), "X", DoubleValue(side / 2), "Y", DoubleValue(side / 2));
@@ -131,11 +133,11 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
     stream += positions->AssignStreams(stream);
     MobilityHelper mobility;
     mobility.SetPositionAllocator(positions);
-    if (w.mobility == "random-waypoint")
+    if (w.mobility == TadLoraMobility::RandomWaypoint)
     {
         // Waypoints are drawn like the placement (a grid's are drawn in its square).
         Ptr<PositionAllocator> waypoints = positions;
-        if (w.placement == "grid")
+        if (w.placement == TadLoraPlacement::Grid)
         {
             const std::string uniform =
                 "ns3::UniformRandomVariable[Min=0|Max=" + std::to_string(side) + "]";
@@ -150,7 +152,7 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
             StringValue("ns3::ConstantRandomVariable[Constant=" + std::to_string(w.pauseS) + "]"),
             "PositionAllocator", PointerValue(waypoints));
     }
-    else if (w.mobility == "gauss-markov")
+    else if (w.mobility == TadLoraMobility::GaussMarkov)
     {
         mobility.SetMobilityModel(
             "ns3::GaussMarkovMobilityModel", "Bounds", BoxValue(Box(0, side, 0, side, 0, 1)),
@@ -169,7 +171,7 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
     // The channel: path loss, optional fading, and the PHY's transmit power.
     YansWifiChannelHelper channel;
     channel.SetPropagationDelay("ns3::ConstantSpeedPropagationDelayModel");
-    if (w.propagation == "friis")
+    if (w.propagation == TadLoraPropagation::Friis)
     {
         channel.AddPropagationLoss("ns3::FriisPropagationLossModel", "Frequency",
                                    DoubleValue(standard.frequencyHz));
@@ -182,9 +184,9 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
                                    DoubleValue(w.pathLossExponent), "ReferenceLoss",
                                    DoubleValue(referenceLoss));
     }
-    if (w.fading != "none")
+    if (w.fading != TadLoraFading::None)
     {
-        const double m = w.fading == "rayleigh" ? 1.0 : w.nakagamiM;
+        const double m = w.fading == TadLoraFading::Rayleigh ? 1.0 : w.nakagamiM;
         channel.AddPropagationLoss("ns3::NakagamiPropagationLossModel", "m0", DoubleValue(m), "m1",
                                    DoubleValue(m), "m2", DoubleValue(m));
     }
@@ -200,7 +202,7 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
     wifi.SetStandard(standard.standard);
     // RTS/CTS before every unicast frame, or never (ns-3's default threshold).
     const UintegerValue rtsCts(w.rtsCts ? 0 : 65535);
-    if (w.rateControl == "constant")
+    if (w.rateControl == TadLoraRateControl::Constant)
     {
         const std::string mode = w.wifiMode.empty() ? standard.modes.front() : w.wifiMode;
         wifi.SetRemoteStationManager("ns3::ConstantRateWifiManager", "DataMode", StringValue(mode),
@@ -209,8 +211,9 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
     }
     else
     {
-        wifi.SetRemoteStationManager(w.rateControl == "minstrel" ? standard.minstrel
-                                                                 : "ns3::IdealWifiManager",
+        wifi.SetRemoteStationManager(w.rateControl == TadLoraRateControl::Minstrel
+                                         ? standard.minstrel
+                                         : "ns3::IdealWifiManager",
                                      "RtsCtsThreshold", rtsCts);
     }
     WifiMacHelper mac;
@@ -225,22 +228,22 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
     Ipv4StaticRoutingHelper staticRouting;
     Ipv4ListRoutingHelper routing;
     routing.Add(staticRouting, 0);
-    if (w.routing == "olsr")
+    if (w.routing == TadLoraRouting::Olsr)
     {
         routing.Add(olsr, 10);
     }
-    else if (w.routing == "aodv")
+    else if (w.routing == TadLoraRouting::Aodv)
     {
         routing.Add(aodv, 10);
     }
     internet.SetRoutingHelper(routing);
     internet.Install(nodes);
     stream += internet.AssignStreams(nodes, stream);
-    if (w.routing == "olsr")
+    if (w.routing == TadLoraRouting::Olsr)
     {
         stream += olsr.AssignStreams(nodes, stream);
     }
-    else if (w.routing == "aodv")
+    else if (w.routing == TadLoraRouting::Aodv)
     {
         stream += aodv.AssignStreams(nodes, stream);
     }
@@ -280,7 +283,8 @@ TadLoraWifiNetworkHelper::Describe() const
     const TadLoraWifiOptions& w = m_options;
     std::ostringstream out;
     out << "wifi-adhoc: " << w.wifiStandard << " " << w.rateControl << ", " << w.txPowerDbm
-        << " dBm, " << w.propagation << (w.fading == "none" ? "" : " + " + w.fading) << ", "
+        << " dBm, " << w.propagation
+        << (w.fading == TadLoraFading::None ? "" : " + " + TadLoraChoiceName(w.fading)) << ", "
         << w.placement << " in " << w.areaM << " m, " << w.mobility << ", routing " << w.routing;
     return out.str();
 }

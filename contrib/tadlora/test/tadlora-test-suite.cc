@@ -109,7 +109,7 @@ private:
 
 /** Four clients on a ring of point-to-point links, every link active in every round. */
 TadLoraConfig
-Ring(const std::string& transport)
+Ring(TadLoraTransportKind transport)
 {
     TadLoraConfig c;
     c.run.clients = 4;
@@ -173,9 +173,10 @@ Simulate(const TadLoraConfig& c, tadlora::Learner& learner)
 class TadLoraClientRingTestCase : public TestCase
 {
 public:
-    /** @param transport udp, tcp or broadcast */
-    explicit TadLoraClientRingTestCase(const std::string& transport)
-        : TestCase("Four clients on a ring mix with Metropolis-Hastings weights over " + transport)
+    /** @param transport how factors travel */
+    explicit TadLoraClientRingTestCase(TadLoraTransportKind transport)
+        : TestCase("Four clients on a ring mix with Metropolis-Hastings weights over " +
+                   TadLoraChoiceName(transport))
         , m_transport(transport)
     {
     }
@@ -226,7 +227,7 @@ private:
         NS_TEST_EXPECT_MSG_EQ(t.rejected.size(), 0u, "messages rejected");
     }
 
-    std::string m_transport; //!< udp, tcp or broadcast
+    TadLoraTransportKind m_transport; //!< how factors travel
 };
 
 /** Deadlines end every round whatever is lost. */
@@ -241,7 +242,7 @@ public:
 private:
     void DoRun() override
     {
-        TadLoraConfig c = Ring("udp");
+        TadLoraConfig c = Ring(TadLoraTransportKind::Udp);
         c.run.rounds = 6;
         c.p2p.linkLoss = 0.3;
         StandInLearner learner(c.run.clients);
@@ -307,7 +308,8 @@ public:
     TadLoraTestSuite()
         : TestSuite("tadlora", UNIT)
     {
-        for (const char* transport : {"udp", "tcp", "broadcast"})
+        for (auto transport : {TadLoraTransportKind::Udp, TadLoraTransportKind::Tcp,
+                               TadLoraTransportKind::Broadcast})
         {
             AddTestCase(new TadLoraClientRingTestCase(transport), TestCase::QUICK);
         }
