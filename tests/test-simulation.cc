@@ -27,7 +27,7 @@ ns3::TadLoraConfig
 ShortRun(const std::string& name)
 {
     ns3::TadLoraConfig c;
-    c.learning.task = "synthetic";
+    c.learning.task = ns3::TadLoraTask::Synthetic;
     c.run.clients = 6;
     c.run.rounds = 8;
     c.learning.localSteps = 5;

@@ -33,7 +33,7 @@ WifiRun(const std::string& name, uint32_t clients, double areaM)
 {
     ns3::TadLoraConfig c;
     c.exchange.network = ns3::TadLoraNetwork::WifiAdhoc;
-    c.learning.task = "synthetic";
+    c.learning.task = ns3::TadLoraTask::Synthetic;
     c.run.clients = clients;
     c.run.rounds = 4;
     c.learning.localSteps = 3;

@@ -130,7 +130,7 @@ private:
 tadlora::TaskData
 LoadTask(const TadLoraConfig& c)
 {
-    if (c.learning.task == "synthetic")
+    if (c.learning.task == TadLoraTask::Synthetic)
     {
         // A fixed data set, like Fashion-MNIST: the run's seed varies the partition and the
         // clients' batches, not the task, so one pretrained base serves every seed.
@@ -139,7 +139,7 @@ LoadTask(const TadLoraConfig& c)
     }
     try
     {
-        if (c.learning.task == "spam-assassin")
+        if (c.learning.task == TadLoraTask::SpamAssassin)
         {
             return tadlora::LoadSpamAssassin(
                 c.learning.dataDir.empty() ? tadlora::DefaultSpamAssassinDir() : c.learning.dataDir,
@@ -266,11 +266,12 @@ TadLoraExperiment::Run()
                                     " does not divide --model-width " +
                                     std::to_string(c.learning.modelWidth));
     }
-    if (c.learning.task != "fashion-mnist" && c.learning.patchSize != tadlora::kDefaultPatchSide)
+    if (c.learning.task != TadLoraTask::FashionMnist &&
+        c.learning.patchSize != tadlora::kDefaultPatchSide)
     {
         throw std::invalid_argument("--patch-size: only image tasks (fashion-mnist) are cut "
                                     "into patches, not " +
-                                    c.learning.task);
+                                    TadLoraChoiceName(c.learning.task));
     }
     StagingDir staging(c.run.out);
 

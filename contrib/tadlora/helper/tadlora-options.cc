@@ -79,6 +79,7 @@ TadLoraParseChoice(const std::string& name)
     return static_cast<E>(it - names.begin());
 }
 
+TADLORA_CHOICE(TadLoraTask, "fashion-mnist", "synthetic", "spam-assassin");
 TADLORA_CHOICE(TadLoraNetwork, "p2p", "wifi-adhoc");
 TADLORA_CHOICE(TadLoraTransportKind, "udp", "broadcast", "tcp");
 TADLORA_CHOICE(TadLoraWifiStandard, "80211a", "80211g", "80211n");
@@ -217,8 +218,7 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
                    "Wi-Fi, one hop: neighbour-discovery beacon period (0: off)")
         ->check(CLI::Range(0.0, 1e6));
 
-    app.add_option("--task", c.learning.task, "Learning task")
-        ->check(CLI::IsMember({"fashion-mnist", "synthetic", "spam-assassin"}));
+    AddChoice(app, "--task", c.learning.task, "Learning task");
     app.add_option("--partition", c.learning.partition,
                    "Data partition: label-skew, dirichlet:ALPHA, iid");
     app.add_option("--data-dir", c.learning.dataDir,

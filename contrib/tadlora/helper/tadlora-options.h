@@ -26,6 +26,14 @@ class App;
 namespace ns3
 {
 
+/** @brief --task: what the clients learn */
+enum class TadLoraTask
+{
+    FashionMnist, //!< fashion-mnist: images
+    Synthetic,    //!< synthetic: a fixed synthetic classification set
+    SpamAssassin, //!< spam-assassin: text
+};
+
 /** @brief --network: paper mode's point-to-point links, or a Wi-Fi ad hoc network. */
 enum class TadLoraNetwork
 {
@@ -104,6 +112,8 @@ enum class TadLoraRouting
 template<typename E>
 const std::vector<std::string>& TadLoraChoiceNames();
 template<>
+const std::vector<std::string>& TadLoraChoiceNames<TadLoraTask>();
+template<>
 const std::vector<std::string>& TadLoraChoiceNames<TadLoraNetwork>();
 template<>
 const std::vector<std::string>& TadLoraChoiceNames<TadLoraTransportKind>();
@@ -141,11 +151,11 @@ E TadLoraParseChoice(const std::string& name);
 /** @brief Whether E is one of the choice enums above (their stream operators). */
 template<typename E>
 constexpr bool kIsTadLoraChoice =
-    std::is_same_v<E, TadLoraNetwork> || std::is_same_v<E, TadLoraTransportKind> ||
-    std::is_same_v<E, TadLoraWifiStandard> || std::is_same_v<E, TadLoraRateControl> ||
-    std::is_same_v<E, TadLoraPropagation> || std::is_same_v<E, TadLoraFading> ||
-    std::is_same_v<E, TadLoraPlacement> || std::is_same_v<E, TadLoraMobility> ||
-    std::is_same_v<E, TadLoraRouting>;
+    std::is_same_v<E, TadLoraTask> || std::is_same_v<E, TadLoraNetwork> ||
+    std::is_same_v<E, TadLoraTransportKind> || std::is_same_v<E, TadLoraWifiStandard> ||
+    std::is_same_v<E, TadLoraRateControl> || std::is_same_v<E, TadLoraPropagation> ||
+    std::is_same_v<E, TadLoraFading> || std::is_same_v<E, TadLoraPlacement> ||
+    std::is_same_v<E, TadLoraMobility> || std::is_same_v<E, TadLoraRouting>;
 
 /** @brief Writes a choice's spelling (descriptions, ns3::CommandLine's defaults). */
 template<typename E, typename = std::enable_if_t<kIsTadLoraChoice<E>>>
@@ -198,29 +208,29 @@ struct TadLoraRunOptions
 /** @brief Learning: the method, the optimizer, the data and the model (tadlora::Federation). */
 struct TadLoraLearningOptions
 {
-    std::string method = "tad-lora";      //!< --method
-    uint32_t localSteps = 20;             //!< --local-steps
-    uint32_t batchSize = 32;              //!< --batch-size
-    double lr = 1e-3;                     //!< --lr
-    double weightDecay = 0.01;            //!< --weight-decay
-    bool keepOptimizerState = false;      //!< --keep-optimizer-state
-    uint32_t rank = 8;                    //!< --rank
-    double alpha = 16;                    //!< --alpha
-    uint32_t switchInterval = 5;          //!< --switch-interval (kAutoSwitchInterval: auto)
-    uint32_t phaseJitter = 0;             //!< --phase-jitter
-    std::string task = "fashion-mnist";   //!< --task
-    std::string partition = "label-skew"; //!< --partition
-    std::string dataDir;                  //!< --data-dir (default: per task, see setup.sh)
-    uint32_t testSamples = 1000;          //!< --test-samples
-    uint32_t modelWidth = 64;             //!< --model-width
-    uint32_t modelLayers = 2;             //!< --model-layers
-    uint32_t modelHeads = 4;              //!< --model-heads
-    uint32_t patchSize = 7;               //!< --patch-size (image tasks)
-    std::string loraTargets = "q,v";      //!< --lora-targets
-    std::string pretrain = "supervised";  //!< --pretrain
-    uint32_t pretrainSamples = 0;         //!< --pretrain-samples (0: DefaultPretrainSamples())
-    uint32_t pretrainSteps = 600;         //!< --pretrain-steps
-    std::string cacheDir;                 //!< --cache-dir (default: tadlora::DefaultCacheDir())
+    std::string method = "tad-lora";              //!< --method
+    uint32_t localSteps = 20;                     //!< --local-steps
+    uint32_t batchSize = 32;                      //!< --batch-size
+    double lr = 1e-3;                             //!< --lr
+    double weightDecay = 0.01;                    //!< --weight-decay
+    bool keepOptimizerState = false;              //!< --keep-optimizer-state
+    uint32_t rank = 8;                            //!< --rank
+    double alpha = 16;                            //!< --alpha
+    uint32_t switchInterval = 5;                  //!< --switch-interval (kAutoSwitchInterval: auto)
+    uint32_t phaseJitter = 0;                     //!< --phase-jitter
+    TadLoraTask task = TadLoraTask::FashionMnist; //!< --task
+    std::string partition = "label-skew";         //!< --partition
+    std::string dataDir;                          //!< --data-dir (default: per task, see setup.sh)
+    uint32_t testSamples = 1000;                  //!< --test-samples
+    uint32_t modelWidth = 64;                     //!< --model-width
+    uint32_t modelLayers = 2;                     //!< --model-layers
+    uint32_t modelHeads = 4;                      //!< --model-heads
+    uint32_t patchSize = 7;                       //!< --patch-size (image tasks)
+    std::string loraTargets = "q,v";              //!< --lora-targets
+    std::string pretrain = "supervised";          //!< --pretrain
+    uint32_t pretrainSamples = 0; //!< --pretrain-samples (0: DefaultPretrainSamples())
+    uint32_t pretrainSteps = 600; //!< --pretrain-steps
+    std::string cacheDir;         //!< --cache-dir (default: tadlora::DefaultCacheDir())
 };
 
 /** @brief The exchange: who gossips when, over which network, and how messages travel. */
