@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Fragmentation, reassembly and TCP framing: pure bookkeeping, driven here as a fuzzer would.
+// Fragmentation, reassembly, TCP framing and the inbox: pure bookkeeping, driven here as a
+// fuzzer would.
 
 #include "tadlora-framing.h"
+#include "tadlora-inbox.h"
+#include "tadlora-learner.h"
 #include "tadlora-reassembler.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +14,7 @@
 #include <random>
 
 using ns3::TadLoraFragment;
+using ns3::TadLoraInbox;
 using ns3::TadLoraReassembler;
 using tadlora::FragmentHeader;
 
@@ -50,6 +54,16 @@ Add(TadLoraReassembler& reassembler, const TadLoraFragment& fragment)
                               fragment.record.end());
     body.resize(body.size() + fragment.padding, 0);
     return reassembler.Add(HeaderOf(fragment), body.data(), body.size());
+}
+
+/** Hand a fragment to an inbox as the client does, with the first round still open. */
+std::optional<TadLoraInbox::Delivery>
+Add(TadLoraInbox& inbox, const TadLoraFragment& fragment, uint64_t open)
+{
+    std::vector<uint8_t> body(fragment.record.begin() + FragmentHeader::kSize,
+                              fragment.record.end());
+    body.resize(body.size() + fragment.padding, 0);
+    return inbox.AddFragment(HeaderOf(fragment), body.data(), body.size(), open);
 }
 
 } // namespace
@@ -218,4 +232,165 @@ TEST(Framing, CutsTheRecordsAppendedWhereverTheStreamIsSplit)
         EXPECT_EQ(cut, records);
         EXPECT_TRUE(received.empty());
     }
+}
+
+namespace
+{
+
+/** The two learning calls an inbox makes: every round mixes A and B; messages decode as sent. */
+class DecodingLearner : public tadlora::Learner
+{
+public:
+    uint32_t LocalSteps() const override
+    {
+        return 1;
+    }
+
+    std::vector<tadlora::Factor> MixedFactors(uint64_t) const override
+    {
+        return {tadlora::Factor::A, tadlora::Factor::B};
+    }
+
+    tadlora::FactorMessage Decode(const std::vector<uint8_t>& bytes) override
+    {
+        return tadlora::DecodeMessage(bytes);
+    }
+
+    double Train(uint32_t, uint64_t) override
+    {
+        throw std::logic_error("an inbox does not train");
+    }
+
+    std::vector<uint8_t> Serialize(uint32_t, tadlora::Factor, uint64_t, uint32_t) override
+    {
+        throw std::logic_error("an inbox does not serialize");
+    }
+
+    void Mix(uint32_t, tadlora::Factor, double,
+             const std::vector<tadlora::WeightedFactor>&) override
+    {
+        throw std::logic_error("an inbox does not mix");
+    }
+
+    void EndRound(uint32_t, uint64_t) override
+    {
+        throw std::logic_error("an inbox does not end rounds");
+    }
+};
+
+/** A factor message from a sender of a round, with two values. */
+std::vector<uint8_t>
+FactorBytes(uint32_t sender, uint64_t round, tadlora::Factor factor)
+{
+    tadlora::MessageHeader header;
+    header.sender = sender;
+    header.round = round;
+    header.factor = factor;
+    header.shapes = {{1, 2}};
+    return tadlora::EncodeMessage(header, {1.5f, -2.0f});
+}
+
+/** Hand a message to an inbox as one fragment whose header says sender and round. */
+std::optional<TadLoraInbox::Delivery>
+Deliver(TadLoraInbox& inbox, const std::vector<uint8_t>& message, uint32_t sender, uint64_t round,
+        uint64_t open, uint32_t messageId = 0)
+{
+    const auto fragments =
+        ns3::FragmentMessage(message, Header(sender, messageId, round), 65507, 0);
+    EXPECT_EQ(fragments.size(), 1u);
+    return Add(inbox, fragments[0], open);
+}
+
+} // namespace
+
+TEST(Inbox, KeepsAWholeMessageOfAnOpenRoundAndKnowsWhenANeighboursFactorsAreIn)
+{
+    DecodingLearner learner;
+    TadLoraInbox inbox(learner);
+    const auto a = Deliver(inbox, FactorBytes(3, 4, tadlora::Factor::A), 3, 4, 4);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->verdict, TadLoraInbox::Verdict::Accepted);
+    EXPECT_EQ(a->sender, 3u);
+    EXPECT_EQ(a->round, 4u);
+    EXPECT_EQ(a->factor, tadlora::Factor::A);
+    EXPECT_FALSE(inbox.HasFactors(4, 3)); // B has not come
+    const auto b = Deliver(inbox, FactorBytes(3, 4, tadlora::Factor::B), 3, 4, 4, 1);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->factor, tadlora::Factor::B);
+    EXPECT_TRUE(inbox.HasFactors(4, 3));
+    EXPECT_FALSE(inbox.HasFactors(4, 2));
+    EXPECT_FALSE(inbox.HasFactors(5, 3));
+    EXPECT_EQ(inbox.Factor(4, tadlora::Factor::B, 3).values, (std::vector<float>{1.5f, -2.0f}));
+}
+
+TEST(Inbox, RejectsShortCorruptMismatchedAndLateMessagesAndKeepsNone)
+{
+    DecodingLearner learner;
+    TadLoraInbox inbox(learner);
+    const std::vector<uint8_t> good = FactorBytes(3, 4, tadlora::Factor::A);
+
+    // Short: the fragment says the message has 10 more bytes than it carries.
+    FragmentHeader header = Header(3, 0, 4);
+    header.index = 0;
+    header.count = 1;
+    header.messageBytes = static_cast<uint32_t>(good.size() + 10);
+    const auto shortOne = inbox.AddFragment(header, good.data(), good.size(), 4);
+    ASSERT_TRUE(shortOne);
+    EXPECT_EQ(shortOne->verdict, TadLoraInbox::Verdict::Short);
+
+    std::vector<uint8_t> flipped = good;
+    flipped[flipped.size() / 2] ^= 0x40;
+    const auto corrupt = Deliver(inbox, flipped, 3, 4, 4, 1);
+    ASSERT_TRUE(corrupt);
+    EXPECT_EQ(corrupt->verdict, TadLoraInbox::Verdict::Corrupt);
+    EXPECT_FALSE(corrupt->why.empty());
+
+    // The fragments say sender 2, or round 5; the message says sender 3 of round 4.
+    EXPECT_EQ(Deliver(inbox, good, 2, 4, 4, 2)->verdict, TadLoraInbox::Verdict::Mismatched);
+    EXPECT_EQ(Deliver(inbox, good, 3, 5, 4, 3)->verdict, TadLoraInbox::Verdict::Mismatched);
+    // Round 4 closed: the first open round is 5.
+    EXPECT_EQ(Deliver(inbox, good, 3, 4, 5, 4)->verdict, TadLoraInbox::Verdict::Late);
+
+    inbox.AddAck(4, 3);
+    const std::vector<uint8_t> b = FactorBytes(3, 4, tadlora::Factor::B);
+    EXPECT_EQ(Deliver(inbox, b, 3, 4, 4, 5)->verdict, TadLoraInbox::Verdict::Accepted);
+    EXPECT_FALSE(inbox.HasFactors(4, 3)); // no A was kept
+}
+
+TEST(Inbox, KeepsAcksAndConfirmationsByRoundUntilTheRoundIsDropped)
+{
+    DecodingLearner learner;
+    TadLoraInbox inbox(learner);
+    inbox.AddAck(4, 1);
+    inbox.AddConfirmation(4, 1, 3);
+    inbox.AddConfirmation(5, 2, 6);
+    EXPECT_TRUE(inbox.HasAck(4, 1));
+    EXPECT_FALSE(inbox.HasAck(4, 2));
+    EXPECT_FALSE(inbox.HasAck(5, 1));
+    EXPECT_EQ(inbox.Confirmation(4, 1), std::optional<uint32_t>(3));
+    EXPECT_EQ(inbox.Confirmation(5, 2), std::optional<uint32_t>(6));
+    EXPECT_FALSE(inbox.Confirmation(4, 2));
+
+    // Half a message of round 5 and a whole one of round 4, then round 4 is dropped.
+    const auto half = ns3::FragmentMessage(FactorBytes(2, 5, tadlora::Factor::A), Header(2, 9, 5),
+                                           FragmentHeader::kSize + 8, 0);
+    ASSERT_GT(half.size(), 2u);
+    EXPECT_FALSE(Add(inbox, half[0], 4));
+    Deliver(inbox, FactorBytes(1, 4, tadlora::Factor::A), 1, 4, 4);
+    Deliver(inbox, FactorBytes(1, 4, tadlora::Factor::B), 1, 4, 4, 1);
+    EXPECT_TRUE(inbox.HasFactors(4, 1));
+    inbox.DropUpTo(4);
+    EXPECT_FALSE(inbox.HasAck(4, 1));
+    EXPECT_FALSE(inbox.Confirmation(4, 1));
+    EXPECT_FALSE(inbox.HasFactors(4, 1));
+    EXPECT_EQ(inbox.Confirmation(5, 2), std::optional<uint32_t>(6));
+    // Round 5's partial message survived: its other fragments complete it.
+    std::optional<TadLoraInbox::Delivery> whole;
+    for (size_t k = 1; k < half.size(); ++k)
+    {
+        whole = Add(inbox, half[k], 5);
+    }
+    ASSERT_TRUE(whole);
+    EXPECT_EQ(whole->verdict, TadLoraInbox::Verdict::Accepted);
+    EXPECT_EQ(whole->fragments, half.size());
 }

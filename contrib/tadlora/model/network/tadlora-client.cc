@@ -140,6 +140,7 @@ TadLoraClient::Setup(tadlora::Learner* learner, std::shared_ptr<tadlora::GossipG
     m_graph = std::move(graph);
     m_barrier = std::move(barrier);
     m_barrier->Join();
+    m_inbox = std::make_unique<TadLoraInbox>(*learner);
 }
 
 void
@@ -262,27 +263,20 @@ TadLoraClient::StartExchange()
         const bool broadcast = m_transportKind == BROADCAST;
         for (size_t copy = 0; copy < (broadcast ? 1 : m_neighbours.size()); ++copy)
         {
+            const std::optional<uint32_t> to =
+                broadcast ? std::nullopt : std::optional<uint32_t>(m_neighbours[copy]);
             tadlora::FragmentHeader header;
             header.sender = m_clientId;
             header.round = m_round;
             header.messageId = m_nextMessageId++;
-            const std::vector<TadLoraFragment> fragments =
-                FragmentMessage(message, header, m_maxPayload, m_virtualPayload);
-            for (const TadLoraFragment& fragment : fragments)
+            const uint32_t fragments = m_transport->SendMessage(m_round, to, message, header,
+                                                                m_maxPayload, m_virtualPayload);
+            for (uint32_t j : m_neighbours)
             {
-                Ptr<Packet> packet = Create<Packet>(fragment.record.data(), fragment.record.size());
-                packet->AddPaddingAtEnd(fragment.padding);
-                m_transport->Send(
-                    m_round, broadcast ? std::nullopt : std::optional<uint32_t>(m_neighbours[copy]),
-                    packet, false);
-            }
-            for (size_t k = 0; k < m_neighbours.size(); ++k)
-            {
-                if (broadcast || k == copy)
+                if (!to || j == *to)
                 {
-                    m_sentTrace(TadLoraMessageEvent{m_clientId, m_neighbours[k], m_round, factor,
-                                                    header.messageId, wireBytes,
-                                                    static_cast<uint32_t>(fragments.size())});
+                    m_sentTrace(TadLoraMessageEvent{m_clientId, j, m_round, factor,
+                                                    header.messageId, wireBytes, fragments});
                 }
             }
         }
@@ -292,27 +286,13 @@ TadLoraClient::StartExchange()
 }
 
 bool
-TadLoraClient::HasAllFactors(uint64_t round, uint32_t neighbour)
+TadLoraClient::Exchanged(uint32_t neighbour) const
 {
-    const Inbox& inbox = m_inbox[round];
-    for (tadlora::Factor factor : m_learner->MixedFactors(round))
-    {
-        if (inbox.factors.count({factor, neighbour}) == 0)
-        {
-            return false;
-        }
-    }
-    return true;
+    return m_inbox->HasFactors(m_round, neighbour) && m_inbox->HasAck(m_round, neighbour);
 }
 
 bool
-TadLoraClient::Exchanged(uint32_t neighbour)
-{
-    return HasAllFactors(m_round, neighbour) && m_inbox[m_round].acks.count(neighbour) != 0;
-}
-
-bool
-TadLoraClient::IsNeighbour(uint64_t round, uint32_t peer)
+TadLoraClient::IsNeighbour(uint64_t round, uint32_t peer) const
 {
     const std::vector<uint32_t>& neighbours = m_graph->Neighbours(m_clientId, round);
     return std::binary_search(neighbours.begin(), neighbours.end(), peer);
@@ -371,7 +351,7 @@ TadLoraClient::CheckConfirm()
     }
     for (uint32_t j : m_confirmed)
     {
-        if (m_inbox[m_round].confirmations.count(j) == 0)
+        if (!m_inbox->Confirmation(m_round, j))
         {
             return;
         }
@@ -384,7 +364,6 @@ void
 TadLoraClient::FinishRound()
 {
     NS_LOG_FUNCTION(this << m_round);
-    Inbox& inbox = m_inbox[m_round];
     const auto degree = static_cast<uint32_t>(m_confirmed.size());
     for (tadlora::Factor factor : m_learner->MixedFactors(m_round))
     {
@@ -392,13 +371,13 @@ TadLoraClient::FinishRound()
         std::vector<tadlora::WeightedFactor> neighbours;
         for (uint32_t j : m_confirmed)
         {
-            const auto confirmation = inbox.confirmations.find(j);
-            if (confirmation == inbox.confirmations.end())
+            const std::optional<uint32_t> confirmation = m_inbox->Confirmation(m_round, j);
+            if (!confirmation)
             {
                 continue; // the link is confirmed on this side only: not mixed here
             }
-            const double w = tadlora::MetropolisHastingsWeight(degree, confirmation->second);
-            neighbours.push_back({w, &inbox.factors.at({factor, j})});
+            const double w = tadlora::MetropolisHastingsWeight(degree, *confirmation);
+            neighbours.push_back({w, &m_inbox->Factor(m_round, factor, j)});
             mix.weights.emplace_back(j, w);
             mix.selfWeight -= w;
         }
@@ -407,8 +386,7 @@ TadLoraClient::FinishRound()
     }
     m_learner->EndRound(m_clientId, m_round);
     // Whatever belongs to this round or earlier is stale now.
-    m_inbox.erase(m_inbox.begin(), m_inbox.upper_bound(m_round));
-    m_reassembler.DropUpTo(m_round);
+    m_inbox->DropUpTo(m_round);
     m_transport->DropUpTo(m_round);
     m_roundTrace(m_clientId, m_round, m_trainLoss);
     if (++m_round < m_rounds)
@@ -476,55 +454,31 @@ TadLoraClient::HandleFragment(const std::vector<uint8_t>& record)
         return;
     }
     m_fragmentTrace(header.sender, m_clientId, header.messageId);
-    std::optional<TadLoraReassembler::Message> message =
-        m_reassembler.Add(header, record.data() + tadlora::FragmentHeader::kSize,
-                          record.size() - tadlora::FragmentHeader::kSize);
-    if (message)
+    // The current round takes factors until its exchange ends.
+    const uint64_t open = m_phase == Phase::Confirm ? m_round + 1 : m_round;
+    const std::optional<TadLoraInbox::Delivery> delivery =
+        m_inbox->AddFragment(header, record.data() + tadlora::FragmentHeader::kSize,
+                             record.size() - tadlora::FragmentHeader::kSize, open);
+    if (!delivery)
     {
-        Deliver(std::move(*message));
+        return;
     }
-}
-
-void
-TadLoraClient::Deliver(TadLoraReassembler::Message m)
-{
-    TadLoraMessageEvent event{m.sender,    m_clientId,  m.round,    tadlora::Factor::A,
-                              m.messageId, m.wireBytes, m.fragments};
-    if (!m.complete)
+    const TadLoraMessageEvent event{delivery->sender,   m_clientId,          delivery->round,
+                                    delivery->factor,   delivery->messageId, delivery->wireBytes,
+                                    delivery->fragments};
+    if (delivery->verdict != TadLoraInbox::Verdict::Accepted)
     {
-        NS_LOG_WARN("client " << m_clientId << ": a message from " << m.sender << " is short");
+        NS_LOG_LOGIC("client " << m_clientId << ": rejected a message from " << delivery->sender
+                               << " " << delivery->why);
         m_rejectedTrace(event);
         return;
     }
-    tadlora::FactorMessage decoded;
-    try
-    {
-        decoded = m_learner->Decode(m.bytes);
-    }
-    catch (const tadlora::MessageError& e)
-    {
-        NS_LOG_WARN("client " << m_clientId << ": rejected a message from " << m.sender << ": "
-                              << e.what());
-        m_rejectedTrace(event);
-        return;
-    }
-    const tadlora::Factor factor = decoded.header.factor;
-    const uint64_t round = decoded.header.round;
-    event.factor = factor;
-    // A message of the current round counts only until its exchange ends.
-    const bool late = round < m_round || (round == m_round && m_phase == Phase::Confirm);
-    if (late || round != m.round || decoded.header.sender != m.sender)
-    {
-        m_rejectedTrace(event);
-        return;
-    }
-    m_inbox[round].factors[{factor, m.sender}] = std::move(decoded);
     m_receivedTrace(event);
-    if (HasAllFactors(round, m.sender))
+    if (m_inbox->HasFactors(delivery->round, delivery->sender))
     {
-        SendControl(tadlora::RecordKind::Ack, round, m.sender, 0);
+        SendControl(tadlora::RecordKind::Ack, delivery->round, delivery->sender, 0);
     }
-    if (round == m_round)
+    if (delivery->round == m_round)
     {
         CheckExchange();
     }
@@ -543,14 +497,13 @@ TadLoraClient::HandleControl(const std::vector<uint8_t>& record)
     {
         return;
     }
-    Inbox& inbox = m_inbox[control.round];
     if (control.kind == tadlora::RecordKind::Ack)
     {
-        inbox.acks.insert(control.sender);
+        m_inbox->AddAck(control.round, control.sender);
     }
     else
     {
-        inbox.confirmations[control.sender] = control.degree;
+        m_inbox->AddConfirmation(control.round, control.sender, control.degree);
     }
     if (control.round == m_round)
     {

@@ -3,9 +3,9 @@
 #define TADLORA_CLIENT_H
 
 #include "tadlora-discovery.h"
+#include "tadlora-inbox.h"
 #include "tadlora-message.h"
 #include "tadlora-method.h"
-#include "tadlora-reassembler.h"
 #include "tadlora-round-barrier.h"
 #include "tadlora-transport.h"
 
@@ -21,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <utility>
 #include <vector>
 
@@ -84,7 +83,8 @@ struct TadLoraMixEvent
  *    stochasticity, and the FactorMixed trace shows it.
  * The client owns no tensors: the learning side (a tadlora::Learner, tadlora::Federation in a
  * run) trains, serializes, decodes and mixes. The client keeps the round's state machine;
- * records travel by a TadLoraTransport, fragments are reassembled by a TadLoraReassembler,
+ * records travel by a TadLoraTransport, what comes in is reassembled, checked and kept by round
+ * in a TadLoraInbox,
  * neighbours are discovered by a TadLoraDiscovery, and rounds start together at a
  * TadLoraRoundBarrier.
  */
@@ -151,15 +151,6 @@ private:
         Confirm,
     };
 
-    /** @brief What has come from the neighbours for one round. */
-    struct Inbox
-    {
-        /** (factor, sender) -> the whole, checked message */
-        std::map<std::pair<tadlora::Factor, uint32_t>, tadlora::FactorMessage> factors;
-        std::set<uint32_t> acks;                    //!< neighbours holding all our factors
-        std::map<uint32_t, uint32_t> confirmations; //!< neighbour -> its confirmed degree
-    };
-
     /** @brief Train the round's K steps and schedule the exchange. */
     void StartRound();
     /** @brief Send the round's mixed factors to the round's neighbours. */
@@ -173,20 +164,16 @@ private:
     /** @brief Mix, report, and start the next round. */
     void FinishRound();
 
-    /** @return whether every factor of the round from a neighbour is in the inbox */
-    bool HasAllFactors(uint64_t round, uint32_t neighbour);
     /** @return whether a neighbour's factors and its ack of ours are in for this round */
-    bool Exchanged(uint32_t neighbour);
+    bool Exchanged(uint32_t neighbour) const;
     /** @return whether a neighbour is in the round's intended graph */
-    bool IsNeighbour(uint64_t round, uint32_t peer);
+    bool IsNeighbour(uint64_t round, uint32_t peer) const;
     /** @brief Take one received record (a datagram, or a record cut from a TCP stream). */
     void HandleRecord(const std::vector<uint8_t>& record);
-    /** @brief Take a fragment; deliver the message once whole. */
+    /** @brief Take a fragment; once its message is whole, trace it and acknowledge the round. */
     void HandleFragment(const std::vector<uint8_t>& record);
     /** @brief Take an acknowledgement, a confirmation or a beacon. */
     void HandleControl(const std::vector<uint8_t>& record);
-    /** @brief Take a reassembled message: check it, keep it, acknowledge the round's set. */
-    void Deliver(TadLoraReassembler::Message message);
     /** @brief Send a control record to a neighbour, ahead of waiting fragments. */
     void SendControl(tadlora::RecordKind kind, uint64_t round, uint32_t peer, uint32_t degree);
     void HandleRead(Ptr<Socket> socket); //!< UDP datagrams
@@ -214,7 +201,7 @@ private:
     Ptr<Socket> m_socket;                           //!< UDP: records (unless TCP) and beacons
     std::unique_ptr<TadLoraTransport> m_transport;  //!< carries the records
     std::unique_ptr<TadLoraDiscovery> m_discovery;  //!< who is in reach
-    TadLoraReassembler m_reassembler;               //!< messages coming in, by fragments
+    std::unique_ptr<TadLoraInbox> m_inbox;          //!< what came, by round
     Ptr<UniformRandomVariable> m_jitter;            //!< exchange jitter and beacon times
 
     uint64_t m_round;                   //!< current round
@@ -225,7 +212,6 @@ private:
     std::vector<uint32_t> m_confirmed;  //!< neighbours whose factors and ack came in time
     EventId m_event;                    //!< the round's next scheduled step
     uint32_t m_nextMessageId;           //!< id of the next message sent
-    std::map<uint64_t, Inbox> m_inbox;  //!< by round, the current one and later ones
 
     TracedCallback<const TadLoraMessageEvent&> m_sentTrace;       //!< a factor message sent
     TracedCallback<uint32_t, uint32_t, uint32_t> m_fragmentTrace; //!< a fragment received

@@ -2,6 +2,8 @@
 #ifndef TADLORA_TRANSPORT_H
 #define TADLORA_TRANSPORT_H
 
+#include "tadlora-message.h"
+
 #include "ns3/address.h"
 #include "ns3/callback.h"
 #include "ns3/ptr.h"
@@ -42,6 +44,20 @@ public:
      */
     virtual void Send(uint64_t round, std::optional<uint32_t> peer, Ptr<Packet> record,
                       bool control) = 0;
+
+    /**
+     * @brief Send a factor message as fragment records (FragmentMessage), padded to wireBytes.
+     * @param round the round it belongs to
+     * @param peer the neighbour it is for, or none for every node in reach (datagrams only)
+     * @param message the encoded message
+     * @param header the fragments' common fields: sender, messageId and round
+     * @param maxRecord bytes of one record, its header included
+     * @param wireBytes bytes the message occupies on the wire, if more than its size
+     * @return the fragments it took
+     */
+    uint32_t SendMessage(uint64_t round, std::optional<uint32_t> peer,
+                         const std::vector<uint8_t>& message, const tadlora::FragmentHeader& header,
+                         uint32_t maxRecord, uint32_t wireBytes);
 
     /**
      * @brief Drop the records still waiting to be sent that belong to a round up to this one.
