@@ -224,7 +224,7 @@ MixThroughMessages(Federation& federation, uint64_t round)
         std::vector<FactorMessage> messages;
         for (uint32_t i = 0; i < kClients; ++i)
         {
-            messages.push_back(federation.Decode(federation.Serialize(i, f, round, 2)));
+            messages.push_back(federation.Decode(federation.Serialize(i, f, round)));
         }
         for (uint32_t i = 0; i < kClients; ++i)
         {
@@ -317,7 +317,7 @@ TEST(BatchedTraining, ARoundIsOnePassWhenEveryClientHasEndedThePreviousOne)
     Federation federation(Config("lora", false, 0), test::PretrainedSyntheticModel().ptr(), task,
                           shards);
     federation.Train(0, 0);
-    const FactorMessage message = federation.Decode(federation.Serialize(0, Factor::A, 0, 1));
+    const FactorMessage message = federation.Decode(federation.Serialize(0, Factor::A, 0));
     EXPECT_THROW(federation.Mix(3, Factor::A, 0.5, {{0.5, &message}}), std::logic_error);
     EXPECT_THROW(federation.Train(3, 1), std::logic_error);
     // Once a client has taken its result, it is its own again.

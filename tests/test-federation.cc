@@ -64,15 +64,13 @@ Average(const Federation& federation, Factor factor)
 void
 MixAll(Federation& federation, uint64_t round, const std::vector<Edge>& active)
 {
-    const std::vector<uint32_t> degree = Degrees(active, federation.Clients());
     const MixingMatrix w = MetropolisHastings(federation.Clients(), active);
     for (Factor factor : federation.GetMethod().Plan(round).MixedFactors())
     {
         std::vector<FactorMessage> messages;
         for (uint32_t j = 0; j < federation.Clients(); ++j)
         {
-            messages.push_back(
-                federation.Decode(federation.Serialize(j, factor, round, degree[j])));
+            messages.push_back(federation.Decode(federation.Serialize(j, factor, round)));
         }
         for (uint32_t i = 0; i < federation.Clients(); ++i)
         {
@@ -267,7 +265,7 @@ TEST(Federation, AMessageOfAnotherShapeIsRefused)
     header.shapes = {{2, 2}};
     EXPECT_THROW(federation->Decode(EncodeMessage(header, {1, 2, 3, 4})), MessageError);
     // A message of the model's own shapes but the other factor's is refused by Mix.
-    const FactorMessage a = federation->Decode(federation->Serialize(1, Factor::A, 0, 1));
+    const FactorMessage a = federation->Decode(federation->Serialize(1, Factor::A, 0));
     EXPECT_THROW(federation->Mix(0, Factor::B, 0.5, {{0.5, &a}}), std::logic_error);
 }
 

@@ -4,6 +4,7 @@
 #include "tadlora-message.h"
 
 #include <gtest/gtest.h>
+#include <libdeflate.h>
 
 using namespace tadlora;
 
@@ -17,7 +18,6 @@ SampleHeader()
     header.sender = 7;
     header.round = 123456789012ULL;
     header.factor = Factor::B;
-    header.senderDegree = 4;
     header.shapes = {{3, 2}, {1, 4}};
     return header;
 }
@@ -33,14 +33,40 @@ SampleValues()
 TEST(Message, RoundTripsHeaderAndValuesExactly)
 {
     const std::vector<uint8_t> bytes = EncodeMessage(SampleHeader(), SampleValues());
-    EXPECT_EQ(bytes.size(), 4u + 2 + 1 + 1 + 4 + 8 + 4 + 4 + 2 * 8 + 10 * 4 + 4);
+    // magic, version, dtype, factor, sender, round, layers, shapes, values, CRC-32
+    EXPECT_EQ(bytes.size(), 4u + 2 + 1 + 1 + 4 + 8 + 4 + 2 * 8 + 10 * 4 + 4);
     const FactorMessage decoded = DecodeMessage(bytes);
     EXPECT_EQ(decoded.header.sender, 7u);
     EXPECT_EQ(decoded.header.round, 123456789012ULL);
     EXPECT_EQ(decoded.header.factor, Factor::B);
-    EXPECT_EQ(decoded.header.senderDegree, 4u);
     EXPECT_EQ(decoded.header.shapes, SampleHeader().shapes);
     EXPECT_EQ(decoded.values, SampleValues());
+}
+
+TEST(Message, AnotherVersionIsRejectedEvenWithAValidChecksum)
+{
+    std::vector<uint8_t> bytes = EncodeMessage(SampleHeader(), SampleValues());
+    ASSERT_EQ(bytes[4], MessageHeader::kVersion); // little-endian, after the 4-byte magic
+    bytes[4] = 1;                                 // version 1 carried the sender's degree
+    const size_t body = bytes.size() - 4;
+    const uint32_t crc = libdeflate_crc32(0, bytes.data(), body);
+    for (size_t k = 0; k < 4; ++k)
+    {
+        bytes[body + k] = static_cast<uint8_t>(crc >> (8 * k));
+    }
+    EXPECT_THROW(
+        {
+            try
+            {
+                DecodeMessage(bytes);
+            }
+            catch (const MessageError& e)
+            {
+                EXPECT_STREQ(e.what(), "factor message of an unknown version");
+                throw;
+            }
+        },
+        MessageError);
 }
 
 TEST(Message, EveryFlippedByteIsRejected)

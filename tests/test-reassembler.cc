@@ -261,7 +261,7 @@ public:
         throw std::logic_error("an inbox does not train");
     }
 
-    std::vector<uint8_t> Serialize(uint32_t, tadlora::Factor, uint64_t, uint32_t) override
+    std::vector<uint8_t> Serialize(uint32_t, tadlora::Factor, uint64_t) override
     {
         throw std::logic_error("an inbox does not serialize");
     }

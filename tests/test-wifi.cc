@@ -221,86 +221,92 @@ TEST(Wifi, RoutingReachesTwoHopsAndTheHopLimitStopsIt)
 
 TEST(Wifi, AsymmetricLossNeverMovesTheAverageMoreThanTheReportedDeviationAllows)
 {
-    // Eight clients in weak, fading reach of each other: links fail in one direction only.
-    ns3::TadLoraConfig c = WifiRun("asymmetric", 8, 70);
-    c.wifi.placement = ns3::TadLoraPlacement::RandomRect;
-    c.wifi.fading = ns3::TadLoraFading::Rayleigh;
-    c.run.rounds = 6;
-    auto task = test::SyntheticTask();
-    Federation federation(ns3::TadLoraFederationConfig(c), test::PretrainedSyntheticModel().ptr(),
-                          task,
-                          Partition(LabelsOf(task->train), task->train.numClasses, c.run.clients,
-                                    c.learning.partition, c.run.seed));
-    ns3::TadLoraScenario scenario(c, federation,
-                                  MakeBaseGraph(c.exchange.topology, c.run.clients, c.run.seed));
-    ns3::ApplicationContainer& apps = scenario.Clients();
-
-    // Each client's factors before its mix (when it sends them) and after (at round end), and
-    // the column sums of the realized W_t.
-    using Values = std::map<Factor, std::vector<float>>;
-    std::map<uint64_t, std::map<uint32_t, Values>> before;
-    std::map<uint64_t, std::map<uint32_t, Values>> after;
-    std::map<std::pair<uint64_t, Factor>, std::vector<double>> columnSums;
-    auto snapshot = [&federation](uint32_t client)
-    {
-        return Values{{Factor::A, federation.FactorValues(client, Factor::A)},
-                      {Factor::B, federation.FactorValues(client, Factor::B)}};
-    };
-    auto onSent = [&](const ns3::TadLoraMessageEvent& e)
-    { before[e.round].try_emplace(e.sender, snapshot(e.sender)); };
-    auto onMixed = [&](const ns3::TadLoraMixEvent& e)
-    {
-        auto& sums = columnSums.try_emplace({e.round, e.factor}, c.run.clients, 0.0).first->second;
-        sums[e.client] += e.selfWeight;
-        for (const auto& [j, w] : e.weights)
-        {
-            sums[j] += w;
-        }
-    };
-    auto onRound = [&](uint32_t client, uint64_t round, double)
-    {
-        after[round][client] = snapshot(client);
-        before[round].try_emplace(client, after[round][client]); // no neighbour: no mix
-    };
-    for (uint32_t i = 0; i < apps.GetN(); ++i)
-    {
-        apps.Get(i)->TraceConnectWithoutContext(
-            "FactorSent", ns3::Callback<void, const ns3::TadLoraMessageEvent&>(onSent));
-        apps.Get(i)->TraceConnectWithoutContext(
-            "FactorMixed", ns3::Callback<void, const ns3::TadLoraMixEvent&>(onMixed));
-        apps.Get(i)->TraceConnectWithoutContext(
-            "RoundCompleted", ns3::Callback<void, uint32_t, uint64_t, double>(onRound));
-    }
-    apps.Start(ns3::Seconds(0));
-    ns3::Simulator::Run();
-    ns3::Simulator::Destroy();
-
-    // The clients' average moves by (1/m) sum_j (c_j - 1) x_j, c_j being W_t's column sums:
-    // at most (1/m) sum_j |c_j - 1| |x_j| in each element.
-    ASSERT_EQ(after.size(), c.run.rounds);
+    // Eight clients in weak, fading reach of each other: links fail in one direction only,
+    // on some seeds; the first seeds are tried until one shows a one-sided link.
     double worstDeviation = 0;
-    for (const auto& [key, sums] : columnSums)
+    for (uint32_t seed = 1; seed <= 10 && worstDeviation == 0; ++seed)
     {
-        const auto& [round, factor] = key;
-        const size_t n = before.at(round).at(0).at(factor).size();
-        for (size_t k = 0; k < n; ++k)
+        ns3::TadLoraConfig c = WifiRun("asymmetric", 8, 70);
+        c.run.seed = seed;
+        c.wifi.placement = ns3::TadLoraPlacement::RandomRect;
+        c.wifi.fading = ns3::TadLoraFading::Rayleigh;
+        c.run.rounds = 6;
+        auto task = test::SyntheticTask();
+        Federation federation(ns3::TadLoraFederationConfig(c),
+                              test::PretrainedSyntheticModel().ptr(), task,
+                              Partition(LabelsOf(task->train), task->train.numClasses,
+                                        c.run.clients, c.learning.partition, c.run.seed));
+        ns3::TadLoraScenario scenario(
+            c, federation, MakeBaseGraph(c.exchange.topology, c.run.clients, c.run.seed));
+        ns3::ApplicationContainer& apps = scenario.Clients();
+
+        // Each client's factors before its mix (when it sends them) and after (at round end), and
+        // the column sums of the realized W_t.
+        using Values = std::map<Factor, std::vector<float>>;
+        std::map<uint64_t, std::map<uint32_t, Values>> before;
+        std::map<uint64_t, std::map<uint32_t, Values>> after;
+        std::map<std::pair<uint64_t, Factor>, std::vector<double>> columnSums;
+        auto snapshot = [&federation](uint32_t client)
         {
-            double shift = 0;
-            double predicted = 0;
-            double bound = 0;
-            for (uint32_t j = 0; j < c.run.clients; ++j)
+            return Values{{Factor::A, federation.FactorValues(client, Factor::A)},
+                          {Factor::B, federation.FactorValues(client, Factor::B)}};
+        };
+        auto onSent = [&](const ns3::TadLoraMessageEvent& e)
+        { before[e.round].try_emplace(e.sender, snapshot(e.sender)); };
+        auto onMixed = [&](const ns3::TadLoraMixEvent& e)
+        {
+            auto& sums =
+                columnSums.try_emplace({e.round, e.factor}, c.run.clients, 0.0).first->second;
+            sums[e.client] += e.selfWeight;
+            for (const auto& [j, w] : e.weights)
             {
-                const double x = before[round][j][factor][k];
-                shift += (after[round][j][factor][k] - x) / c.run.clients;
-                predicted += (sums[j] - 1) * x / c.run.clients;
-                bound += std::abs(sums[j] - 1) * std::abs(x) / c.run.clients;
+                sums[j] += w;
             }
-            ASSERT_NEAR(shift, predicted, 1e-6) << "round " << round << " element " << k;
-            ASSERT_LE(std::abs(shift), bound + 1e-6) << "round " << round << " element " << k;
-        }
-        for (double s : sums)
+        };
+        auto onRound = [&](uint32_t client, uint64_t round, double)
         {
-            worstDeviation = std::max(worstDeviation, std::abs(s - 1));
+            after[round][client] = snapshot(client);
+            before[round].try_emplace(client, after[round][client]); // no neighbour: no mix
+        };
+        for (uint32_t i = 0; i < apps.GetN(); ++i)
+        {
+            apps.Get(i)->TraceConnectWithoutContext(
+                "FactorSent", ns3::Callback<void, const ns3::TadLoraMessageEvent&>(onSent));
+            apps.Get(i)->TraceConnectWithoutContext(
+                "FactorMixed", ns3::Callback<void, const ns3::TadLoraMixEvent&>(onMixed));
+            apps.Get(i)->TraceConnectWithoutContext(
+                "RoundCompleted", ns3::Callback<void, uint32_t, uint64_t, double>(onRound));
+        }
+        apps.Start(ns3::Seconds(0));
+        ns3::Simulator::Run();
+        ns3::Simulator::Destroy();
+
+        // The clients' average moves by (1/m) sum_j (c_j - 1) x_j, c_j being W_t's column sums:
+        // at most (1/m) sum_j |c_j - 1| |x_j| in each element.
+        ASSERT_EQ(after.size(), c.run.rounds);
+        for (const auto& [key, sums] : columnSums)
+        {
+            const auto& [round, factor] = key;
+            const size_t n = before.at(round).at(0).at(factor).size();
+            for (size_t k = 0; k < n; ++k)
+            {
+                double shift = 0;
+                double predicted = 0;
+                double bound = 0;
+                for (uint32_t j = 0; j < c.run.clients; ++j)
+                {
+                    const double x = before[round][j][factor][k];
+                    shift += (after[round][j][factor][k] - x) / c.run.clients;
+                    predicted += (sums[j] - 1) * x / c.run.clients;
+                    bound += std::abs(sums[j] - 1) * std::abs(x) / c.run.clients;
+                }
+                ASSERT_NEAR(shift, predicted, 1e-6) << "round " << round << " element " << k;
+                ASSERT_LE(std::abs(shift), bound + 1e-6) << "round " << round << " element " << k;
+            }
+            for (double s : sums)
+            {
+                worstDeviation = std::max(worstDeviation, std::abs(s - 1));
+            }
         }
     }
     EXPECT_GT(worstDeviation, 0.0) << "no one-sided link: the test proves nothing";

@@ -52,14 +52,12 @@ public:
         return 0.5;
     }
 
-    std::vector<uint8_t> Serialize(uint32_t client, Factor factor, uint64_t round,
-                                   uint32_t degree) override
+    std::vector<uint8_t> Serialize(uint32_t client, Factor factor, uint64_t round) override
     {
         tadlora::MessageHeader header;
         header.sender = client;
         header.round = round;
         header.factor = factor;
-        header.senderDegree = degree;
         header.shapes = {{1, static_cast<uint32_t>(m_values[factor][client].size())}};
         return tadlora::EncodeMessage(header, m_values[factor][client]);
     }

@@ -198,14 +198,13 @@ Federation::MixedFactors(uint64_t round) const
 }
 
 std::vector<uint8_t>
-Federation::Serialize(uint32_t client, Factor factor, uint64_t round, uint32_t degree)
+Federation::Serialize(uint32_t client, Factor factor, uint64_t round)
 {
     const auto start = std::chrono::steady_clock::now();
     MessageHeader header;
     header.sender = client;
     header.round = round;
     header.factor = factor;
-    header.senderDegree = degree;
     header.shapes = m_impl->factors.Shapes(factor);
     auto message = EncodeMessage(header, FactorValues(client, factor));
     m_impl->exchangeSeconds +=

@@ -112,8 +112,7 @@ public:
 
     uint32_t LocalSteps() const override;
     std::vector<Factor> MixedFactors(uint64_t round) const override;
-    std::vector<uint8_t> Serialize(uint32_t client, Factor factor, uint64_t round,
-                                   uint32_t degree) override;
+    std::vector<uint8_t> Serialize(uint32_t client, Factor factor, uint64_t round) override;
     /** @copydoc Learner::Decode */
     FactorMessage Decode(const std::vector<uint8_t>& bytes) override;
     /**

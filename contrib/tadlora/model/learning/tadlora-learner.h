@@ -53,11 +53,9 @@ public:
      * @param client the sender
      * @param factor the factor
      * @param round the round, stamped in the header
-     * @param degree the sender's degree in the round's graph, stamped in the header
      * @return the encoded message
      */
-    virtual std::vector<uint8_t> Serialize(uint32_t client, Factor factor, uint64_t round,
-                                           uint32_t degree) = 0;
+    virtual std::vector<uint8_t> Serialize(uint32_t client, Factor factor, uint64_t round) = 0;
 
     /**
      * @brief Check and decode a received message, once, where it enters the client.

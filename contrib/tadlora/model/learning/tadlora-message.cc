@@ -120,7 +120,6 @@ EncodeMessage(const MessageHeader& header, const std::vector<float>& values)
     w.Put<uint8_t>(static_cast<uint8_t>(header.factor));
     w.Put<uint32_t>(header.sender);
     w.Put<uint64_t>(header.round);
-    w.Put<uint32_t>(header.senderDegree);
     w.Put<uint32_t>(static_cast<uint32_t>(header.shapes.size()));
     for (const auto& [rows, cols] : header.shapes)
     {
@@ -167,7 +166,6 @@ DecodeMessage(const std::vector<uint8_t>& bytes)
     decoded.header.factor = static_cast<Factor>(factor);
     decoded.header.sender = r.Get<uint32_t>();
     decoded.header.round = r.Get<uint64_t>();
-    decoded.header.senderDegree = r.Get<uint32_t>();
     const uint32_t layers = r.Get<uint32_t>();
     if (layers > (bodyEnd - r.Position()) / 8)
     {

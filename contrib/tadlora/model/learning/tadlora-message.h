@@ -31,12 +31,11 @@ public:
 /** @brief What a factor message says about itself. */
 struct MessageHeader
 {
-    static constexpr uint16_t kVersion = 1; //!< current wire version
+    static constexpr uint16_t kVersion = 2; //!< current wire version (2: no sender degree)
 
     uint32_t sender = 0;       //!< sending client
     uint64_t round = 0;        //!< round the factor was trained in
     Factor factor = Factor::A; //!< which factor
-    uint32_t senderDegree = 0; //!< sender's degree in the round's intended graph (for weights)
     /** rows and columns of each adapted layer's tensor, in the model's layer order */
     std::vector<std::pair<uint32_t, uint32_t>> shapes;
 

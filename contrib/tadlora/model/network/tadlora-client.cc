@@ -248,15 +248,13 @@ TadLoraClient::StartExchange()
             m_neighbours.push_back(peer);
         }
     }
-    const auto degree = static_cast<uint32_t>(m_neighbours.size());
     for (tadlora::Factor factor : m_learner->MixedFactors(m_round))
     {
         if (m_neighbours.empty())
         {
             break;
         }
-        const std::vector<uint8_t> message =
-            m_learner->Serialize(m_clientId, factor, m_round, degree);
+        const std::vector<uint8_t> message = m_learner->Serialize(m_clientId, factor, m_round);
         const auto wireBytes =
             static_cast<uint32_t>(std::max<size_t>(message.size(), m_virtualPayload));
         // A broadcast is one message that every neighbour may hear; unicast is one per neighbour.
