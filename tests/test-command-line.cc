@@ -53,6 +53,25 @@ TinyRunArgs()
            tadlora::test::CacheDir() + " --quiet";
 }
 
+/**
+ * Each (arguments, mention) case exits with status 2 and one line that holds the mention, and
+ * writes nothing to `out` (given as --out unless the arguments name one).
+ */
+void
+ExpectRefused(const std::vector<std::pair<std::string, std::string>>& cases, const fs::path& out)
+{
+    for (const auto& [args, mention] : cases)
+    {
+        const bool namesOut = args.find("--out") != std::string::npos;
+        const Result r = RunSim(args + (namesOut ? "" : " --out " + out.string()));
+        EXPECT_EQ(r.status, 2) << args << ": " << r.stderrText;
+        EXPECT_NE(r.stderrText.find(mention), std::string::npos) << args << ": " << r.stderrText;
+        EXPECT_EQ(std::count(r.stderrText.begin(), r.stderrText.end(), '\n'), 1)
+            << args << ": " << r.stderrText;
+        EXPECT_FALSE(fs::exists(out)) << args;
+    }
+}
+
 } // namespace
 
 TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
@@ -90,7 +109,7 @@ TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
         {"--config /nonexistent/scenario.toml", "scenario.toml"},
         {"--config " + unknownKey.string(), "warp-speed"},
         {"--config " + badValue.string(), "--clients"},
-        {"--no-such-option 3", "--no-such-option"},
+        {"--no-such-option 3", "unknown option 'no-such-option'"},
         {"--switch-interval 0", "--switch-interval"},
         {"--switch-interval sometimes", "--switch-interval"},
         {"--phase-jitter -1", "--phase-jitter"},
@@ -106,20 +125,66 @@ TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
         {"--lora-targets q,x", "--lora-targets"},
         {"--lora-targets ''", "--lora-targets"},
     };
-    for (const auto& [args, mention] : cases)
-    {
-        const fs::path out = dir / "out";
-        const Result r = RunSim(args + " --out " + out.string());
-        EXPECT_EQ(r.status, 2) << args << ": " << r.stderrText;
-        EXPECT_NE(r.stderrText.find(mention), std::string::npos) << args << ": " << r.stderrText;
-        EXPECT_EQ(std::count(r.stderrText.begin(), r.stderrText.end(), '\n'), 1)
-            << args << ": " << r.stderrText;
-        EXPECT_FALSE(fs::exists(out)) << args;
-    }
+    ExpectRefused(cases, dir / "out");
     for (const auto& entry : fs::directory_iterator(dir))
     {
         EXPECT_EQ(entry.path().string().find(".partial"), std::string::npos) << entry.path();
     }
+}
+
+TEST(CommandLine, NonFiniteNegativeAndMeaninglessValuesAreRefusedBeforeAnyWork)
+{
+    const fs::path dir = fs::path(tadlora::test::TempDir()) / "hostile-input";
+    fs::create_directories(dir);
+    const fs::path typo = dir / "typo.toml";
+    std::ofstream(typo) << "clients = 4\nlink_prb = 0.3\n";
+    const fs::path file = dir / "a-file";
+    std::ofstream(file) << "not a directory\n";
+    const std::string wifi = "--network wifi-adhoc ";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        // NaN and infinities: every comparison with NaN is false, so ranges let it through.
+        {"--lr nan", "--lr: must be a finite number, not nan"},
+        {"--weight-decay nan", "--weight-decay: must be a finite number"},
+        {"--alpha inf", "--alpha"},
+        {"--link-prob nan", "--link-prob: must be a finite number"},
+        {"--step-time-s nan", "--step-time-s: must be a finite number"},
+        {"--round-deadline-s nan", "--round-deadline-s: must be a finite number"},
+        {"--confirm-timeout-s nan", "--confirm-timeout-s: must be a finite number"},
+        {"--exchange-jitter-s nan", "--exchange-jitter-s: must be a finite number"},
+        {"--link-delay-ms nan", "--link-delay-ms: must be a finite number"},
+        {"--link-loss nan", "--link-loss: must be a finite number"},
+        {wifi + "--area-m nan", "--area-m: must be a finite number"},
+        {wifi + "--tx-power-dbm nan", "--tx-power-dbm: must be a finite number"},
+        {wifi + "--tx-power-dbm -inf", "--tx-power-dbm"},
+        {wifi + "--path-loss-exponent nan", "--path-loss-exponent: must be a finite number"},
+        {wifi + "--fading nakagami --nakagami-m nan", "--nakagami-m: must be a finite number"},
+        {wifi + "--mobility random-waypoint --speed-mps nan", "--speed-mps: must be a finite"},
+        {wifi + "--pause-s nan", "--pause-s: must be a finite number"},
+        {wifi + "--warmup-s nan", "--warmup-s: must be a finite number"},
+        {wifi + "--beacon-interval-s nan", "--beacon-interval-s: must be a finite number"},
+        // Rates that ns-3 would divide by.
+        {"--data-rate 0bps", "--data-rate: '0bps' is not a data rate of at least 1bps"},
+        {"--data-rate 0.1bps", "--data-rate: '0.1bps' is not a data rate of at least 1bps"},
+        {"--send-rate 0.1bps", "--send-rate: '0.1bps' is not 0bps (unpaced) or a data rate"},
+        // Negative values for unsigned options wrapped to 2^64 - 1.
+        {"--seed -1", "--seed: must not be negative"},
+        {"--threads -2", "--threads"},
+        // Options that mean nothing in the chosen network or model.
+        {"--routing olsr", "--routing: an option of the Wi-Fi ad hoc network"},
+        {"--tx-power-dbm 10", "--tx-power-dbm: an option of the Wi-Fi ad hoc network"},
+        {"--transport broadcast", "--transport: broadcast is one hop"},
+        {wifi + "--data-rate 5Mbps", "--data-rate: an option of the Point-to-point network"},
+        {wifi + "--link-loss 0.1", "--link-loss: an option of the Point-to-point network"},
+        {"--rank 65", "--rank: 65 exceeds --model-width 64"},
+        // Outputs and caches checked up front, not after the simulation.
+        {"--out ''", "--out: an output directory must be named"},
+        {"--cache-dir " + file.string() + "/cache", "--cache-dir: cannot write in"},
+        // Unknown names, with the nearest known ones.
+        {"--lrr 0.1", "unknown option 'lrr' (nearest: --lr,"},
+        {"--config " + typo.string(), "unknown option 'link-prb' (nearest: --link-prob"},
+    };
+    ExpectRefused(cases, dir / "out");
+    EXPECT_GE(cases.size(), 33u);
 }
 
 TEST(CommandLine, ConfigTomlOfARunReproducesIt)

@@ -50,6 +50,24 @@ SecondsSince(Clock::time_point start)
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+/**
+ * @brief Create a directory if need be and check that files can be written in it.
+ * @throws std::invalid_argument naming the option, if not
+ */
+void
+CheckWritableDirectory(const std::string& option, const fs::path& dir)
+{
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const fs::path probe = dir / (".tadlora-probe-" + std::to_string(getpid()));
+    if (ec || !std::ofstream(probe))
+    {
+        throw std::invalid_argument(option + ": cannot write in '" + dir.string() + "'" +
+                                    (ec ? ": " + ec.message() : std::string()));
+    }
+    fs::remove(probe, ec);
+}
+
 /** A rounds.csv row: one evaluated round. */
 struct RoundRow
 {
@@ -213,9 +231,68 @@ ConfigJson(const TadLoraConfig& config)
 
 } // namespace
 
+void
+TadLoraCheckConfig(const TadLoraConfig& c)
+{
+    ForOption("--method", [&c]
+              { tadlora::Method(c.learning.method, std::max(c.learning.switchInterval, 1u)); });
+    TadLoraNetworkHelper::Check(c);
+    // A run's p2p links stand for the paper's logical edges, one per pair: a broadcast would
+    // copy every message onto every base edge, active or not. (The helpers carry it, for
+    // networks built by hand: the ns-3 test suite broadcasts over a p2p ring.)
+    if (c.exchange.network == TadLoraNetwork::P2p &&
+        c.exchange.transport == TadLoraTransportKind::Broadcast)
+    {
+        throw std::invalid_argument("--transport: broadcast is one hop of a shared Wi-Fi "
+                                    "channel; p2p runs take udp or tcp");
+    }
+    // An option of the other network means nothing in this run: it must keep its default
+    // (a run's config.toml lists every option, and loads again).
+    const std::vector<TadLoraSetting> defaults = TadLoraSettings(TadLoraConfig());
+    const std::vector<TadLoraSetting> settings = TadLoraSettings(c);
+    const std::string& unused =
+        c.exchange.network == TadLoraNetwork::P2p ? kTadLoraWifiGroup : kTadLoraP2pGroup;
+    for (size_t k = 0; k < settings.size(); ++k)
+    {
+        if (settings[k].group == unused && settings[k].value != defaults[k].value)
+        {
+            throw std::invalid_argument("--" + settings[k].name + ": an option of the " + unused +
+                                        "; this run's --network is " +
+                                        TadLoraChoiceName(c.exchange.network));
+        }
+    }
+    if (c.learning.modelWidth % c.learning.modelHeads != 0)
+    {
+        throw std::invalid_argument("--model-heads: " + std::to_string(c.learning.modelHeads) +
+                                    " does not divide --model-width " +
+                                    std::to_string(c.learning.modelWidth));
+    }
+    if (c.learning.rank > c.learning.modelWidth)
+    {
+        throw std::invalid_argument("--rank: " + std::to_string(c.learning.rank) +
+                                    " exceeds --model-width " +
+                                    std::to_string(c.learning.modelWidth) +
+                                    " (a rank is at most the adapted matrix's smaller side)");
+    }
+    if (c.learning.task != TadLoraTask::FashionMnist &&
+        c.learning.patchSize != tadlora::kDefaultPatchSide)
+    {
+        throw std::invalid_argument("--patch-size: only image tasks (fashion-mnist) are cut "
+                                    "into patches, not " +
+                                    TadLoraChoiceName(c.learning.task));
+    }
+    if (c.run.out.empty())
+    {
+        throw std::invalid_argument("--out: an output directory must be named");
+    }
+    CheckWritableDirectory("--cache-dir", c.learning.cacheDir.empty() ? tadlora::DefaultCacheDir()
+                                                                      : c.learning.cacheDir);
+}
+
 std::string
 TadLoraDescribeConnectivity(const TadLoraConfig& config)
 {
+    TadLoraCheckConfig(config);
     return DescribeConnectivity(config, ConnectivityOf(config, BaseGraphOf(config)));
 }
 
@@ -240,6 +317,7 @@ void
 TadLoraExperiment::Run()
 {
     const Clock::time_point start = Clock::now();
+    TadLoraCheckConfig(m_config); // before anything runs or is written
     const std::vector<tadlora::Edge> baseEdges = BaseGraphOf(m_config);
     const tadlora::Connectivity connectivity = ConnectivityOf(m_config, baseEdges);
     const uint32_t autoInterval = tadlora::AutoSwitchInterval(connectivity.rho);
@@ -256,23 +334,7 @@ TadLoraExperiment::Run()
         }
     };
 
-    // Everything that can be checked is checked before anything runs or is written.
-    const tadlora::Method method = ForOption(
-        "--method", [&c] { return tadlora::Method(c.learning.method, c.learning.switchInterval); });
-    TadLoraNetworkHelper::Check(c);
-    if (c.learning.modelWidth % c.learning.modelHeads != 0)
-    {
-        throw std::invalid_argument("--model-heads: " + std::to_string(c.learning.modelHeads) +
-                                    " does not divide --model-width " +
-                                    std::to_string(c.learning.modelWidth));
-    }
-    if (c.learning.task != TadLoraTask::FashionMnist &&
-        c.learning.patchSize != tadlora::kDefaultPatchSide)
-    {
-        throw std::invalid_argument("--patch-size: only image tasks (fashion-mnist) are cut "
-                                    "into patches, not " +
-                                    TadLoraChoiceName(c.learning.task));
-    }
+    const tadlora::Method method(c.learning.method, c.learning.switchInterval);
     StagingDir staging(c.run.out);
 
     tadlora::ConfigureCompute(c.run.threads);

@@ -30,6 +30,14 @@ class TadLoraScenario;
  */
 std::string TadLoraDescribeConnectivity(const TadLoraConfig& config);
 
+/**
+ * @brief Check a configuration whole, before anything runs or is written: every combination
+ * of options, the model's shape, the output and cache directories (created if missing).
+ * @param config a run's configuration, each option already in its own range
+ * @throws std::invalid_argument one line naming the option and what is allowed
+ */
+void TadLoraCheckConfig(const TadLoraConfig& config);
+
 class TadLoraExperiment
 {
 public:

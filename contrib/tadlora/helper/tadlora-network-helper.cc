@@ -34,10 +34,15 @@ TadLoraNetworkHelper::Check(const TadLoraConfig& c)
     {
         TadLoraWifiNetworkHelper::Check(c);
     }
-    if (DataRateValue rate; !rate.DeserializeFromString(c.exchange.sendRate, MakeDataRateChecker()))
+    // 0bps turns pacing off; a rate that rounds to 0 (0.1bps) is not a way to say so.
+    DataRateValue rate;
+    if (!rate.DeserializeFromString(c.exchange.sendRate, MakeDataRateChecker()) ||
+        (rate.Get().GetBitRate() == 0 &&
+         c.exchange.sendRate.find_first_of("123456789") != std::string::npos))
     {
         throw std::invalid_argument("--send-rate: '" + c.exchange.sendRate +
-                                    "' is not a data rate (e.g. 0bps, 2Mbps)");
+                                    "' is not 0bps (unpaced) or a data rate of at least 1bps "
+                                    "(e.g. 2Mbps)");
     }
 }
 

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 
 namespace ns3
@@ -47,6 +48,60 @@ AddChoice(CLI::App& app, const std::string& name, E& value, const std::string& h
             name, [&value](const std::string& s) { value = TadLoraParseChoice<E>(s); }, help)
         ->check(CLI::IsMember(TadLoraChoiceNames<E>()))
         ->default_str(TadLoraChoiceName(value));
+}
+
+/** @brief NaN and infinities pass CLI11's ranges (every comparison with NaN is false). */
+const CLI::Validator kFinite(
+    [](const std::string& value)
+    {
+        double x = 0;
+        return CLI::detail::lexical_cast(value, x) && !std::isfinite(x)
+                   ? "must be a finite number, not " + value
+                   : std::string();
+    },
+    "FINITE", "Finite");
+
+/** @brief CLI11 reads "-1" into an unsigned option as 2^64 - 1. */
+const CLI::Validator kNotNegative(
+    [](const std::string& value)
+    {
+        return value.find('-') != std::string::npos ? "must not be negative, not " + value
+                                                    : std::string();
+    },
+    "NONNEGATIVE", "NotNegative");
+
+/** @brief Put the options declared since `from` in a group of --help, and of the checks. */
+void
+Group(CLI::App& app, size_t from, const std::string& group)
+{
+    const std::vector<CLI::Option*> options = app.get_options({});
+    for (size_t k = from; k < options.size(); ++k)
+    {
+        options[k]->group(group);
+    }
+}
+
+/** @return the edit distance between two names (Levenshtein) */
+size_t
+Distance(const std::string& a, const std::string& b)
+{
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j)
+    {
+        row[j] = j;
+    }
+    for (size_t i = 1; i <= a.size(); ++i)
+    {
+        size_t diagonal = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j)
+        {
+            const size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+            diagonal = up;
+        }
+    }
+    return row[b.size()];
 }
 
 /** @brief One choice's table, defined where TadLoraChoiceNames is declared for it. */
@@ -183,12 +238,15 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
                    "IP TTL of the clients' unicast (0: IP default)")
         ->check(CLI::Range(0, 255));
 
+    const size_t p2pOptions = app.get_options({}).size();
     app.add_option("--data-rate", c.p2p.dataRate, "p2p: link data rate (ns-3 DataRate)");
     app.add_option("--link-delay-ms", c.p2p.linkDelayMs, "p2p: propagation delay")
         ->check(CLI::Range(0.0, 1e6));
     app.add_option("--link-loss", c.p2p.linkLoss, "p2p: packet error rate of every link")
         ->check(CLI::Range(0.0, 1.0));
 
+    Group(app, p2pOptions, kTadLoraP2pGroup);
+    const size_t wifiOptions = app.get_options({}).size();
     AddChoice(app, "--wifi-standard", c.wifi.wifiStandard, "Wi-Fi: 802.11 standard");
     AddChoice(app, "--rate-control", c.wifi.rateControl, "Wi-Fi: rate control");
     app.add_option("--wifi-mode", c.wifi.wifiMode,
@@ -217,6 +275,7 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--beacon-interval-s", c.wifi.beaconIntervalS,
                    "Wi-Fi, one hop: neighbour-discovery beacon period (0: off)")
         ->check(CLI::Range(0.0, 1e6));
+    Group(app, wifiOptions, kTadLoraWifiGroup);
 
     AddChoice(app, "--task", c.learning.task, "Learning task");
     app.add_option("--partition", c.learning.partition,
@@ -262,6 +321,41 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     flag("--quiet", c.run.quiet, "No progress on stderr");
     flag("--print-rho", c.run.printRho,
          "Print rho of the base graph and p, and the switching interval auto picks; run nothing");
+
+    for (CLI::Option* option : app.get_options({}))
+    {
+        const std::string type = option->get_type_name();
+        if (type.rfind("FLOAT", 0) == 0)
+        {
+            option->check(kFinite);
+        }
+        else if (type.rfind("UINT", 0) == 0)
+        {
+            option->check(kNotNegative);
+        }
+    }
+}
+
+std::string
+TadLoraUnknownOption(const std::string& name)
+{
+    std::string bare =
+        name.substr(name.find_first_not_of('-') == std::string::npos ? name.size()
+                                                                     : name.find_first_not_of('-'));
+    std::replace(bare.begin(), bare.end(), '_', '-');
+    std::vector<std::pair<size_t, std::string>> known;
+    for (const TadLoraSetting& s : TadLoraSettings(TadLoraConfig()))
+    {
+        known.emplace_back(Distance(bare, s.name), s.name);
+    }
+    std::stable_sort(known.begin(), known.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
+    std::string nearest;
+    for (size_t k = 0; k < 3 && k < known.size(); ++k)
+    {
+        nearest += (k ? ", --" : "--") + known[k].second;
+    }
+    return "unknown option '" + bare + "' (nearest: " + nearest + "; tadlora-sim --help lists all)";
 }
 
 std::vector<TadLoraSetting>
@@ -289,7 +383,7 @@ TadLoraSettings(const TadLoraConfig& config)
         {
             kind = TadLoraSetting::Kind::Number;
         }
-        settings.push_back({name, option->get_default_str(), kind});
+        settings.push_back({name, option->get_default_str(), kind, option->get_group()});
     }
     return settings;
 }

@@ -311,8 +311,20 @@ struct TadLoraSetting
         Text,
         Number,
         Flag,
-    } kind; //!< how to write it
+    } kind;            //!< how to write it
+    std::string group; //!< its --help group: kTadLoraP2pGroup, kTadLoraWifiGroup or "Options"
 };
+
+/** The --help group of the options only point-to-point networks use. */
+inline const std::string kTadLoraP2pGroup = "Point-to-point network (--network p2p)";
+/** The --help group of the options only Wi-Fi ad hoc networks use. */
+inline const std::string kTadLoraWifiGroup = "Wi-Fi ad hoc network (--network wifi-adhoc)";
+
+/**
+ * @param name an option or scenario key that is not one
+ * @return one line: it is unknown, and the three known names nearest to it
+ */
+std::string TadLoraUnknownOption(const std::string& name);
 
 /**
  * @param config a configuration

@@ -21,10 +21,13 @@ TadLoraP2pNetworkHelper::TadLoraP2pNetworkHelper(const TadLoraP2pOptions& option
 void
 TadLoraP2pNetworkHelper::Check(const TadLoraP2pOptions& o)
 {
-    if (DataRateValue rate; !rate.DeserializeFromString(o.dataRate, MakeDataRateChecker()))
+    DataRateValue rate;
+    if (!rate.DeserializeFromString(o.dataRate, MakeDataRateChecker()) ||
+        rate.Get().GetBitRate() == 0)
     {
         throw std::invalid_argument("--data-rate: '" + o.dataRate +
-                                    "' is not a data rate (e.g. 100Mbps, 54Mb/s, 1Gbps)");
+                                    "' is not a data rate of at least 1bps (e.g. 100Mbps, "
+                                    "54Mb/s, 1Gbps)");
     }
 }
 
