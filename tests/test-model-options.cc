@@ -11,6 +11,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <set>
 
 using namespace tadlora;
@@ -188,6 +191,87 @@ TEST(Pretraining, CacheNameChangesWithEverythingThatDeterminesTheBase)
     ModelConfig allTargets = config;
     allTargets.loraTargets = ParseLoraTargets("all");
     EXPECT_EQ(BaseCacheName(allTargets, split, task->name, supervised), name);
+}
+
+TEST(Pretraining, ADamagedCachedBaseIsNamedRebuiltAndNeverUsed)
+{
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::path(test::TempDir()) / "cache-integrity";
+    fs::remove_all(dir);
+    const auto task = test::SyntheticTask();
+    const ModelConfig config = ModelConfigFor(*task);
+    PretrainConfig recipe;
+    recipe.steps = 20;
+    std::vector<std::string> notices;
+    auto load = [&]
+    {
+        notices.clear();
+        return PretrainedModel(config, task->train, task->name, recipe, dir.string(), nullptr,
+                               [&notices](const std::string& n) { notices.push_back(n); });
+    };
+    auto same = [](TransformerClassifier& a, TransformerClassifier& b)
+    {
+        const auto x = a->parameters();
+        const auto y = b->parameters();
+        for (size_t k = 0; k < x.size(); ++k)
+        {
+            if (!x[k].equal(y[k]))
+            {
+                return false;
+            }
+        }
+        return x.size() == y.size();
+    };
+    TransformerClassifier original = load();
+    EXPECT_TRUE(notices.empty());
+    const std::string key = BaseCacheName(config, task->train, task->name, recipe);
+    const fs::path path = dir / key;
+    const std::string good = test::Slurp(path.string());
+    ASSERT_EQ(good.rfind(std::string(kBaseFileMagic) + "\nkey " + key + "\n", 0), 0u);
+    TransformerClassifier cached = load();
+    EXPECT_TRUE(notices.empty());
+    EXPECT_TRUE(same(cached, original));
+
+    const size_t payload = good.find("\n", good.find("crc32 ")) + 1;
+    auto rewrite = [&path](const std::string& bytes)
+    { std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes; };
+    const std::vector<std::pair<std::string, std::function<void()>>> damages = {
+        {"is truncated or padded", [&] { rewrite(good.substr(0, good.size() - 100)); }},
+        {"fails its CRC-32",
+         [&]
+         {
+             std::string flipped = good;
+             flipped[good.size() - 200] ^= 0x20;
+             rewrite(flipped);
+         }},
+        {"is not a tadlora base file", [&] { rewrite(good.substr(payload)); }},
+        {"has a damaged header", [&] { rewrite(good.substr(0, payload - 3)); }},
+        {"was made by another configuration",
+         [&]
+         {
+             std::string other = good;
+             other.replace(other.find(key), 4, "BASE");
+             rewrite(other);
+         }},
+        {"holds NaN or infinite weights",
+         [&]
+         {
+             TransformerClassifier poisoned = load();
+             torch::NoGradGuard noGrad;
+             poisoned->parameters()[0].view(-1)[0] = std::nanf("");
+             WriteCachedBase(poisoned, path.string(), key);
+         }},
+    };
+    for (const auto& [problem, damage] : damages)
+    {
+        damage();
+        TransformerClassifier rebuilt = load();
+        ASSERT_EQ(notices.size(), 1u) << problem;
+        EXPECT_NE(notices[0].find(path.string() + " " + problem), std::string::npos) << notices[0];
+        EXPECT_NE(notices[0].find("rebuilding it"), std::string::npos) << notices[0];
+        EXPECT_TRUE(same(rebuilt, original)) << problem;        // pretraining is deterministic
+        EXPECT_EQ(test::Slurp(path.string()), good) << problem; // the file was replaced
+    }
 }
 
 TEST(ModelShape, LoraTargetsParseToTheBlocksOrder)

@@ -90,7 +90,7 @@ TEST(PretrainCache, NameDiffersBetweenTasksAndBetweenVocabularies)
     EXPECT_EQ(
         name,
         "base-spam-assassin-n800-70bd48a5-r3-t12v40-d64-h4-l2-f128-c2-mtm-s600-b128-lr0.002-m0.3-"
-        "seed1.pt"); // 70bd48a5: the checksum of the training set
+        "seed1.base"); // 70bd48a5: the checksum of the training set
     EXPECT_NE(BaseCacheName(tokenConfig, tokenTask->train, "fashion-mnist", recipe), name);
     EXPECT_NE(BaseCacheName(featureConfig, tokenTask->train, "spam-assassin", recipe), name);
     // Feature models keep the names they had before token inputs existed (but the version).

@@ -379,7 +379,8 @@ TadLoraExperiment::Run()
             progress("pretraining the base: step " + std::to_string(step) + "/" +
                      std::to_string(steps) + ", " + c.learning.pretrain + " loss " +
                      std::to_string(loss));
-        });
+        },
+        [](const std::string& notice) { std::cerr << "[tadlora] " << notice << std::endl; });
     const double pretrainSeconds = SecondsSince(pretrainStart);
 
     tadlora::Federation federation(TadLoraFederationConfig(c), model.ptr(), task, shards);

@@ -3,6 +3,7 @@
 
 #include "tadlora-dataset.h"
 
+#include <libdeflate.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <unistd.h>
 
@@ -59,10 +61,10 @@ TakePretrainingData(Dataset& train, const PretrainConfig& recipe)
     const int64_t n = train.inputs.size(0);
     if (recipe.samples < 1 || 2 * recipe.samples > n)
     {
-        throw std::invalid_argument(
-            "pretraining split of " + std::to_string(recipe.samples) + " samples: must be in [1, " +
-            std::to_string(n / 2) + "] (half of the task's " + std::to_string(n) +
-            " training samples: the clients keep the rest)");
+        throw std::invalid_argument("pretraining split of " + std::to_string(recipe.samples) +
+                                    " samples: must be in [1, " + std::to_string(n / 2) +
+                                    "] (half of the task's " + std::to_string(n) +
+                                    " training samples: the clients keep the rest)");
     }
     auto generator = at::make_generator<at::CPUGeneratorImpl>(recipe.seed + 2);
     const auto order = torch::randperm(n, generator, torch::kLong);
@@ -207,33 +209,118 @@ BaseCacheName(const ModelConfig& config, const Dataset& data, const std::string&
     }
     std::ostringstream name;
     name << "base-" << taskName << "-n" << data.inputs.size(0) << "-" << std::hex
-         << static_cast<uint32_t>(hash ^ (hash >> 32)) << "-"
-         << config.BaseKey() << "-" << recipe.Key() << ".pt";
+         << static_cast<uint32_t>(hash ^ (hash >> 32)) << "-" << config.BaseKey() << "-"
+         << recipe.Key() << ".base";
     return name.str();
+}
+
+void
+WriteCachedBase(TransformerClassifier& model, const std::string& path, const std::string& key)
+{
+    std::ostringstream archive;
+    torch::save(model, archive);
+    const std::string payload = archive.str();
+    const uint32_t crc = libdeflate_crc32(0, payload.data(), payload.size());
+    // Written under a private name, then renamed: a concurrent or interrupted run never sees
+    // half a file.
+    const std::string partial = path + ".partial-" + std::to_string(getpid());
+    {
+        std::ofstream out(partial, std::ios::binary);
+        out << kBaseFileMagic << "\nkey " << key << "\nbytes " << payload.size() << "\ncrc32 "
+            << crc << "\n"
+            << payload;
+        if (!out.flush())
+        {
+            throw std::runtime_error("cannot write the cached base " + partial);
+        }
+    }
+    std::filesystem::rename(partial, path);
+}
+
+std::string
+ReadCachedBase(TransformerClassifier& model, const std::string& path, const std::string& key)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::string magic;
+    std::string fileKey;
+    uint64_t bytes = 0;
+    uint32_t crc = 0;
+    std::string field[3];
+    if (!std::getline(in, magic) || magic != kBaseFileMagic)
+    {
+        return "is not a tadlora base file of this version";
+    }
+    if (!(in >> field[0] >> fileKey >> field[1] >> bytes >> field[2] >> crc) || field[0] != "key" ||
+        field[1] != "bytes" || field[2] != "crc32" || in.get() != '\n')
+    {
+        return "has a damaged header";
+    }
+    if (fileKey != key)
+    {
+        return "was made by another configuration (" + fileKey + ")";
+    }
+    std::string payload((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (payload.size() != bytes)
+    {
+        return "is truncated or padded (" + std::to_string(payload.size()) + " of " +
+               std::to_string(bytes) + " bytes)";
+    }
+    if (libdeflate_crc32(0, payload.data(), payload.size()) != crc)
+    {
+        return "fails its CRC-32 (corrupted)";
+    }
+    try
+    {
+        std::istringstream archive(payload);
+        torch::load(model, archive);
+    }
+    catch (const std::exception& e)
+    {
+        const std::string what = e.what();
+        return "does not load: " + what.substr(0, what.find('\n'));
+    }
+    for (const torch::Tensor& t : model->parameters())
+    {
+        if (!torch::isfinite(t).all().item<bool>())
+        {
+            return "holds NaN or infinite weights";
+        }
+    }
+    return "";
 }
 
 TransformerClassifier
 PretrainedModel(const ModelConfig& config, const Dataset& data, const std::string& taskName,
                 const PretrainConfig& recipe, const std::string& cacheDir,
-                const std::function<void(int64_t, int64_t, double)>& progress)
+                const std::function<void(int64_t, int64_t, double)>& progress,
+                const std::function<void(const std::string&)>& notice)
 {
-    torch::manual_seed(recipe.seed);
-    TransformerClassifier model(config);
-    const std::filesystem::path path =
-        std::filesystem::path(cacheDir) / BaseCacheName(config, data, taskName, recipe);
+    const std::string name = BaseCacheName(config, data, taskName, recipe);
+    const std::filesystem::path path = std::filesystem::path(cacheDir) / name;
+    auto fresh = [&config, &recipe]
+    {
+        torch::manual_seed(recipe.seed);
+        return TransformerClassifier(config);
+    };
+    TransformerClassifier model = fresh();
+    std::string problem = "is not there";
     if (std::filesystem::exists(path))
     {
-        torch::load(model, path.string());
+        problem = ReadCachedBase(model, path.string(), name);
+        if (!problem.empty())
+        {
+            if (notice)
+            {
+                notice("cached base " + path.string() + " " + problem + ": rebuilding it");
+            }
+            model = fresh(); // a failed load may have left some weights behind
+        }
     }
-    else
+    if (!problem.empty())
     {
         Pretrain(model, data, recipe, progress);
         std::filesystem::create_directories(path.parent_path());
-        // Written under a private name, then renamed: a concurrent or interrupted run never
-        // sees half a file.
-        const std::string partial = path.string() + ".partial-" + std::to_string(getpid());
-        torch::save(model, partial);
-        std::filesystem::rename(partial, path);
+        WriteCachedBase(model, path.string(), name);
     }
     model->Freeze();
     return model;

@@ -83,9 +83,34 @@ std::string DefaultCacheDir();
 std::string BaseCacheName(const ModelConfig& config, const Dataset& data,
                           const std::string& taskName, const PretrainConfig& recipe);
 
+/** First line of a cached base file; the version changes with the layout. */
+inline constexpr const char* kBaseFileMagic = "tadlora-base 2";
+
+/**
+ * @brief Cache a pretrained base, atomically: a header (kBaseFileMagic, the key that names the
+ * configuration which made it, the archive's size and CRC-32), then LibTorch's archive.
+ * @param model the model
+ * @param path the file
+ * @param key the configuration's key (BaseCacheName)
+ */
+void WriteCachedBase(TransformerClassifier& model, const std::string& path, const std::string& key);
+
+/**
+ * @brief Load a cached base, checked: its header, key, size, CRC-32, archive, and finite
+ * weights.
+ * @param model the model to load into (of the configuration's shape)
+ * @param path the file
+ * @param key the configuration's key (BaseCacheName)
+ * @return empty if the model was loaded; otherwise why the file cannot be used, as the end of
+ *         a sentence about it ("is truncated ...")
+ */
+std::string ReadCachedBase(TransformerClassifier& model, const std::string& path,
+                           const std::string& key);
+
 /**
  * @brief A pretrained base for a model shape and task: loaded from the cache, or pretrained
- * deterministically and then cached (written atomically).
+ * deterministically and then cached (written atomically). A cached file that fails any check
+ * of ReadCachedBase is never used: it is named in one notice, then rebuilt and replaced.
  *
  * Masked: the encoder is trained to recover masked input tokens (their features, or their
  * ids by cross-entropy over the vocabulary); the classification head keeps its seeded random
@@ -97,12 +122,14 @@ std::string BaseCacheName(const ModelConfig& config, const Dataset& data,
  * @param recipe the pretraining recipe
  * @param cacheDir where pretrained bases are kept
  * @param progress called with (step, steps, loss) now and then during pretraining
+ * @param notice called with one line when a cached file is refused (and rebuilt)
  * @return the model, with base and head frozen
  */
-TransformerClassifier PretrainedModel(
-    const ModelConfig& config, const Dataset& data, const std::string& taskName,
-    const PretrainConfig& recipe, const std::string& cacheDir,
-    const std::function<void(int64_t, int64_t, double)>& progress);
+TransformerClassifier PretrainedModel(const ModelConfig& config, const Dataset& data,
+                                      const std::string& taskName, const PretrainConfig& recipe,
+                                      const std::string& cacheDir,
+                                      const std::function<void(int64_t, int64_t, double)>& progress,
+                                      const std::function<void(const std::string&)>& notice = {});
 
 } // namespace tadlora
 
