@@ -187,6 +187,37 @@ TEST(CommandLine, NonFiniteNegativeAndMeaninglessValuesAreRefusedBeforeAnyWork)
     EXPECT_GE(cases.size(), 33u);
 }
 
+TEST(CommandLine, ARunReplacesItsOutputDirectoryWholeAndNeverAForeignOne)
+{
+    const fs::path dir = fs::path(tadlora::test::TempDir()) / "replace-out";
+    fs::remove_all(dir);
+    const fs::path out = dir / "run";
+    ASSERT_EQ(RunSim(TinyRunArgs() + " --pcap --out " + out.string()).status, 0);
+    auto pcaps = [&out]
+    {
+        return std::count_if(fs::directory_iterator(out), fs::directory_iterator(),
+                             [](const fs::directory_entry& e)
+                             { return e.path().extension() == ".pcap"; });
+    };
+    ASSERT_GT(pcaps(), 0);
+    // Again without PCAP, into the same directory ("run/" names it too): the first run's PCAP
+    // files do not stay beside a config.toml that says pcap = false.
+    ASSERT_EQ(RunSim(TinyRunArgs() + " --out " + out.string() + "/").status, 0);
+    EXPECT_EQ(pcaps(), 0);
+    EXPECT_NE(tadlora::test::Slurp((out / "config.toml").string()).find("pcap = false"),
+              std::string::npos);
+    EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1)
+        << "no staging or earlier directory is left beside it";
+
+    const fs::path foreign = dir / "notes";
+    fs::create_directories(foreign);
+    std::ofstream(foreign / "thesis.tex") << "\\chapter{}\n";
+    ExpectRefused({{TinyRunArgs() + " --out " + foreign.string(), "holds files that are not"},
+                   {TinyRunArgs() + " --out .", "name the run's own directory"}},
+                  dir / "never");
+    EXPECT_TRUE(fs::exists(foreign / "thesis.tex"));
+}
+
 TEST(CommandLine, ConfigTomlOfARunReproducesIt)
 {
     const fs::path first = fs::path(tadlora::test::TempDir()) / "cli-first";

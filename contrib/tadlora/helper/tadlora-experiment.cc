@@ -97,20 +97,27 @@ const TadLoraColumns<RoundRow> kRoundColumns{
     {"bytes_sent", [](std::ostream& o, const RoundRow& r) { o << r.report.bytesSent; }},
 };
 
-/** Removes a staging directory unless the run got to move its files into place. */
+/** @return an output directory's path without a trailing separator ("out/" is "out") */
+fs::path
+OutputPath(const std::string& out)
+{
+    const fs::path path = fs::path(out).lexically_normal();
+    return path.has_filename() ? path : path.parent_path();
+}
+
+/**
+ * A run's files are written in a staging directory beside --out, which replaces --out whole
+ * when the run succeeds (an earlier run's files never mix with this one's), and is removed if
+ * it does not.
+ */
 class StagingDir
 {
 public:
-    explicit StagingDir(const fs::path& out)
-        : m_out(out)
-        , m_path(out.string() + ".partial-" + std::to_string(getpid()))
+    explicit StagingDir(const std::string& out)
+        : m_out(OutputPath(out))
+        , m_path(m_out.string() + ".partial-" + std::to_string(getpid()))
     {
         std::error_code ec;
-        if (fs::exists(out, ec) && !fs::is_directory(out, ec))
-        {
-            throw std::invalid_argument("--out: '" + out.string() +
-                                        "' exists and is not a directory");
-        }
         fs::create_directories(m_path, ec);
         if (ec)
         {
@@ -130,14 +137,17 @@ public:
         return m_path / name;
     }
 
-    /** Move every staged file into the output directory. */
+    /** Put the staged directory in the output directory's place. */
     void Commit()
     {
-        fs::create_directories(m_out);
-        for (const auto& entry : fs::directory_iterator(m_path))
+        const fs::path earlier = m_out.string() + ".earlier-" + std::to_string(getpid());
+        if (fs::exists(m_out))
         {
-            fs::rename(entry.path(), m_out / entry.path().filename());
+            fs::rename(m_out, earlier);
         }
+        fs::rename(m_path, m_out);
+        std::error_code ec;
+        fs::remove_all(earlier, ec);
     }
 
 private:
@@ -284,6 +294,24 @@ TadLoraCheckConfig(const TadLoraConfig& c)
     if (c.run.out.empty())
     {
         throw std::invalid_argument("--out: an output directory must be named");
+    }
+    // A run replaces its --out whole: only a new or empty directory, or an earlier run's.
+    const fs::path out = OutputPath(c.run.out);
+    if (out.filename() == "." || out.filename() == ".." || out == out.root_path())
+    {
+        throw std::invalid_argument("--out: name the run's own directory, not '" + c.run.out + "'");
+    }
+    std::error_code ec;
+    if (fs::exists(out, ec) && !fs::is_directory(out, ec))
+    {
+        throw std::invalid_argument("--out: '" + out.string() + "' exists and is not a directory");
+    }
+    if (fs::is_directory(out, ec) && !fs::is_empty(out, ec) && !fs::exists(out / "config.toml", ec))
+    {
+        throw std::invalid_argument("--out: '" + out.string() +
+                                    "' holds files that are not a run's; a run replaces its "
+                                    "output directory whole: name a new or empty one, or an "
+                                    "earlier run's");
     }
     CheckWritableDirectory("--cache-dir", c.learning.cacheDir.empty() ? tadlora::DefaultCacheDir()
                                                                       : c.learning.cacheDir);
