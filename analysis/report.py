@@ -117,9 +117,11 @@ def find_runs(directories):
     for directory in directories:
         if not directory.is_dir():
             raise InputError(f"{directory}: not a directory")
-        # A run still in progress writes into OUT.partial-PID.
+        # A run still in progress writes into OUT.partial-PID; one stopped by a signal says
+        # "complete": false and is no result.
         found |= {summary.parent.resolve() for summary in directory.rglob("summary.json")
-                  if ".partial-" not in summary.parent.name}
+                  if ".partial-" not in summary.parent.name
+                  and '"complete": false' not in summary.read_text()}
     if not found:
         raise InputError(f"{', '.join(map(str, directories))}: no runs (no summary.json)")
     return sorted(found)

@@ -15,7 +15,8 @@ switching-interval sweep) to one RUN_DIR, and it is computed once. The runs of s
 scenario files are pooled, each RUN_DIR once.
 
 A run is finished when RUN_DIR/summary.json exists (tadlora-sim writes the directory elsewhere
-and renames it into place at the end) and is skipped: a sweep resumes where it stopped.
+and renames it into place at the end) and does not say "complete": false (a run stopped by
+SIGINT or SIGTERM keeps its partial outputs); it is skipped: a sweep resumes where it stopped.
 Pending runs go to GNU parallel (default; each run's output in ROOT/logs/RUN.log, the jobs in
 ROOT/joblog.txt), to stdout (--list), or to a Slurm job array (--slurm FILE, its commands in
 FILE's name with .commands.txt, each skipped if finished meanwhile, so resubmitting is
@@ -57,7 +58,8 @@ class Run:
     @property
     def finished(self):
         """Whether the run completed (tadlora-sim puts summary.json in place last)."""
-        return (self.directory / "summary.json").is_file()
+        summary = self.directory / "summary.json"
+        return summary.is_file() and '"complete": false' not in summary.read_text()
 
     @property
     def log(self):
@@ -73,7 +75,8 @@ class Run:
     def command_unless_finished(self, sim, threads):
         """The command, skipped by the shell if the run has finished meanwhile."""
         summary = shlex.quote(str(self.directory / "summary.json"))
-        return f"test -f {summary} || {self.command(sim, threads)}"
+        return (f"{{ test -f {summary} && ! grep -q '\"complete\": false' {summary}; }} || "
+                f"{self.command(sim, threads)}")
 
 
 def option_value(value):

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -216,6 +217,45 @@ TEST(CommandLine, ARunReplacesItsOutputDirectoryWholeAndNeverAForeignOne)
                    {TinyRunArgs() + " --out .", "name the run's own directory"}},
                   dir / "never");
     EXPECT_TRUE(fs::exists(foreign / "thesis.tex"));
+}
+
+TEST(CommandLine, SigtermEndsTheRunWithTheRoundInProgressAndKeepsValidPartialOutputs)
+{
+    const fs::path dir = fs::path(tadlora::test::TempDir()) / "stopped";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const fs::path out = dir / "run";
+    std::string args = TinyRunArgs();
+    args.replace(args.find("--rounds 3"), 10, "--rounds 100000"); // only the signal ends it
+    // SIGTERM, as a job scheduler sends it (a shell's background job ignores SIGINT, and the
+    // run leaves an ignored signal ignored); SIGINT takes the same path.
+    const std::string command = std::string(TADLORA_SIM) + " " + args + " --out " + out.string() +
+                                " 2>" + (dir / "stderr.txt").string() +
+                                " & pid=$!; (sleep 90; kill -9 $pid) 2>/dev/null & dog=$!; "
+                                "sleep 4; kill -TERM $pid; wait $pid; rc=$?; kill $dog; exit $rc";
+    const int raw = std::system(command.c_str());
+    ASSERT_TRUE(WIFEXITED(raw));
+    EXPECT_EQ(WEXITSTATUS(raw), 128 + SIGTERM);
+    const std::string err = tadlora::test::Slurp((dir / "stderr.txt").string());
+    EXPECT_NE(err.find("stopped after round"), std::string::npos) << err;
+
+    const auto summary =
+        nlohmann::json::parse(tadlora::test::Slurp((out / "summary.json").string()));
+    EXPECT_EQ(summary["complete"], false);
+    const auto rows = tadlora::test::ReadCsv(out / "rounds.csv");
+    ASSERT_FALSE(rows.empty());
+    const uint64_t last = std::stoull(rows.back().at("round"));
+    EXPECT_EQ(summary["final"]["round"], last); // the round in progress was evaluated
+    EXPECT_LT(last + 1, 100000u);
+    EXPECT_EQ(std::stod(rows.back().at("mean_acc")), summary["final"]["mean_acc"].get<double>());
+    for (const std::string file : {"config.toml", "network.csv", "messages.csv", "mixing.csv"})
+    {
+        EXPECT_TRUE(fs::exists(out / file)) << file;
+    }
+    for (const auto& entry : fs::directory_iterator(dir))
+    {
+        EXPECT_EQ(entry.path().string().find(".partial"), std::string::npos) << entry.path();
+    }
 }
 
 TEST(CommandLine, ConfigTomlOfARunReproducesIt)

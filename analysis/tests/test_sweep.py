@@ -106,6 +106,9 @@ class Sweep(unittest.TestCase):
         runs, _ = self.listed(self.grid())
         runs[4][1].mkdir(parents=True)
         (runs[4][1] / "summary.json").write_text("{}", encoding="utf-8")
+        # A run stopped by a signal kept its partial outputs: it is not finished.
+        runs[6][1].mkdir(parents=True)
+        (runs[6][1] / "summary.json").write_text('{\n  "complete": false\n}', encoding="utf-8")
         pending, status = self.listed(self.grid())
         self.assertEqual(status, "12 runs, 1 finished, listing 11")
         self.assertEqual(pending, runs[:4] + runs[5:])
@@ -125,7 +128,10 @@ class Sweep(unittest.TestCase):
         lines = (self.tmp / "slurm" / "grid.commands.txt").read_text(encoding="utf-8").splitlines()
         self.assertEqual(len(lines), 11)
         for line, (_, directory) in zip(lines, runs[1:]):
-            self.assertTrue(line.startswith(f"test -f {directory / 'summary.json'} || "), line)
+            summary = directory / "summary.json"
+            self.assertTrue(line.startswith(
+                f"{{ test -f {summary} && ! grep -q '\"complete\": false' {summary}; }} || "),
+                line)
         task = run("bash", script, env={**os.environ, "SLURM_ARRAY_TASK_ID": "2"})
         self.assertEqual(task.returncode, 0, task.stderr)
         self.assertTrue((runs[3][1] / "summary.json").is_file())

@@ -77,7 +77,12 @@ main(int argc, char** argv)
             std::cout << ns3::TadLoraDescribeConnectivity(config) << std::endl;
             return 0;
         }
-        ns3::TadLoraExperiment(config).Run();
+        ns3::TadLoraExperiment experiment(config);
+        experiment.Run();
+        if (experiment.StoppedBy() != 0)
+        {
+            return 128 + experiment.StoppedBy(); // the shell's status for a signal
+        }
     }
     catch (const std::invalid_argument& e)
     {

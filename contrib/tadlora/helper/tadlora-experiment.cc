@@ -25,6 +25,8 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -95,6 +97,65 @@ const TadLoraColumns<RoundRow> kRoundColumns{
     {"msgs_delivered", [](std::ostream& o, const RoundRow& r) { o << r.report.msgsDelivered; }},
     {"msgs_rejected", [](std::ostream& o, const RoundRow& r) { o << r.report.msgsRejected; }},
     {"bytes_sent", [](std::ostream& o, const RoundRow& r) { o << r.report.bytesSent; }},
+};
+
+/** The first SIGINT or SIGTERM a run received; 0 if none. */
+volatile std::sig_atomic_t g_stopSignal = 0;
+
+extern "C" void
+OnStopSignal(int signal)
+{
+    if (g_stopSignal != 0)
+    {
+        std::signal(signal, SIG_DFL); // a second one stops the process at once
+        std::raise(signal);
+        return;
+    }
+    g_stopSignal = signal;
+}
+
+/**
+ * For its lifetime, SIGINT and SIGTERM ask the run to stop at the end of the current round
+ * (the event loop is not interrupted in the middle of a handler); a second signal kills.
+ */
+class StopSignals
+{
+public:
+    StopSignals()
+    {
+        g_stopSignal = 0;
+        m_int = Install(SIGINT);
+        m_term = Install(SIGTERM);
+    }
+
+    ~StopSignals()
+    {
+        std::signal(SIGINT, m_int);
+        std::signal(SIGTERM, m_term);
+    }
+
+    /** @return the signal received, or 0 */
+    int Received() const
+    {
+        return g_stopSignal;
+    }
+
+private:
+    using Handler = void (*)(int);
+
+    /** @return the signal's handler before; an ignored signal stays ignored (`cmd &`, nohup) */
+    static Handler Install(int signal)
+    {
+        const Handler before = std::signal(signal, OnStopSignal);
+        if (before == SIG_IGN)
+        {
+            std::signal(signal, SIG_IGN);
+        }
+        return before;
+    }
+
+    Handler m_int;  //!< SIGINT's handler before
+    Handler m_term; //!< SIGTERM's handler before
 };
 
 /** @return an output directory's path without a trailing separator ("out/" is "out") */
@@ -329,6 +390,12 @@ TadLoraExperiment::TadLoraExperiment(const TadLoraConfig& config)
 {
 }
 
+int
+TadLoraExperiment::StoppedBy() const
+{
+    return m_stoppedBy;
+}
+
 void
 TadLoraExperiment::SetNetwork(std::unique_ptr<TadLoraNetworkHelper> network)
 {
@@ -364,6 +431,8 @@ TadLoraExperiment::Run()
 
     const tadlora::Method method(c.learning.method, c.learning.switchInterval);
     StagingDir staging(c.run.out);
+    const StopSignals signals;
+    m_stoppedBy = 0;
 
     tadlora::ConfigureCompute(c.run.threads);
     const Clock::time_point dataStart = Clock::now();
@@ -472,9 +541,10 @@ TadLoraExperiment::Run()
     };
     TadLoraRecorder recorder(
         c.run.clients, scenario.Graph(), scenario.Usage(), firstRound.Get(), networkTrace,
-        [&c, &evaluate](const TadLoraRoundReport& report)
+        [&c, &evaluate, &signals](const TadLoraRoundReport& report)
         {
-            const bool lastRound = report.round + 1 == c.run.rounds;
+            // A stop signal ends the run with this round, evaluated, as if it were the last.
+            const bool lastRound = report.round + 1 == c.run.rounds || signals.Received() != 0;
             if (report.round % c.run.evalEvery == 0 || lastRound)
             {
                 Simulator::ScheduleNow([&evaluate, report]() { evaluate(report); });
@@ -496,6 +566,15 @@ TadLoraExperiment::Run()
     }
     apps.Start(Seconds(0));
     const double setupSeconds = SecondsSince(start) - dataSeconds - pretrainSeconds - baseSeconds;
+    if (signals.Received() != 0)
+    {
+        // Not one round ran: there is nothing to keep, and the staging directory goes.
+        Simulator::Destroy();
+        m_stoppedBy = signals.Received();
+        std::cerr << "[tadlora] " << strsignal(m_stoppedBy)
+                  << " before the first round: nothing written" << std::endl;
+        return;
+    }
 
     const Clock::time_point simStart = Clock::now();
     Simulator::Run();
@@ -520,6 +599,8 @@ TadLoraExperiment::Run()
     const double trainSeconds = federation.TrainSeconds();
     const double exchangeSeconds = federation.ExchangeSeconds();
     nlohmann::json summary;
+    m_stoppedBy = signals.Received();
+    summary["complete"] = m_stoppedBy == 0;
     summary["config"] = ConfigJson(c);
     summary["base_acc"] = baseAccuracy;
     summary["rho"] = {{"value", connectivity.rho},
@@ -548,7 +629,7 @@ TadLoraExperiment::Run()
                           {"one_sided_edges", totals.oneSidedEdges},
                           {"bytes_on_air", usage.bytes},
                           {"airtime_s", usage.airtime},
-                          {"mean_round_time_s", totals.roundTimeSum / c.run.rounds}};
+                          {"mean_round_time_s", totals.roundTimeSum / (totals.round + 1)}};
     summary["network"]["model"] = network.Describe();
     summary["sim_time_s"] = simTime;
     // Inside the event loop: training, evaluation, serializing and mixing, and the rest is
@@ -573,6 +654,13 @@ TadLoraExperiment::Run()
         throw std::runtime_error("--out: could not write the traces");
     }
     staging.Commit();
+    if (m_stoppedBy != 0)
+    {
+        std::cerr << "[tadlora] " << strsignal(m_stoppedBy) << ": stopped after round "
+                  << totals.round + 1 << "/" << c.run.rounds << "; the partial outputs are in "
+                  << c.run.out << std::endl;
+        return;
+    }
     progress("done: mean accuracy " + std::to_string(last.accuracy.mean) + " (base " +
              std::to_string(baseAccuracy) + "), outputs in " + c.run.out);
 }

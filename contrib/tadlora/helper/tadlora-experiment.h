@@ -52,6 +52,13 @@ public:
     void Run();
 
     /**
+     * @return the signal (SIGINT or SIGTERM) that stopped the last Run early, or 0. A signal
+     * ends the run with the round in progress: its outputs are written, and summary.json says
+     * "complete": false. One that comes before the first round leaves nothing.
+     */
+    int StoppedBy() const;
+
+    /**
      * @brief Run over this network instead of the one the options choose: a topology of one's
      * own (see examples/tadlora-custom-network.cc).
      * @param network the network's helper
@@ -70,6 +77,7 @@ private:
     TadLoraConfig m_config;                          //!< the run's configuration
     std::unique_ptr<TadLoraNetworkHelper> m_network; //!< the network, if not the options'
     std::function<void(TadLoraScenario&)> m_ready;   //!< called before the clients start
+    int m_stoppedBy = 0;                             //!< see StoppedBy
 };
 
 } // namespace ns3

@@ -65,8 +65,8 @@ const CLI::Validator kFinite(
 const CLI::Validator kNotNegative(
     [](const std::string& value)
     {
-        return value.find('-') != std::string::npos ? "must not be negative, not " + value
-                                                    : std::string();
+        return !value.empty() && value.front() == '-' ? "must not be negative, not " + value
+                                                      : std::string();
     },
     "NONNEGATIVE", "NotNegative");
 
@@ -339,9 +339,7 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
 std::string
 TadLoraUnknownOption(const std::string& name)
 {
-    std::string bare =
-        name.substr(name.find_first_not_of('-') == std::string::npos ? name.size()
-                                                                     : name.find_first_not_of('-'));
+    std::string bare = name.substr(std::min(name.find_first_not_of('-'), name.size()));
     std::replace(bare.begin(), bare.end(), '_', '-');
     std::vector<std::pair<size_t, std::string>> known;
     for (const TadLoraSetting& s : TadLoraSettings(TadLoraConfig()))
