@@ -177,15 +177,83 @@ TEST(CommandLine, NonFiniteNegativeAndMeaninglessValuesAreRefusedBeforeAnyWork)
         {wifi + "--data-rate 5Mbps", "--data-rate: an option of the Point-to-point network"},
         {wifi + "--link-loss 0.1", "--link-loss: an option of the Point-to-point network"},
         {"--rank 65", "--rank: 65 exceeds --model-width 64"},
+        // Fault injection.
+        {"--fault-corrupt-prob 1.5", "--fault-corrupt-prob"},
+        {"--fault-corrupt-prob nan", "--fault-corrupt-prob: must be a finite number"},
+        {"--fault-byzantine 10", "--fault-byzantine: 10 of 10 clients leaves none honest"},
+        {"--fault-byzantine-mode nan", "--fault-byzantine-mode: this run has no Byzantine"},
+        {"--fault-byzantine 1 --fault-byzantine-mode liar", "--fault-byzantine-mode"},
+        {"--fault-byzantine 1 --fault-byzantine-scale 3", "--fault-byzantine-scale: only"},
+        {"--fault-byzantine 1 --fault-byzantine-mode scaled --fault-byzantine-scale inf",
+         "--fault-byzantine-scale: must be a finite number"},
+        {"--max-factor-value 0", "--max-factor-value"},
         // Outputs and caches checked up front, not after the simulation.
         {"--out ''", "--out: an output directory must be named"},
         {"--cache-dir " + file.string() + "/cache", "--cache-dir: cannot write in"},
         // Unknown names, with the nearest known ones.
         {"--lrr 0.1", "unknown option 'lrr' (nearest: --lr,"},
-        {"--config " + typo.string(), "unknown option 'link-prb' (nearest: --link-prob"},
+        {"--config " + typo.string(), "unknown option 'link_prb' (nearest: --link-prob"},
     };
     ExpectRefused(cases, dir / "out");
-    EXPECT_GE(cases.size(), 33u);
+    EXPECT_GE(cases.size(), 41u);
+}
+
+TEST(CommandLine, ScenarioFilesAreStrictTomlAndTheirSweepTableIsCheckedAsSweepPyChecksIt)
+{
+    const fs::path dir = fs::path(tadlora::test::TempDir()) / "strict-toml";
+    fs::create_directories(dir);
+    std::vector<std::pair<std::string, std::string>> cases;
+    const auto file = [&dir, &cases](const std::string& body, const std::string& mention)
+    {
+        const fs::path path = dir / ("case-" + std::to_string(cases.size()) + ".toml");
+        std::ofstream(path) << body << "\n";
+        cases.emplace_back("--config " + path.string(), mention);
+    };
+    // Types: a string is no number, a float no count, an integer no flag, a number no text.
+    file("lr = \"0.01\"", "line 1: lr: --lr takes a number, not a string");
+    file("clients = 4.5", "--clients takes an integer, not a float");
+    file("quiet = 1", "--quiet takes a boolean (true or false), not an integer");
+    file("topology = 3", "--topology takes a string, not an integer");
+    file("lr = [0.1]", "--lr takes a number, not an array");
+    file("switch-interval = \"sometimes\"", "--switch-interval takes an integer or \"auto\"");
+    file("seed = 1979-05-27", "--seed takes an integer, not a date or time");
+    // TOML's own errors, with their line.
+    file("clients = 4\nlr = 0.01\nlr = 0.02", "line 3");
+    file("x = = 2", "line 1");
+    file("method = \"lora", "line 1");
+    // Names: options are spelled as on the command line; one table only.
+    file("link_prob = 0.3", "unknown option 'link_prob': options are spelled with dashes");
+    file("[network]\nlink-prob = 0.3", "[network]: unknown table; [sweep] is the only one");
+    // The [sweep] table, as scripts/sweep.py's grid() checks it, and typed.
+    file("sweep = 3", "sweep: must be a table [sweep] of option = [values]");
+    file("[sweep]\nseed = 3", "[sweep] seed: a list of values is needed, not an integer");
+    file("[sweep]\nseed = []", "[sweep] seed: the list of values is empty");
+    file("[sweep]\nthreads = [1, 2]", "[sweep] threads: set by the sweep for every run");
+    file("[sweep]\nout = [\"a\"]", "[sweep] out: set by the sweep for every run");
+    file("[sweep]\nlr = [0.1, \"a\"]", "line 2: [sweep] lr: --lr takes a number, not a string");
+    file("[sweep]\nmethod = [[\"lora\"]]", "--method takes a string, not an array");
+    file("[sweep]\nlrr = [0.1]", "unknown option 'lrr' (nearest: --lr");
+    ExpectRefused(cases, dir / "out");
+
+    // TOML's syntax for numbers is TOML's: digit separators, exponents, hexadecimal; a
+    // [sweep] table that sweep.py takes is taken, and the run is its base point.
+    const fs::path good = dir / "good.toml";
+    std::ofstream(good) << "rounds = 1_000 # comment\nlr = 1e-3\nalpha = 16\nhop-limit = "
+                           "0x10\nswitch-interval = 'auto'\nquiet = true\n[sweep]\nseed = "
+                           "[1, 2]\nmethod = [\"lora\", \"tad-lora\"]\n";
+    ns3::TadLoraConfig config;
+    CLI::App app;
+    ns3::AddTadLoraOptions(app, config);
+    app.parse(std::vector<std::string>{good.string(), "--config"}); // reversed: CLI11's order
+    EXPECT_EQ(config.run.rounds, 1000u);
+    EXPECT_EQ(config.learning.lr, 1e-3);
+    EXPECT_EQ(config.learning.alpha, 16.0);
+    EXPECT_EQ(config.exchange.hopLimit, 16u);
+    EXPECT_EQ(config.learning.switchInterval, ns3::kAutoSwitchInterval);
+    EXPECT_TRUE(config.run.quiet);
+    EXPECT_EQ(config.run.seed, 1u);
+    EXPECT_EQ(config.learning.method, "tad-lora");
+    EXPECT_GE(cases.size(), 20u);
 }
 
 TEST(CommandLine, ARunReplacesItsOutputDirectoryWholeAndNeverAForeignOne)

@@ -10,7 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 using namespace tadlora;
@@ -21,23 +23,64 @@ namespace
 constexpr uint32_t kClients = 6;
 
 std::unique_ptr<Federation>
-MakeFederation(const std::string& method, uint32_t switchInterval, uint64_t seed = 3,
-               bool keepOptimizerState = false, uint32_t phaseJitter = 0)
+Build(const FederationConfig& config)
+{
+    const auto task = test::SyntheticTask();
+    const auto shards = Partition(LabelsOf(task->train), task->train.numClasses, kClients,
+                                  "label-skew", config.seed);
+    return std::make_unique<Federation>(config, test::PretrainedSyntheticModel().ptr(), task,
+                                        shards);
+}
+
+FederationConfig
+SmallConfig(const std::string& method, uint32_t switchInterval, uint64_t seed = 3)
 {
     FederationConfig config;
-    config.phaseJitter = phaseJitter;
-    config.keepOptimizerState = keepOptimizerState;
     config.method = method;
     config.switchInterval = switchInterval;
     config.localSteps = 3;
     config.batchSize = 16;
     config.lr = 1e-2;
     config.seed = seed;
-    const auto task = test::SyntheticTask();
-    const auto shards =
-        Partition(LabelsOf(task->train), task->train.numClasses, kClients, "label-skew", seed);
-    return std::make_unique<Federation>(config, test::PretrainedSyntheticModel().ptr(), task,
-                                        shards);
+    return config;
+}
+
+std::unique_ptr<Federation>
+MakeFederation(const std::string& method, uint32_t switchInterval, uint64_t seed = 3,
+               bool keepOptimizerState = false, uint32_t phaseJitter = 0)
+{
+    FederationConfig config = SmallConfig(method, switchInterval, seed);
+    config.phaseJitter = phaseJitter;
+    config.keepOptimizerState = keepOptimizerState;
+    return Build(config);
+}
+
+/** @return why Decode refuses bytes; fails the test if it does not */
+Rejection
+WhyRefused(Federation& federation, const std::vector<uint8_t>& bytes)
+{
+    try
+    {
+        federation.Decode(bytes);
+    }
+    catch (const MessageError& e)
+    {
+        return e.Reason();
+    }
+    ADD_FAILURE() << "accepted";
+    return Rejection::Late;
+}
+
+/** @return RMS of values */
+double
+Rms(const std::vector<float>& values)
+{
+    double sum = 0;
+    for (float v : values)
+    {
+        sum += double(v) * v;
+    }
+    return std::sqrt(sum / values.size());
 }
 
 /** The clients' average of a factor, element by element. */
@@ -263,7 +306,7 @@ TEST(Federation, AMessageOfAnotherShapeIsRefused)
     MessageHeader header;
     header.factor = Factor::B;
     header.shapes = {{2, 2}};
-    EXPECT_THROW(federation->Decode(EncodeMessage(header, {1, 2, 3, 4})), MessageError);
+    EXPECT_EQ(WhyRefused(*federation, EncodeMessage(header, {1, 2, 3, 4})), Rejection::Shape);
     // A message of the model's own shapes but the other factor's is refused by Mix.
     const FactorMessage a = federation->Decode(federation->Serialize(1, Factor::A, 0));
     EXPECT_THROW(federation->Mix(0, Factor::B, 0.5, {{0.5, &a}}), std::logic_error);
@@ -312,4 +355,123 @@ TEST(Federation, KeptOptimizerStateCarriesMomentsIntoTheNextRound)
     // ...the second starts from AdamW moments in one and from zero in the other.
     EXPECT_NE(fresh->FactorValues(0, Factor::B), kept->FactorValues(0, Factor::B));
     EXPECT_NE(fresh->FactorValues(0, Factor::A), kept->FactorValues(0, Factor::A));
+}
+
+TEST(Federation, NonFiniteValuesAndValuesAboveTheBoundAreRefusedEachForItsReason)
+{
+    FederationConfig config = SmallConfig("tad-lora", 2);
+    config.maxFactorValue = 100;
+    auto federation = Build(config);
+    const FactorMessage honest = federation->Decode(federation->Serialize(1, Factor::A, 0));
+    const auto with = [&honest](float value)
+    {
+        std::vector<float> values = honest.values;
+        values[values.size() / 2] = value;
+        return EncodeMessage(honest.header, values);
+    };
+    const float inf = std::numeric_limits<float>::infinity();
+    EXPECT_EQ(WhyRefused(*federation, with(std::nanf(""))), Rejection::NonFinite);
+    EXPECT_EQ(WhyRefused(*federation, with(inf)), Rejection::NonFinite);
+    EXPECT_EQ(WhyRefused(*federation, with(-inf)), Rejection::NonFinite);
+    EXPECT_EQ(WhyRefused(*federation, with(100.01f)), Rejection::Magnitude);
+    EXPECT_EQ(WhyRefused(*federation, with(-100.01f)), Rejection::Magnitude);
+    EXPECT_EQ(federation->Decode(with(-100.0f)).values[honest.values.size() / 2], -100.0f);
+    std::vector<uint8_t> flipped = with(1.0f);
+    flipped[40] ^= 0x01;
+    EXPECT_EQ(WhyRefused(*federation, flipped), Rejection::Checksum);
+}
+
+TEST(Federation, ByzantineClientsAreDrawnFromTheSeedAndSendWhatTheirModeSays)
+{
+    FederationConfig config = SmallConfig("tad-lora", 2);
+    config.byzantine = 2;
+    std::set<std::vector<uint32_t>> draws;
+    for (uint64_t seed = 1; seed <= 6; ++seed)
+    {
+        config.seed = seed;
+        const std::vector<uint32_t> byzantine = Build(config)->Byzantine();
+        ASSERT_EQ(byzantine.size(), 2u);
+        EXPECT_LT(byzantine[0], byzantine[1]);
+        EXPECT_LT(byzantine[1], kClients);
+        draws.insert(byzantine);
+    }
+    EXPECT_GT(draws.size(), 2u); // the seed picks them
+
+    config.seed = 3;
+    for (ByzantineMode mode : {ByzantineMode::Nan, ByzantineMode::Scaled, ByzantineMode::Random})
+    {
+        config.byzantineMode = mode;
+        config.byzantineScale = -3;
+        auto federation = Build(config);
+        const uint32_t liar = federation->Byzantine().front();
+        uint32_t honest = 0;
+        while (std::count(federation->Byzantine().begin(), federation->Byzantine().end(), honest))
+        {
+            ++honest;
+        }
+        for (uint32_t i = 0; i < kClients; ++i)
+        {
+            federation->Train(i, 0); // B moves off zero
+        }
+        const std::vector<float> own = federation->FactorValues(liar, Factor::B);
+        ASSERT_GT(Rms(own), 0.0);
+        const auto sent = DecodeMessage(federation->Serialize(liar, Factor::B, 0)).values;
+        ASSERT_EQ(sent.size(), own.size());
+        if (mode == ByzantineMode::Nan)
+        {
+            EXPECT_TRUE(
+                std::all_of(sent.begin(), sent.end(), [](float v) { return std::isnan(v); }));
+        }
+        else if (mode == ByzantineMode::Scaled)
+        {
+            for (size_t k = 0; k < own.size(); ++k)
+            {
+                ASSERT_EQ(sent[k], static_cast<float>(own[k] * -3.0)) << k;
+            }
+        }
+        else
+        {
+            // Noise of the factor's own RMS, drawn from the seed, new for each round.
+            EXPECT_NEAR(Rms(sent) / Rms(own), 1.0, 0.1);
+            EXPECT_NE(sent, own);
+            EXPECT_EQ(DecodeMessage(federation->Serialize(liar, Factor::B, 0)).values, sent);
+            EXPECT_NE(DecodeMessage(federation->Serialize(liar, Factor::B, 1)).values, sent);
+        }
+        // An honest client sends its factor.
+        EXPECT_EQ(DecodeMessage(federation->Serialize(honest, Factor::B, 0)).values,
+                  federation->FactorValues(honest, Factor::B));
+    }
+}
+
+TEST(Federation, AccuracyAndDisagreementCountTheHonestClientsOnly)
+{
+    FederationConfig config = SmallConfig("tad-lora", 2);
+    for (uint32_t byzantine : {1u, 0u})
+    {
+        config.byzantine = byzantine;
+        auto federation = Build(config);
+        for (uint32_t i = 0; i < kClients; ++i)
+        {
+            federation->Train(i, 0);
+        }
+        const Accuracy before = federation->Evaluate();
+        const Disagreement spreadBefore = federation->Diagnose();
+        // Client 5's B, blown up: it changes the metrics only if client 5 counts.
+        const uint32_t liar = byzantine ? federation->Byzantine().front() : 5;
+        federation->Mix(liar, Factor::B, 1000.0, {});
+        const Accuracy after = federation->Evaluate();
+        const Disagreement spreadAfter = federation->Diagnose();
+        if (byzantine)
+        {
+            EXPECT_EQ(after.mean, before.mean);
+            EXPECT_EQ(after.std, before.std);
+            EXPECT_EQ(after.averagedModel, before.averagedModel);
+            EXPECT_EQ(spreadAfter.consensusB, spreadBefore.consensusB);
+        }
+        else
+        {
+            EXPECT_NE(after.mean, before.mean);
+            EXPECT_GT(spreadAfter.consensusB, 100 * spreadBefore.consensusB);
+        }
+    }
 }

@@ -309,7 +309,7 @@ TEST(Inbox, KeepsAWholeMessageOfAnOpenRoundAndKnowsWhenANeighboursFactorsAreIn)
     TadLoraInbox inbox(learner);
     const auto a = Deliver(inbox, FactorBytes(3, 4, tadlora::Factor::A), 3, 4, 4);
     ASSERT_TRUE(a);
-    EXPECT_EQ(a->verdict, TadLoraInbox::Verdict::Accepted);
+    EXPECT_EQ(a->rejection, std::nullopt);
     EXPECT_EQ(a->sender, 3u);
     EXPECT_EQ(a->round, 4u);
     EXPECT_EQ(a->factor, tadlora::Factor::A);
@@ -336,24 +336,24 @@ TEST(Inbox, RejectsShortCorruptMismatchedAndLateMessagesAndKeepsNone)
     header.messageBytes = static_cast<uint32_t>(good.size() + 10);
     const auto shortOne = inbox.AddFragment(header, good.data(), good.size(), 4);
     ASSERT_TRUE(shortOne);
-    EXPECT_EQ(shortOne->verdict, TadLoraInbox::Verdict::Short);
+    EXPECT_EQ(shortOne->rejection, tadlora::Rejection::Short);
 
     std::vector<uint8_t> flipped = good;
     flipped[flipped.size() / 2] ^= 0x40;
     const auto corrupt = Deliver(inbox, flipped, 3, 4, 4, 1);
     ASSERT_TRUE(corrupt);
-    EXPECT_EQ(corrupt->verdict, TadLoraInbox::Verdict::Corrupt);
+    EXPECT_EQ(corrupt->rejection, tadlora::Rejection::Checksum);
     EXPECT_FALSE(corrupt->why.empty());
 
     // The fragments say sender 2, or round 5; the message says sender 3 of round 4.
-    EXPECT_EQ(Deliver(inbox, good, 2, 4, 4, 2)->verdict, TadLoraInbox::Verdict::Mismatched);
-    EXPECT_EQ(Deliver(inbox, good, 3, 5, 4, 3)->verdict, TadLoraInbox::Verdict::Mismatched);
+    EXPECT_EQ(Deliver(inbox, good, 2, 4, 4, 2)->rejection, tadlora::Rejection::Mismatched);
+    EXPECT_EQ(Deliver(inbox, good, 3, 5, 4, 3)->rejection, tadlora::Rejection::Mismatched);
     // Round 4 closed: the first open round is 5.
-    EXPECT_EQ(Deliver(inbox, good, 3, 4, 5, 4)->verdict, TadLoraInbox::Verdict::Late);
+    EXPECT_EQ(Deliver(inbox, good, 3, 4, 5, 4)->rejection, tadlora::Rejection::Late);
 
     inbox.AddAck(4, 3);
     const std::vector<uint8_t> b = FactorBytes(3, 4, tadlora::Factor::B);
-    EXPECT_EQ(Deliver(inbox, b, 3, 4, 4, 5)->verdict, TadLoraInbox::Verdict::Accepted);
+    EXPECT_EQ(Deliver(inbox, b, 3, 4, 4, 5)->rejection, std::nullopt);
     EXPECT_FALSE(inbox.HasFactors(4, 3)); // no A was kept
 }
 
@@ -391,6 +391,6 @@ TEST(Inbox, KeepsAcksAndConfirmationsByRoundUntilTheRoundIsDropped)
         whole = Add(inbox, half[k], 5);
     }
     ASSERT_TRUE(whole);
-    EXPECT_EQ(whole->verdict, TadLoraInbox::Verdict::Accepted);
+    EXPECT_EQ(whole->rejection, std::nullopt);
     EXPECT_EQ(whole->fragments, half.size());
 }

@@ -10,8 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -201,4 +203,149 @@ TEST(Simulation, TransportsAndVirtualPayloadsChangeTheTrafficNotTheLearning)
     // Timing follows the network: bigger messages make longer rounds.
     EXPECT_GT(summary(padded)["sim_time_s"].get<double>(),
               summary(udp)["sim_time_s"].get<double>());
+}
+
+namespace
+{
+
+/** A run that learns clearly (as ShortRunThroughNs3Learns), with its faults set by `faults`. */
+ns3::TadLoraConfig
+FaultyRun(const std::string& name, const ns3::TadLoraFaultOptions& faults)
+{
+    ns3::TadLoraConfig c = ShortRun(name);
+    c.run.rounds = 12;
+    c.learning.localSteps = 10;
+    c.learning.partition = "iid";
+    c.faults = faults;
+    return c;
+}
+
+/** Every round's mean accuracy and disagreement are finite; @return the run's summary */
+nlohmann::json
+ExpectFinite(const ns3::TadLoraConfig& c)
+{
+    for (const auto& row : ReadCsv(fs::path(c.run.out) / "rounds.csv"))
+    {
+        for (const char* column : {"mean_acc", "avg_model_acc", "consensus_A", "consensus_B"})
+        {
+            EXPECT_TRUE(std::isfinite(std::stod(row.at(column))))
+                << column << " in round " << row.at("round");
+        }
+    }
+    return nlohmann::json::parse(test::Slurp(fs::path(c.run.out) / "summary.json"));
+}
+
+/** @return messages.csv's refused rows; each one's weight stayed with its receiver */
+std::vector<std::map<std::string, std::string>>
+ExpectRefusedNeverMixed(const ns3::TadLoraConfig& c)
+{
+    const auto realized = RealizedMixing(c.run.out, c.run.clients);
+    std::vector<std::map<std::string, std::string>> refused;
+    for (const auto& m : ReadCsv(fs::path(c.run.out) / "messages.csv"))
+    {
+        if (m.at("rejected").empty())
+        {
+            continue;
+        }
+        EXPECT_EQ(m.at("delivered"), "0");
+        const auto& w = realized.at({std::stoull(m.at("round")), m.at("factor")});
+        EXPECT_EQ(w(std::stoul(m.at("receiver")), std::stoul(m.at("sender"))), 0.0);
+        refused.push_back(m);
+    }
+    return refused;
+}
+
+} // namespace
+
+TEST(Faults, CorruptedFragmentsAreRefusedByTheirChecksumNeverMixedAndHonestClientsKeepLearning)
+{
+    ns3::TadLoraFaultOptions faults;
+    faults.corruptProb = 0.1;
+    const ns3::TadLoraConfig c = FaultyRun("corrupt", faults);
+    ns3::TadLoraExperiment(c).Run();
+    const auto summary = ExpectFinite(c);
+    const auto refused = ExpectRefusedNeverMixed(c);
+    // A message is refused if any of its f fragments was corrupted: 1 - 0.9^f (lossless
+    // links, so every message came whole; CRC-32 catches every one-byte error).
+    double expected = 0;
+    double variance = 0;
+    for (const auto& m : ReadCsv(fs::path(c.run.out) / "messages.csv"))
+    {
+        ASSERT_EQ(m.at("fragments_received"), m.at("fragments"));
+        const double p = 1 - std::pow(1 - faults.corruptProb, std::stod(m.at("fragments")));
+        expected += p;
+        variance += p * (1 - p);
+    }
+    EXPECT_NEAR(double(refused.size()), expected, 4 * std::sqrt(variance));
+    EXPECT_GT(expected, 50.0);
+    EXPECT_EQ(summary["network"]["msgs_rejected"], refused.size());
+    EXPECT_EQ(summary["network"]["msgs_rejected_by_reason"]["checksum"], refused.size());
+    for (const auto& m : refused)
+    {
+        EXPECT_EQ(m.at("rejected"), "checksum");
+    }
+    const double base = summary["base_acc"];
+    EXPECT_GT(summary["final"]["mean_acc"].get<double>(), base + 0.2);
+}
+
+TEST(Faults, AByzantineClientsNanMessagesAreAllRefusedAndTheHonestClientsKeepLearning)
+{
+    ns3::TadLoraFaultOptions faults;
+    faults.byzantine = 1;
+    faults.byzantineMode = tadlora::ByzantineMode::Nan;
+    const ns3::TadLoraConfig c = FaultyRun("byzantine-nan", faults);
+    ns3::TadLoraExperiment(c).Run();
+    const auto summary = ExpectFinite(c);
+    ASSERT_EQ(summary["byzantine_clients"].size(), 1u);
+    const std::string liar = std::to_string(summary["byzantine_clients"][0].get<uint32_t>());
+    const auto refused = ExpectRefusedNeverMixed(c);
+    size_t liarsWhole = 0;
+    for (const auto& m : ReadCsv(fs::path(c.run.out) / "messages.csv"))
+    {
+        if (m.at("sender") == liar && m.at("fragments_received") == m.at("fragments"))
+        {
+            ++liarsWhole;
+            EXPECT_EQ(m.at("rejected"), "non-finite");
+        }
+        else
+        {
+            EXPECT_EQ(m.at("rejected"), ""); // lossless links: every honest message is kept
+        }
+    }
+    EXPECT_GT(liarsWhole, 0u);
+    EXPECT_EQ(refused.size(), liarsWhole);
+    EXPECT_EQ(summary["network"]["msgs_rejected_by_reason"]["non-finite"], liarsWhole);
+    const double base = summary["base_acc"];
+    EXPECT_GT(summary["final"]["mean_acc"].get<double>(), base + 0.2);
+}
+
+TEST(Faults, TheSameSeedGivesByteIdenticalTracesUnderFaults)
+{
+    ns3::TadLoraFaultOptions faults;
+    faults.corruptProb = 0.1;
+    faults.byzantine = 2;
+    test::ExpectSameSeedSameTraces(FaultyRun("faults-seed", faults));
+}
+
+TEST(Faults, UnderRandomOrScaledByzantineValuesTheHonestClientsStayFinite)
+{
+    for (tadlora::ByzantineMode mode :
+         {tadlora::ByzantineMode::Random, tadlora::ByzantineMode::Scaled})
+    {
+        ns3::TadLoraFaultOptions faults;
+        faults.byzantine = 1;
+        faults.byzantineMode = mode;
+        const ns3::TadLoraConfig c = FaultyRun("byzantine-" + ns3::TadLoraChoiceName(mode), faults);
+        ns3::TadLoraExperiment(c).Run();
+        const auto summary = ExpectFinite(c);
+        ExpectRefusedNeverMixed(c);
+        const double base = summary["base_acc"];
+        const double final = summary["final"]["mean_acc"];
+        std::cout << ns3::TadLoraChoiceName(mode) << ": base " << base << ", final " << final
+                  << ", refused " << summary["network"]["msgs_rejected_by_reason"] << std::endl;
+        if (mode == tadlora::ByzantineMode::Random)
+        {
+            EXPECT_GT(final, base + 0.2); // noise of the factors' own scale averages out
+        }
+    }
 }

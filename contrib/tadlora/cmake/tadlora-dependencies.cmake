@@ -15,4 +15,5 @@ add_library(libdeflate::libdeflate UNKNOWN IMPORTED GLOBAL)
 set_target_properties(libdeflate::libdeflate PROPERTIES IMPORTED_LOCATION "${LIBDEFLATE_LIBRARY}"
                       INTERFACE_INCLUDE_DIRECTORIES "${LIBDEFLATE_INCLUDE_DIR}")
 find_package(nlohmann_json REQUIRED)
+find_package(tomlplusplus REQUIRED)
 find_package(OpenMP REQUIRED)

@@ -4,6 +4,7 @@
 #include "tadlora-client.h"
 #include "tadlora-gossip-graph.h"
 
+#include "ns3/double.h"
 #include "ns3/inet-socket-address.h"
 #include "ns3/nstime.h"
 #include "ns3/string.h"
@@ -57,6 +58,8 @@ TadLoraOptionAttributes()
          [](const TadLoraConfig& c) -> V { return Create<UintegerValue>(c.exchange.hopLimit); }},
         {"--send-rate", "SendRate",
          [](const TadLoraConfig& c) -> V { return Create<StringValue>(c.exchange.sendRate); }},
+        {"--fault-corrupt-prob", "FaultCorruptProbability",
+         [](const TadLoraConfig& c) -> V { return Create<DoubleValue>(c.faults.corruptProb); }},
         {"--warmup-s", "Warmup",
          [](const TadLoraConfig& c) -> V
          { return Create<TimeValue>(Seconds(IsWifi(c) ? c.wifi.warmupS : 0.0)); }},

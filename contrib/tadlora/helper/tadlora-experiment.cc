@@ -289,6 +289,7 @@ ConfigJson(const TadLoraConfig& config)
             case TadLoraSetting::Kind::Flag:
                 json[s.name] = s.value == "true";
                 break;
+            case TadLoraSetting::Kind::Integer:
             case TadLoraSetting::Kind::Number:
                 json[s.name] = nlohmann::json::parse(s.value);
                 break;
@@ -296,6 +297,18 @@ ConfigJson(const TadLoraConfig& config)
                 json[s.name] = s.value;
                 break;
         }
+    }
+    return json;
+}
+
+/** The messages refused, by reason (every reason, zeros too). */
+nlohmann::json
+RejectionsJson(const TadLoraRoundReport& totals)
+{
+    nlohmann::json json = nlohmann::json::object();
+    for (const auto& [reason, count] : totals.rejectedBy)
+    {
+        json[tadlora::RejectionName(reason)] = count;
     }
     return json;
 }
@@ -351,6 +364,24 @@ TadLoraCheckConfig(const TadLoraConfig& c)
         throw std::invalid_argument("--patch-size: only image tasks (fashion-mnist) are cut "
                                     "into patches, not " +
                                     TadLoraChoiceName(c.learning.task));
+    }
+    if (c.faults.byzantine >= c.run.clients)
+    {
+        throw std::invalid_argument("--fault-byzantine: " + std::to_string(c.faults.byzantine) +
+                                    " of " + std::to_string(c.run.clients) +
+                                    " clients leaves none honest");
+    }
+    const TadLoraFaultOptions noFaults;
+    if (c.faults.byzantine == 0 && c.faults.byzantineMode != noFaults.byzantineMode)
+    {
+        throw std::invalid_argument("--fault-byzantine-mode: this run has no Byzantine "
+                                    "clients (--fault-byzantine 0)");
+    }
+    if (c.faults.byzantineMode != tadlora::ByzantineMode::Scaled &&
+        c.faults.byzantineScale != noFaults.byzantineScale)
+    {
+        throw std::invalid_argument("--fault-byzantine-scale: only --fault-byzantine-mode "
+                                    "scaled scales");
     }
     if (c.run.out.empty())
     {
@@ -603,6 +634,7 @@ TadLoraExperiment::Run()
     summary["complete"] = m_stoppedBy == 0;
     summary["config"] = ConfigJson(c);
     summary["base_acc"] = baseAccuracy;
+    summary["byzantine_clients"] = federation.Byzantine();
     summary["rho"] = {{"value", connectivity.rho},
                       {"method", connectivity.Method()},
                       {"samples", connectivity.samples},
@@ -620,6 +652,7 @@ TadLoraExperiment::Run()
     summary["network"] = {{"msgs_sent", totals.msgsSent},
                           {"msgs_delivered", totals.msgsDelivered},
                           {"msgs_rejected", totals.msgsRejected},
+                          {"msgs_rejected_by_reason", RejectionsJson(totals)},
                           {"delivery_ratio", totals.msgsSent == 0
                                                  ? 1.0
                                                  : double(totals.msgsDelivered) / totals.msgsSent},

@@ -6,33 +6,202 @@
 #include "tadlora-transformer.h"
 
 #include <CLI/CLI.hpp>
+#include <toml++/toml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <iterator>
+#include <map>
 #include <memory>
+#include <set>
 
 namespace ns3
 {
 namespace
 {
 
+/** The word --switch-interval takes besides numbers. */
+const std::string kAutoWord = "auto";
+
+/** Options a sweep sets for every run (scripts/sweep.py's RUNNER_OPTIONS): never swept. */
+const std::set<std::string> kRunnerOptions{"config", "out", "quiet", "threads"};
+
+/** @return a TOML value's type, as the TOML specification names it */
+std::string
+TomlTypeName(const toml::node& node)
+{
+    switch (node.type())
+    {
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a float";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::table:
+            return "a table";
+        default:
+            return "a date or time";
+    }
+}
+
 /**
- * @brief CLI11's TOML reader, minus the scenario file's [sweep] table: that table holds the
- * grid axes scripts/sweep.py expands, and a single run ignores it (it runs the base point).
+ * @brief Scenario files: TOML read by toml++, so TOML's own syntax holds (1_000, 1e-3, 0x10,
+ * comments, any quoting), and each value must be of its option's type: an integer for a count,
+ * an integer or a float for a real number, a boolean for a flag, a string for text (and
+ * "auto" for --switch-interval). CLI11 then takes each value as the option's text, with the
+ * option's own checks. The [sweep] table holds the grid axes scripts/sweep.py expands: a single
+ * run checks it as sweep.py does, each value typed as its option's, and runs the base point.
  */
 class ScenarioFileReader : public CLI::ConfigTOML
 {
 public:
     std::vector<CLI::ConfigItem> from_config(std::istream& input) const override
     {
-        std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
-        items.erase(std::remove_if(items.begin(), items.end(),
-                                   [](const CLI::ConfigItem& item) {
-                                       return !item.parents.empty() &&
-                                              item.parents.front() == "sweep";
-                                   }),
-                    items.end());
+        const std::string text{std::istreambuf_iterator<char>(input), {}};
+        toml::table table;
+        try
+        {
+            table = toml::parse(text);
+        }
+        catch (const toml::parse_error& e)
+        {
+            throw CLI::ConfigError("--config: line " + std::to_string(e.source().begin.line) +
+                                   ": " + std::string(e.description()));
+        }
+        std::map<std::string, TadLoraSetting::Kind> kinds;
+        for (const TadLoraSetting& s : TadLoraSettings(TadLoraConfig()))
+        {
+            kinds.emplace(s.name, s.kind);
+        }
+        std::vector<CLI::ConfigItem> items;
+        for (const auto& [key, node] : table)
+        {
+            const std::string name(key.str());
+            if (name == "sweep")
+            {
+                CheckSweep(node, kinds);
+                continue;
+            }
+            if (node.is_table())
+            {
+                throw CLI::ConfigError(Where(node, "[" + name + "]") +
+                                       ": unknown table; [sweep] is the only one");
+            }
+            CLI::ConfigItem item;
+            item.name = name;
+            item.inputs = {OptionText(name, node, kinds, "")};
+            items.push_back(std::move(item));
+        }
         return items;
+    }
+
+private:
+    /** @return where a value is, for an error: "--config: line N: " and its key */
+    static std::string Where(const toml::node& node, const std::string& key)
+    {
+        return "--config: line " + std::to_string(node.source().begin.line) + ": " + key;
+    }
+
+    /**
+     * @return a scalar value as its option's text
+     * @throws CLI::ConfigError for an unknown option or a value of another type
+     */
+    static std::string OptionText(const std::string& name, const toml::node& node,
+                                  const std::map<std::string, TadLoraSetting::Kind>& kinds,
+                                  const std::string& table)
+    {
+        const auto kind = kinds.find(name);
+        if (kind == kinds.end())
+        {
+            throw CLI::ConfigError(Where(node, table) + TadLoraUnknownOption(name));
+        }
+        const std::string key = table + name;
+        std::string needed;
+        switch (kind->second)
+        {
+            case TadLoraSetting::Kind::Flag:
+                if (const auto b = node.value_exact<bool>())
+                {
+                    return *b ? "true" : "false";
+                }
+                needed = "a boolean (true or false)";
+                break;
+            case TadLoraSetting::Kind::Integer:
+                if (const auto i = node.value_exact<int64_t>())
+                {
+                    return std::to_string(*i);
+                }
+                if (name == "switch-interval" && node.value_exact<std::string>() == kAutoWord)
+                {
+                    return kAutoWord;
+                }
+                needed = name == "switch-interval" ? "an integer or \"auto\"" : "an integer";
+                break;
+            case TadLoraSetting::Kind::Number:
+                if (const auto i = node.value_exact<int64_t>())
+                {
+                    return std::to_string(*i);
+                }
+                if (const auto x = node.value_exact<double>())
+                {
+                    char buffer[64];
+                    const auto end = std::to_chars(buffer, buffer + sizeof buffer, *x).ptr;
+                    return std::string(buffer, end);
+                }
+                needed = "a number";
+                break;
+            case TadLoraSetting::Kind::Text:
+                if (const auto t = node.value_exact<std::string>())
+                {
+                    return *t;
+                }
+                needed = "a string";
+                break;
+        }
+        throw CLI::ConfigError(Where(node, key) + ": --" + name + " takes " + needed + ", not " +
+                               TomlTypeName(node));
+    }
+
+    /** @brief Check the [sweep] table as scripts/sweep.py's grid() does. */
+    static void CheckSweep(const toml::node& sweep,
+                           const std::map<std::string, TadLoraSetting::Kind>& kinds)
+    {
+        const toml::table* axes = sweep.as_table();
+        if (axes == nullptr)
+        {
+            throw CLI::ConfigError(Where(sweep, "sweep") +
+                                   ": must be a table [sweep] of option = [values]");
+        }
+        for (const auto& [key, values] : *axes)
+        {
+            const std::string name(key.str());
+            const std::string where = Where(values, "[sweep] " + name);
+            const toml::array* list = values.as_array();
+            if (list == nullptr)
+            {
+                throw CLI::ConfigError(where + ": a list of values is needed, not " +
+                                       TomlTypeName(values));
+            }
+            if (list->empty())
+            {
+                throw CLI::ConfigError(where + ": the list of values is empty");
+            }
+            if (kRunnerOptions.count(name) != 0)
+            {
+                throw CLI::ConfigError(where + ": set by the sweep for every run, it cannot "
+                                               "be swept");
+            }
+            for (const toml::node& value : *list)
+            {
+                OptionText(name, value, kinds, "[sweep] ");
+            }
+        }
     }
 };
 
@@ -144,6 +313,7 @@ TADLORA_CHOICE(TadLoraFading, "none", "rayleigh", "nakagami");
 TADLORA_CHOICE(TadLoraPlacement, "random-rect", "random-disc", "grid");
 TADLORA_CHOICE(TadLoraMobility, "static", "random-waypoint", "gauss-markov");
 TADLORA_CHOICE(TadLoraRouting, "none", "olsr", "aodv");
+TADLORA_CHOICE(tadlora::ByzantineMode, "random", "nan", "scaled");
 
 void
 AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
@@ -194,7 +364,7 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
         ->transform(CLI::Validator(
             [](std::string& value)
             {
-                if (value == "auto")
+                if (value == kAutoWord)
                 {
                     value = std::to_string(kAutoSwitchInterval);
                     return std::string();
@@ -237,6 +407,23 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--hop-limit", c.exchange.hopLimit,
                    "IP TTL of the clients' unicast (0: IP default)")
         ->check(CLI::Range(0, 255));
+    app.add_option("--max-factor-value", c.exchange.maxFactorValue,
+                   "Refuse a received factor message holding a value of larger magnitude")
+        ->check(CLI::Range(1e-6, 1e30));
+
+    const size_t faultOptions = app.get_options({}).size();
+    app.add_option("--fault-corrupt-prob", c.faults.corruptProb,
+                   "Corrupt one payload byte of each received fragment with this probability")
+        ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--fault-byzantine", c.faults.byzantine,
+                   "Clients, drawn from the seed, that send hostile values in place of their "
+                   "factors (metrics count the honest clients only)")
+        ->check(CLI::Range(0, 999));
+    AddChoice(app, "--fault-byzantine-mode", c.faults.byzantineMode,
+              "What Byzantine clients send: random (noise of the factor's RMS), nan, scaled");
+    app.add_option("--fault-byzantine-scale", c.faults.byzantineScale,
+                   "Byzantine mode scaled: the factor times this");
+    Group(app, faultOptions, kTadLoraFaultGroup);
 
     const size_t p2pOptions = app.get_options({}).size();
     app.add_option("--data-rate", c.p2p.dataRate, "p2p: link data rate (ns-3 DataRate)");
@@ -339,7 +526,8 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
 std::string
 TadLoraUnknownOption(const std::string& name)
 {
-    std::string bare = name.substr(std::min(name.find_first_not_of('-'), name.size()));
+    const std::string given = name.substr(std::min(name.find_first_not_of('-'), name.size()));
+    std::string bare = given;
     std::replace(bare.begin(), bare.end(), '_', '-');
     std::vector<std::pair<size_t, std::string>> known;
     for (const TadLoraSetting& s : TadLoraSettings(TadLoraConfig()))
@@ -353,7 +541,12 @@ TadLoraUnknownOption(const std::string& name)
     {
         nearest += (k ? ", --" : "--") + known[k].second;
     }
-    return "unknown option '" + bare + "' (nearest: " + nearest + "; tadlora-sim --help lists all)";
+    if (bare != given && known.front().first == 0)
+    {
+        return "unknown option '" + given + "': options are spelled with dashes, --" + bare;
+    }
+    return "unknown option '" + given + "' (nearest: " + nearest +
+           "; tadlora-sim --help lists all)";
 }
 
 std::vector<TadLoraSetting>
@@ -376,8 +569,11 @@ TadLoraSettings(const TadLoraConfig& config)
         {
             kind = TadLoraSetting::Kind::Flag;
         }
-        else if (type.rfind("UINT", 0) == 0 || type.rfind("INT", 0) == 0 ||
-                 type.rfind("FLOAT", 0) == 0)
+        else if (type.rfind("UINT", 0) == 0 || type.rfind("INT", 0) == 0)
+        {
+            kind = TadLoraSetting::Kind::Integer;
+        }
+        else if (type.rfind("FLOAT", 0) == 0)
         {
             kind = TadLoraSetting::Kind::Number;
         }
@@ -411,6 +607,10 @@ TadLoraFederationConfig(const TadLoraConfig& c)
     fc.weightDecay = c.learning.weightDecay;
     fc.keepOptimizerState = c.learning.keepOptimizerState;
     fc.seed = c.run.seed;
+    fc.maxFactorValue = c.exchange.maxFactorValue;
+    fc.byzantine = c.faults.byzantine;
+    fc.byzantineMode = c.faults.byzantineMode;
+    fc.byzantineScale = c.faults.byzantineScale;
     return fc;
 }
 

@@ -131,6 +131,8 @@ template<>
 const std::vector<std::string>& TadLoraChoiceNames<TadLoraMobility>();
 template<>
 const std::vector<std::string>& TadLoraChoiceNames<TadLoraRouting>();
+template<>
+const std::vector<std::string>& TadLoraChoiceNames<tadlora::ByzantineMode>();
 
 /** @return the spelling of a choice's value */
 template<typename E>
@@ -155,7 +157,8 @@ constexpr bool kIsTadLoraChoice =
     std::is_same_v<E, TadLoraTransportKind> || std::is_same_v<E, TadLoraWifiStandard> ||
     std::is_same_v<E, TadLoraRateControl> || std::is_same_v<E, TadLoraPropagation> ||
     std::is_same_v<E, TadLoraFading> || std::is_same_v<E, TadLoraPlacement> ||
-    std::is_same_v<E, TadLoraMobility> || std::is_same_v<E, TadLoraRouting>;
+    std::is_same_v<E, TadLoraMobility> || std::is_same_v<E, TadLoraRouting> ||
+    std::is_same_v<E, tadlora::ByzantineMode>;
 
 /** @brief Writes a choice's spelling (descriptions, ns3::CommandLine's defaults). */
 template<typename E, typename = std::enable_if_t<kIsTadLoraChoice<E>>>
@@ -248,6 +251,17 @@ struct TadLoraExchangeOptions
     uint32_t virtualPayloadBytes = 0;                           //!< --virtual-payload-bytes
     std::string sendRate = "0bps"; //!< --send-rate (UDP pacing; 0: unpaced)
     uint32_t hopLimit = 0;         //!< --hop-limit (0: the IP default)
+    double maxFactorValue = 100;   //!< --max-factor-value
+};
+
+/** @brief Fault injection: corrupted fragments and Byzantine clients. */
+struct TadLoraFaultOptions
+{
+    double corruptProb = 0; //!< --fault-corrupt-prob
+    uint32_t byzantine = 0; //!< --fault-byzantine
+    tadlora::ByzantineMode byzantineMode =
+        tadlora::ByzantineMode::Random; //!< --fault-byzantine-mode
+    double byzantineScale = 10;         //!< --fault-byzantine-scale
 };
 
 /** @brief Paper mode's point-to-point links (TadLoraP2pNetworkHelper). */
@@ -291,6 +305,7 @@ struct TadLoraConfig
     TadLoraExchangeOptions exchange; //!< graph, network choice, protocol
     TadLoraP2pOptions p2p;           //!< point-to-point links
     TadLoraWifiOptions wifi;         //!< Wi-Fi ad hoc
+    TadLoraFaultOptions faults;      //!< fault injection
 };
 
 /**
@@ -308,15 +323,19 @@ struct TadLoraSetting
     std::string value; //!< the value as text
     enum class Kind
     {
-        Text,
-        Number,
-        Flag,
-    } kind;            //!< how to write it
-    std::string group; //!< its --help group: kTadLoraP2pGroup, kTadLoraWifiGroup or "Options"
+        Text,          //!< a string
+        Integer,       //!< an integer
+        Number,        //!< a real number (an integer or a float in TOML)
+        Flag,          //!< a boolean
+    } kind;            //!< its type in scenario files
+    std::string group; //!< its --help group: kTadLoraP2pGroup, kTadLoraWifiGroup,
+                       //!< kTadLoraFaultGroup or "Options"
 };
 
 /** The --help group of the options only point-to-point networks use. */
 inline const std::string kTadLoraP2pGroup = "Point-to-point network (--network p2p)";
+/** The --help group of the fault injection's options. */
+inline const std::string kTadLoraFaultGroup = "Fault injection";
 /** The --help group of the options only Wi-Fi ad hoc networks use. */
 inline const std::string kTadLoraWifiGroup = "Wi-Fi ad hoc network (--network wifi-adhoc)";
 

@@ -73,6 +73,7 @@ struct MessageRow
     double sentTime;
     bool delivered;
     double latency;
+    std::optional<tadlora::Rejection> rejection;
 };
 
 const TadLoraColumns<MessageRow> kMessageColumns{
@@ -87,6 +88,14 @@ const TadLoraColumns<MessageRow> kMessageColumns{
     {"sent_time_s", [](std::ostream& o, const MessageRow& r) { o << r.sentTime; }},
     {"delivered", [](std::ostream& o, const MessageRow& r) { o << (r.delivered ? 1 : 0); }},
     {"latency_s", [](std::ostream& o, const MessageRow& r) { o << r.latency; }},
+    {"rejected",
+     [](std::ostream& o, const MessageRow& r)
+     {
+         if (r.rejection)
+         {
+             o << tadlora::RejectionName(*r.rejection);
+         }
+     }},
 };
 
 /** A mixing.csv row: one weight of a realized W_t. */
@@ -119,6 +128,10 @@ TadLoraRecorder::TadLoraRecorder(uint32_t clients, tadlora::GossipGraph& graph,
     , m_roundEnd(std::move(roundEnd))
     , m_previousRoundEnd(start)
 {
+    for (tadlora::Rejection reason : tadlora::AllRejections())
+    {
+        m_totals.rejectedBy[reason] = 0;
+    }
     WriteCsvHeader(m_networkTrace, kNetworkColumns);
 }
 
@@ -146,7 +159,7 @@ TadLoraRecorder::WriteMessages(std::ostream& out) const
         const auto& [sender, id, receiver] = key;
         rows.push_back({m.round, m.factor, sender, receiver, id, m.bytes, m.fragments,
                         m.fragmentsReceived, m.sent.GetSeconds(), m.delivered,
-                        m.delivered ? (m.arrived - m.sent).GetSeconds() : 0.0});
+                        m.delivered ? (m.arrived - m.sent).GetSeconds() : 0.0, m.rejection});
     }
     const auto order = [](const MessageRow& r)
     { return std::make_tuple(r.round, r.factor, r.sender, r.receiver, r.messageId); };
@@ -174,7 +187,7 @@ void
 TadLoraRecorder::OnSent(const TadLoraMessageEvent& e)
 {
     m_messages[{e.sender, e.messageId, e.receiver}] =
-        Message{e.round, e.factor, e.bytes, e.fragments, Simulator::Now(), 0, false, Time()};
+        Message{e.round, e.factor, e.bytes, e.fragments, Simulator::Now(), 0, false, {}, Time()};
     Progress& p = m_progress[e.round];
     p.attempted.insert({std::min(e.sender, e.receiver), std::max(e.sender, e.receiver)});
     ++p.msgsSent;
@@ -207,9 +220,11 @@ TadLoraRecorder::OnReceived(const TadLoraMessageEvent& e)
 }
 
 void
-TadLoraRecorder::OnRejected(const TadLoraMessageEvent&)
+TadLoraRecorder::OnRejected(const TadLoraMessageEvent& e, tadlora::Rejection reason)
 {
+    m_messages.at({e.sender, e.messageId, e.receiver}).rejection = reason;
     ++m_totals.msgsRejected;
+    ++m_totals.rejectedBy[reason];
 }
 
 void

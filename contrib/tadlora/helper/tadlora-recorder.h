@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <tuple>
@@ -32,7 +33,9 @@ struct TadLoraRoundReport
     double columnSumDeviation = 0; //!< max |column sum - 1| over the round's realized W_t
     uint64_t msgsSent = 0;         //!< factor messages sent, from round 0 on
     uint64_t msgsDelivered = 0;    //!< delivered whole and in time, from round 0 on
-    uint64_t msgsRejected = 0;     //!< whole but corrupt or late, from round 0 on
+    uint64_t msgsRejected = 0;     //!< whole but refused, from round 0 on
+    /** of them, by reason (every reason present), from round 0 on */
+    std::map<tadlora::Rejection, uint64_t> rejectedBy;
     uint64_t bytesSent = 0;        //!< bytes of the messages sent, from round 0 on
     uint64_t confirmedEdges = 0;   //!< edges mixed on both sides, from round 0 on
     uint64_t oneSidedEdges = 0;    //!< edges mixed on one side only, from round 0 on
@@ -81,14 +84,15 @@ private:
     /** @brief One message to one receiver. */
     struct Message
     {
-        uint64_t round;                 //!< round of the factor
-        tadlora::Factor factor;         //!< the factor
-        uint32_t bytes;                 //!< on the wire
-        uint32_t fragments;             //!< fragments sent
-        Time sent;                      //!< when
-        uint32_t fragmentsReceived = 0; //!< fragments that reached the receiver
-        bool delivered = false;         //!< whole and in time
-        Time arrived;                   //!< when it was whole
+        uint64_t round;                              //!< round of the factor
+        tadlora::Factor factor;                      //!< the factor
+        uint32_t bytes;                              //!< on the wire
+        uint32_t fragments;                          //!< fragments sent
+        Time sent;                                   //!< when
+        uint32_t fragmentsReceived = 0;              //!< fragments that reached the receiver
+        bool delivered = false;                      //!< whole and in time
+        std::optional<tadlora::Rejection> rejection; //!< whole but refused, and why
+        Time arrived;                                //!< when it was whole
     };
 
     /** @brief What the clients reported of one round so far. */
@@ -107,7 +111,7 @@ private:
     void OnSent(const TadLoraMessageEvent& e);
     void OnFragment(uint32_t sender, uint32_t receiver, uint32_t messageId);
     void OnReceived(const TadLoraMessageEvent& e);
-    void OnRejected(const TadLoraMessageEvent& e);
+    void OnRejected(const TadLoraMessageEvent& e, tadlora::Rejection reason);
     void OnMixed(const TadLoraMixEvent& e);
     void OnRound(uint32_t client, uint64_t round, double trainLoss);
 

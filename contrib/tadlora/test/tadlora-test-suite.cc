@@ -67,7 +67,7 @@ public:
         tadlora::FactorMessage message = tadlora::DecodeMessage(bytes);
         if (message.values.size() != m_values[message.header.factor][0].size())
         {
-            throw tadlora::MessageError("not a stand-in factor");
+            throw tadlora::MessageError(tadlora::Rejection::Shape, "not a stand-in factor");
         }
         return message;
     }
@@ -146,8 +146,9 @@ Simulate(const TadLoraConfig& c, tadlora::Learner& learner)
             "FactorReceived",
             Message([&t](const TadLoraMessageEvent& e) { t.received.push_back(e); }));
         apps.Get(i)->TraceConnectWithoutContext(
-            "FactorRejected",
-            Message([&t](const TadLoraMessageEvent& e) { t.rejected.push_back(e); }));
+            "FactorRejected", Callback<void, const TadLoraMessageEvent&, tadlora::Rejection>(
+                                  [&t](const TadLoraMessageEvent& e, tadlora::Rejection)
+                                  { t.rejected.push_back(e); }));
         apps.Get(i)->TraceConnectWithoutContext(
             "FragmentReceived", Callback<void, uint32_t, uint32_t, uint32_t>(
                                     [&t](uint32_t, uint32_t, uint32_t) { ++t.fragments; }));

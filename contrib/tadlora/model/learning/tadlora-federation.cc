@@ -10,9 +10,12 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -48,6 +51,8 @@ struct Federation::Impl
     BatchedTrainer trainer;
     BatchedEvaluator evaluator;
     LoraFactors factors;                        //!< the clients' current factors
+    std::vector<uint32_t> byzantine;            //!< FederationConfig::byzantine clients
+    torch::Tensor honest;                       //!< the other clients' rows
     std::vector<uint32_t> phaseOffsets;         //!< per client: o_i
     std::vector<std::optional<uint64_t>> ready; //!< per client: the round its inputs are final for
     std::map<uint32_t, Ahead> ahead;            //!< by client: trained before its own Train call
@@ -75,6 +80,38 @@ struct Federation::Impl
             ahead[group[k]] = {round, losses[k],
                                trained.Select(torch::tensor({static_cast<int64_t>(k)}))};
         }
+    }
+
+    /** A Byzantine client's message values in place of its factor's. */
+    std::vector<float> Hostile(std::vector<float> values, uint32_t client, Factor factor,
+                               uint64_t round) const
+    {
+        switch (config.byzantineMode)
+        {
+            case ByzantineMode::Nan:
+                std::fill(values.begin(), values.end(), std::numeric_limits<float>::quiet_NaN());
+                break;
+            case ByzantineMode::Scaled:
+                for (float& v : values)
+                {
+                    v = static_cast<float>(v * config.byzantineScale);
+                }
+                break;
+            case ByzantineMode::Random:
+            {
+                torch::NoGradGuard noGrad;
+                const auto m = static_cast<uint64_t>(ready.size());
+                const uint64_t stream = (round * m + client) * 2 + static_cast<uint64_t>(factor);
+                auto generator = at::make_generator<at::CPUGeneratorImpl>(
+                    DeriveSeed(DeriveSeed(config.seed, m + 4), stream));
+                const auto n = static_cast<int64_t>(values.size());
+                const torch::Tensor own = torch::from_blob(values.data(), {n}, torch::kFloat32);
+                const double rms = own.square().mean().sqrt().item<double>();
+                own.copy_(torch::randn({n}, generator, torch::kFloat32) * rms);
+                break;
+            }
+        }
+        return values;
     }
 
     Accuracy Evaluate(const LoraFactors& clients)
@@ -125,6 +162,29 @@ Federation::Federation(const FederationConfig& config,
         outputs.push_back(out);
     }
     s.factors = LoraFactors(a, outputs, m);
+
+    if (config.byzantine >= shards.size())
+    {
+        throw std::invalid_argument("at least one client must be honest");
+    }
+    std::vector<uint32_t> order(shards.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 draw(DeriveSeed(config.seed, m + 3));
+    for (uint32_t k = 0; k < config.byzantine; ++k)
+    {
+        std::swap(order[k], order[k + draw() % (order.size() - k)]);
+    }
+    s.byzantine.assign(order.begin(), order.begin() + config.byzantine);
+    std::sort(s.byzantine.begin(), s.byzantine.end());
+    std::vector<int64_t> honest;
+    for (uint32_t i = 0; i < shards.size(); ++i)
+    {
+        if (!std::binary_search(s.byzantine.begin(), s.byzantine.end(), i))
+        {
+            honest.push_back(i);
+        }
+    }
+    s.honest = torch::tensor(honest);
 }
 
 Federation::~Federation() = default;
@@ -206,7 +266,12 @@ Federation::Serialize(uint32_t client, Factor factor, uint64_t round)
     header.round = round;
     header.factor = factor;
     header.shapes = m_impl->factors.Shapes(factor);
-    auto message = EncodeMessage(header, FactorValues(client, factor));
+    std::vector<float> values = FactorValues(client, factor);
+    if (std::binary_search(m_impl->byzantine.begin(), m_impl->byzantine.end(), client))
+    {
+        values = m_impl->Hostile(std::move(values), client, factor, round);
+    }
+    auto message = EncodeMessage(header, values);
     m_impl->exchangeSeconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return message;
@@ -219,7 +284,21 @@ Federation::Decode(const std::vector<uint8_t>& bytes)
     FactorMessage message = DecodeMessage(bytes);
     if (message.header.shapes != m_impl->factors.Shapes(message.header.factor))
     {
-        throw MessageError("factor message does not match the model");
+        throw MessageError(Rejection::Shape, "factor message does not match the model");
+    }
+    const double bound = m_impl->config.maxFactorValue;
+    for (float v : message.values)
+    {
+        if (!std::isfinite(v))
+        {
+            throw MessageError(Rejection::NonFinite, "factor message holds a NaN or infinity");
+        }
+        if (std::abs(v) > bound)
+        {
+            throw MessageError(Rejection::Magnitude, "factor message holds a value of magnitude " +
+                                                         std::to_string(std::abs(v)) + " > " +
+                                                         std::to_string(bound));
+        }
     }
     m_impl->exchangeSeconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -285,16 +364,22 @@ Federation::ExchangeSeconds() const
     return m_impl->exchangeSeconds;
 }
 
+const std::vector<uint32_t>&
+Federation::Byzantine() const
+{
+    return m_impl->byzantine;
+}
+
 Disagreement
 Federation::Diagnose() const
 {
-    return m_impl->factors.Diagnose();
+    return m_impl->factors.Select(m_impl->honest).Diagnose();
 }
 
 Accuracy
 Federation::Evaluate()
 {
-    return m_impl->Evaluate(m_impl->factors);
+    return m_impl->Evaluate(m_impl->factors.Select(m_impl->honest));
 }
 
 double

@@ -23,6 +23,14 @@ namespace tadlora
 struct TaskData;
 struct TransformerClassifierImpl;
 
+/** @brief What a Byzantine client sends in place of its factor (fault injection). */
+enum class ByzantineMode
+{
+    Random, //!< random: Gaussian noise of the factor's own RMS, which passes any magnitude bound
+    Nan,    //!< nan: every value NaN
+    Scaled, //!< scaled: the factor times FederationConfig::byzantineScale
+};
+
 /** @brief The learning knobs of a federation. */
 struct FederationConfig
 {
@@ -40,6 +48,16 @@ struct FederationConfig
      * follows the shared round clock. 0: every client switches together (the paper).
      */
     uint32_t phaseJitter = 0;
+    /** Decode refuses a message holding a value of a larger magnitude (Rejection::Magnitude). */
+    double maxFactorValue = 100;
+    /**
+     * Fault injection: this many clients, drawn from the seed, send well-formed messages of
+     * hostile values (byzantineMode) in place of their factors. They train and mix as the
+     * others do; Evaluate and Diagnose count only the honest clients.
+     */
+    uint32_t byzantine = 0;
+    ByzantineMode byzantineMode = ByzantineMode::Random; //!< what the Byzantine clients send
+    double byzantineScale = 10;                          //!< Scaled: the factor times this
 };
 
 /**
@@ -112,8 +130,13 @@ public:
 
     uint32_t LocalSteps() const override;
     std::vector<Factor> MixedFactors(uint64_t round) const override;
+    /** @copydoc Learner::Serialize; a Byzantine client's values are hostile (ByzantineMode) */
     std::vector<uint8_t> Serialize(uint32_t client, Factor factor, uint64_t round) override;
-    /** @copydoc Learner::Decode */
+    /**
+     * @copydoc Learner::Decode
+     * @throws MessageError also for a NaN or infinite value (Rejection::NonFinite) or one whose
+     *         magnitude exceeds FederationConfig::maxFactorValue (Rejection::Magnitude)
+     */
     FactorMessage Decode(const std::vector<uint8_t>& bytes) override;
     /**
      * @copydoc Learner::Mix
@@ -128,9 +151,15 @@ public:
     /** @return wall-clock seconds spent in Serialize, Decode and Mix so far */
     double ExchangeSeconds() const;
 
-    /** @return the clients' current disagreement; cheap */
+    /** @return the Byzantine clients (FederationConfig::byzantine), in increasing order */
+    const std::vector<uint32_t>& Byzantine() const;
+
+    /** @return the honest clients' current disagreement; cheap */
     Disagreement Diagnose() const;
-    /** @return accuracy of the current factors on the held-out set; runs every client's model */
+    /**
+     * @return accuracy of the honest clients' current factors on the held-out set (their
+     *         models, and the model of their average); runs every honest client's model
+     */
     Accuracy Evaluate();
     /** @return accuracy of the frozen base before fine-tuning (B = 0) */
     double BaseAccuracy();

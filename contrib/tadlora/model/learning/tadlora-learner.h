@@ -61,8 +61,8 @@ public:
      * @brief Check and decode a received message, once, where it enters the client.
      * @param bytes a whole message
      * @return the message
-     * @throws MessageError if it is truncated, corrupted, of another version, or its shapes do
-     *         not match the model's
+     * @throws MessageError saying why (Rejection) if it is malformed, corrupted, of another
+     *         version, or its shapes do not match the model's
      */
     virtual FactorMessage Decode(const std::vector<uint8_t>& bytes) = 0;
 

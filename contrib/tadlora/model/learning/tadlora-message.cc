@@ -52,7 +52,7 @@ public:
     {
         if (m_pos + sizeof(T) > m_end)
         {
-            throw MessageError("message truncated");
+            throw MessageError(Rejection::Malformed, "message truncated");
         }
         uint64_t value = 0;
         for (size_t i = 0; i < sizeof(T); ++i)
@@ -93,6 +93,24 @@ RecordStart(RecordKind kind, size_t size)
 }
 
 } // namespace
+
+const std::vector<Rejection>&
+AllRejections()
+{
+    static const std::vector<Rejection> all{
+        Rejection::Short,     Rejection::Malformed,  Rejection::Checksum,
+        Rejection::Version,   Rejection::Shape,      Rejection::NonFinite,
+        Rejection::Magnitude, Rejection::Mismatched, Rejection::Late};
+    return all;
+}
+
+const char*
+RejectionName(Rejection reason)
+{
+    static const char* const names[] = {"short",      "malformed", "checksum",   "version", "shape",
+                                        "non-finite", "magnitude", "mismatched", "late"};
+    return names[static_cast<size_t>(reason)];
+}
 
 uint64_t
 MessageHeader::ValueCount() const
@@ -141,27 +159,27 @@ DecodeMessage(const std::vector<uint8_t>& bytes)
 {
     if (bytes.size() < sizeof kMagic + 4 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
     {
-        throw MessageError("not a factor message");
+        throw MessageError(Rejection::Malformed, "not a factor message");
     }
     const uint64_t bodyEnd = bytes.size() - 4;
     if (Reader(bytes, bodyEnd, bytes.size()).Get<uint32_t>() != Crc32(bytes.data(), bodyEnd))
     {
-        throw MessageError("factor message fails its CRC-32");
+        throw MessageError(Rejection::Checksum, "factor message fails its CRC-32");
     }
     Reader r(bytes, sizeof kMagic, bodyEnd);
     if (r.Get<uint16_t>() != MessageHeader::kVersion)
     {
-        throw MessageError("factor message of an unknown version");
+        throw MessageError(Rejection::Version, "factor message of an unknown version");
     }
     if (r.Get<uint8_t>() != kFloat32)
     {
-        throw MessageError("factor message of an unknown dtype");
+        throw MessageError(Rejection::Version, "factor message of an unknown dtype");
     }
     FactorMessage decoded;
     const uint8_t factor = r.Get<uint8_t>();
     if (factor > 1)
     {
-        throw MessageError("factor message names an unknown factor");
+        throw MessageError(Rejection::Malformed, "factor message names an unknown factor");
     }
     decoded.header.factor = static_cast<Factor>(factor);
     decoded.header.sender = r.Get<uint32_t>();
@@ -169,7 +187,7 @@ DecodeMessage(const std::vector<uint8_t>& bytes)
     const uint32_t layers = r.Get<uint32_t>();
     if (layers > (bodyEnd - r.Position()) / 8)
     {
-        throw MessageError("message truncated");
+        throw MessageError(Rejection::Malformed, "message truncated");
     }
     for (uint32_t l = 0; l < layers; ++l)
     {
@@ -179,7 +197,7 @@ DecodeMessage(const std::vector<uint8_t>& bytes)
     const uint64_t valueBytes = bodyEnd - r.Position();
     if (valueBytes % 4 != 0 || decoded.header.ValueCount() != valueBytes / 4)
     {
-        throw MessageError("factor message's values do not match its shapes");
+        throw MessageError(Rejection::Malformed, "factor message's values do not match its shapes");
     }
     decoded.values.resize(decoded.header.ValueCount());
     for (float& v : decoded.values)
@@ -221,13 +239,13 @@ KindOf(const std::vector<uint8_t>& record)
     Reader r(record, 0, record.size());
     if (record.size() < 3 || r.Get<uint16_t>() != kRecordMagic)
     {
-        throw MessageError("not a record");
+        throw MessageError(Rejection::Malformed, "not a record");
     }
     const uint8_t kind = r.Get<uint8_t>();
     if (kind < static_cast<uint8_t>(RecordKind::Fragment) ||
         kind > static_cast<uint8_t>(RecordKind::Hello))
     {
-        throw MessageError("record of an unknown kind");
+        throw MessageError(Rejection::Malformed, "record of an unknown kind");
     }
     return static_cast<RecordKind>(kind);
 }
@@ -245,7 +263,7 @@ DecodeFragmentHeader(const std::vector<uint8_t>& record)
     header.messageBytes = r.Get<uint32_t>();
     if (header.index >= header.count)
     {
-        throw MessageError("fragment index out of range");
+        throw MessageError(Rejection::Malformed, "fragment index out of range");
     }
     return header;
 }

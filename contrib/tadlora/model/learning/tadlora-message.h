@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -21,11 +22,48 @@
 namespace tadlora
 {
 
-/** @brief Raised for a message that is truncated, corrupted or of an unknown version. */
+/** @brief Why a received factor message was refused: each reason is counted on its own. */
+enum class Rejection : uint8_t
+{
+    Short,      //!< short: its fragments carried less than its size
+    Malformed,  //!< malformed: not a factor message, or its sizes do not add up
+    Checksum,   //!< checksum: it fails its CRC-32
+    Version,    //!< version: a wire version or dtype this build does not read
+    Shape,      //!< shape: its factor's shapes are not the model's
+    NonFinite,  //!< non-finite: a value is NaN or infinite
+    Magnitude,  //!< magnitude: a value exceeds the bound on |value|
+    Mismatched, //!< mismatched: its header disagrees with its fragments' sender or round
+    Late,       //!< late: its round no longer takes factors
+};
+
+/** @return every Rejection, in order */
+const std::vector<Rejection>& AllRejections();
+
+/** @return the reason's name in traces and summaries ("checksum", "non-finite", ...) */
+const char* RejectionName(Rejection reason);
+
+/** @brief Raised for a message or record that is refused; says why. */
 class MessageError : public std::runtime_error
 {
 public:
-    using std::runtime_error::runtime_error;
+    /**
+     * @param reason why
+     * @param what the details
+     */
+    MessageError(Rejection reason, const std::string& what)
+        : std::runtime_error(what)
+        , m_reason(reason)
+    {
+    }
+
+    /** @return why the message was refused */
+    Rejection Reason() const
+    {
+        return m_reason;
+    }
+
+private:
+    Rejection m_reason; //!< why
 };
 
 /** @brief What a factor message says about itself. */
@@ -62,8 +100,8 @@ std::vector<uint8_t> EncodeMessage(const MessageHeader& header, const std::vecto
  * @brief Check and decode a whole message.
  * @param bytes a whole message
  * @return its header and values
- * @throws MessageError if the message is truncated, of another version, fails its CRC-32, or
- *         its values do not match its shapes
+ * @throws MessageError if the message is truncated or its sizes do not add up (Malformed), fails
+ *         its CRC-32 (Checksum), or is of another version or dtype (Version)
  */
 FactorMessage DecodeMessage(const std::vector<uint8_t>& bytes);
 

@@ -7,6 +7,7 @@
 #include "tadlora-mixing.h"
 #include "tadlora-stream-transport.h"
 
+#include "ns3/double.h"
 #include "ns3/enum.h"
 #include "ns3/inet-socket-address.h"
 #include "ns3/log.h"
@@ -92,6 +93,12 @@ TadLoraClient::GetTypeId()
                           "all at once.",
                           DataRateValue(DataRate(0)),
                           MakeDataRateAccessor(&TadLoraClient::m_sendRate), MakeDataRateChecker())
+            .AddAttribute("FaultCorruptProbability",
+                          "Fault injection: the probability that a fragment received by the "
+                          "client it is meant for has one byte of its payload corrupted "
+                          "(--fault-corrupt-prob).",
+                          DoubleValue(0), MakeDoubleAccessor(&TadLoraClient::m_corruptProbability),
+                          MakeDoubleChecker<double>(0, 1))
             .AddTraceSource("FactorSent", "A factor message was sent to a neighbour.",
                             MakeTraceSourceAccessor(&TadLoraClient::m_sentTrace),
                             "ns3::TadLoraClient::MessageTracedCallback")
@@ -103,9 +110,11 @@ TadLoraClient::GetTypeId()
                             MakeTraceSourceAccessor(&TadLoraClient::m_receivedTrace),
                             "ns3::TadLoraClient::MessageTracedCallback")
             .AddTraceSource("FactorRejected",
-                            "A reassembled message failed its checks or came too late.",
+                            "A reassembled message was refused (tadlora::Rejection says why): "
+                            "short, malformed, corrupted, of another version or shape, holding "
+                            "non-finite or too large values, mismatched, or late.",
                             MakeTraceSourceAccessor(&TadLoraClient::m_rejectedTrace),
-                            "ns3::TadLoraClient::MessageTracedCallback")
+                            "ns3::TadLoraClient::RejectedTracedCallback")
             .AddTraceSource("FactorMixed", "A factor was mixed: one row of the realized W_t.",
                             MakeTraceSourceAccessor(&TadLoraClient::m_mixedTrace),
                             "ns3::TadLoraClient::MixTracedCallback")
@@ -117,7 +126,8 @@ TadLoraClient::GetTypeId()
 }
 
 TadLoraClient::TadLoraClient()
-    : m_learner(nullptr)
+    : m_corruptProbability(0)
+    , m_learner(nullptr)
     , m_round(0)
     , m_phase(Phase::Training)
     , m_trainLoss(0)
@@ -125,6 +135,7 @@ TadLoraClient::TadLoraClient()
 {
     NS_LOG_FUNCTION(this);
     m_jitter = CreateObject<UniformRandomVariable>();
+    m_corrupt = CreateObject<UniformRandomVariable>();
 }
 
 TadLoraClient::~TadLoraClient()
@@ -153,7 +164,12 @@ int64_t
 TadLoraClient::AssignStreams(int64_t stream)
 {
     m_jitter->SetStream(stream);
-    return 1;
+    if (m_corruptProbability == 0)
+    {
+        return 1; // the streams of a run without faults stay where they were
+    }
+    m_corrupt->SetStream(stream + 1);
+    return 2;
 }
 
 void
@@ -443,7 +459,7 @@ TadLoraClient::HandleFragment(const std::vector<uint8_t>& record)
     const tadlora::FragmentHeader header = tadlora::DecodeFragmentHeader(record);
     if (record.size() == tadlora::FragmentHeader::kSize)
     {
-        throw tadlora::MessageError("empty fragment");
+        throw tadlora::MessageError(tadlora::Rejection::Malformed, "empty fragment");
     }
     // A round already mixed takes nothing more; a broadcast overheard by others is not theirs.
     if (header.round < m_round || header.sender == m_clientId ||
@@ -452,11 +468,20 @@ TadLoraClient::HandleFragment(const std::vector<uint8_t>& record)
         return;
     }
     m_fragmentTrace(header.sender, m_clientId, header.messageId);
+    const uint8_t* data = record.data() + tadlora::FragmentHeader::kSize;
+    const size_t size = record.size() - tadlora::FragmentHeader::kSize;
+    std::vector<uint8_t> corrupted;
+    if (m_corruptProbability > 0 && m_corrupt->GetValue() < m_corruptProbability)
+    {
+        // Fault injection: one byte of the payload gets a random non-zero XOR.
+        corrupted.assign(data, data + size);
+        corrupted[m_corrupt->GetInteger(0, size - 1)] ^= m_corrupt->GetInteger(1, 255);
+        data = corrupted.data();
+    }
     // The current round takes factors until its exchange ends.
     const uint64_t open = m_phase == Phase::Confirm ? m_round + 1 : m_round;
     const std::optional<TadLoraInbox::Delivery> delivery =
-        m_inbox->AddFragment(header, record.data() + tadlora::FragmentHeader::kSize,
-                             record.size() - tadlora::FragmentHeader::kSize, open);
+        m_inbox->AddFragment(header, data, size, open);
     if (!delivery)
     {
         return;
@@ -464,11 +489,12 @@ TadLoraClient::HandleFragment(const std::vector<uint8_t>& record)
     const TadLoraMessageEvent event{delivery->sender,   m_clientId,          delivery->round,
                                     delivery->factor,   delivery->messageId, delivery->wireBytes,
                                     delivery->fragments};
-    if (delivery->verdict != TadLoraInbox::Verdict::Accepted)
+    if (delivery->rejection)
     {
-        NS_LOG_LOGIC("client " << m_clientId << ": rejected a message from " << delivery->sender
-                               << " " << delivery->why);
-        m_rejectedTrace(event);
+        NS_LOG_LOGIC("client " << m_clientId << ": refused a message from " << delivery->sender
+                               << ": " << tadlora::RejectionName(*delivery->rejection) << " "
+                               << delivery->why);
+        m_rejectedTrace(event, *delivery->rejection);
         return;
     }
     m_receivedTrace(event);

@@ -121,14 +121,18 @@ public:
     void AddPeer(uint32_t peer, const Address& address);
 
     /**
-     * @brief Fix the random stream of the exchange jitter.
+     * @brief Fix the random streams of the exchange jitter and, when it is on, of the fault
+     * injection's corruption.
      * @param stream the first stream index to use
-     * @return the number of streams used (1)
+     * @return the number of streams used (1, or 2 with a FaultCorruptProbability)
      */
     int64_t AssignStreams(int64_t stream);
 
     /** TracedCallback signature for a message event. */
     typedef void (*MessageTracedCallback)(const TadLoraMessageEvent& event);
+    /** TracedCallback signature for a message refused, and why. */
+    typedef void (*RejectedTracedCallback)(const TadLoraMessageEvent& event,
+                                           tadlora::Rejection reason);
     /** TracedCallback signature for one fragment received by the client it was meant for. */
     typedef void (*FragmentTracedCallback)(uint32_t sender, uint32_t receiver, uint32_t messageId);
     /** TracedCallback signature for a mix event. */
@@ -179,20 +183,21 @@ private:
     void HandleRead(Ptr<Socket> socket); //!< UDP datagrams
 
     // Attributes
-    uint32_t m_clientId;       //!< this client's index
-    uint16_t m_port;           //!< port of every client
-    uint64_t m_rounds;         //!< rounds to run
-    Time m_stepTime;           //!< simulated time of one local step
-    Time m_roundDeadline;      //!< longest exchange phase
-    Time m_confirmTimeout;     //!< longest confirmation phase
-    Time m_exchangeJitter;     //!< longest random wait between training and sending
-    Time m_warmup;             //!< from the application's start to round 0
-    Time m_beaconInterval;     //!< neighbour discovery; 0: off
-    uint32_t m_maxPayload;     //!< bytes per fragment record, header included
-    uint32_t m_virtualPayload; //!< bytes a factor message occupies on the wire, if larger
-    Transport m_transportKind; //!< how messages travel
-    uint8_t m_hopLimit;        //!< IP TTL of unicast records; 0: the IP default
-    DataRate m_sendRate;       //!< UDP pacing; 0: as fast as the socket takes them
+    uint32_t m_clientId;         //!< this client's index
+    uint16_t m_port;             //!< port of every client
+    uint64_t m_rounds;           //!< rounds to run
+    Time m_stepTime;             //!< simulated time of one local step
+    Time m_roundDeadline;        //!< longest exchange phase
+    Time m_confirmTimeout;       //!< longest confirmation phase
+    Time m_exchangeJitter;       //!< longest random wait between training and sending
+    Time m_warmup;               //!< from the application's start to round 0
+    Time m_beaconInterval;       //!< neighbour discovery; 0: off
+    uint32_t m_maxPayload;       //!< bytes per fragment record, header included
+    uint32_t m_virtualPayload;   //!< bytes a factor message occupies on the wire, if larger
+    Transport m_transportKind;   //!< how messages travel
+    uint8_t m_hopLimit;          //!< IP TTL of unicast records; 0: the IP default
+    DataRate m_sendRate;         //!< UDP pacing; 0: as fast as the socket takes them
+    double m_corruptProbability; //!< fault injection: chance a received fragment is corrupted
 
     tadlora::Learner* m_learner;                    //!< learning side
     std::shared_ptr<tadlora::GossipGraph> m_graph;  //!< intended graph of each round
@@ -203,6 +208,7 @@ private:
     std::unique_ptr<TadLoraDiscovery> m_discovery;  //!< who is in reach
     std::unique_ptr<TadLoraInbox> m_inbox;          //!< what came, by round
     Ptr<UniformRandomVariable> m_jitter;            //!< exchange jitter and beacon times
+    Ptr<UniformRandomVariable> m_corrupt;           //!< which fragments, bytes and bits
 
     uint64_t m_round;                   //!< current round
     Phase m_phase;                      //!< where the round is
@@ -216,9 +222,9 @@ private:
     TracedCallback<const TadLoraMessageEvent&> m_sentTrace;       //!< a factor message sent
     TracedCallback<uint32_t, uint32_t, uint32_t> m_fragmentTrace; //!< a fragment received
     TracedCallback<const TadLoraMessageEvent&> m_receivedTrace;   //!< received whole and in time
-    TracedCallback<const TadLoraMessageEvent&> m_rejectedTrace;   //!< whole, but corrupt or late
-    TracedCallback<const TadLoraMixEvent&> m_mixedTrace;          //!< a factor mixed
-    TracedCallback<uint32_t, uint64_t, double> m_roundTrace;      //!< a round completed
+    TracedCallback<const TadLoraMessageEvent&, tadlora::Rejection> m_rejectedTrace; //!< refused
+    TracedCallback<const TadLoraMixEvent&> m_mixedTrace;     //!< a factor mixed
+    TracedCallback<uint32_t, uint64_t, double> m_roundTrace; //!< a round completed
 };
 
 } // namespace ns3

@@ -20,8 +20,8 @@ TadLoraInbox::AddFragment(const tadlora::FragmentHeader& header, const uint8_t* 
     {
         return std::nullopt;
     }
-    Delivery delivery{Verdict::Short,     "",           m->sender,   m->messageId, m->round,
-                      tadlora::Factor::A, m->fragments, m->wireBytes};
+    Delivery delivery{tadlora::Rejection::Short, "",           m->sender,   m->messageId, m->round,
+                      tadlora::Factor::A,        m->fragments, m->wireBytes};
     if (!m->complete)
     {
         return delivery;
@@ -33,22 +33,22 @@ TadLoraInbox::AddFragment(const tadlora::FragmentHeader& header, const uint8_t* 
     }
     catch (const tadlora::MessageError& e)
     {
-        delivery.verdict = Verdict::Corrupt;
+        delivery.rejection = e.Reason();
         delivery.why = e.what();
         return delivery;
     }
     delivery.factor = decoded.header.factor;
     if (decoded.header.round != m->round || decoded.header.sender != m->sender)
     {
-        delivery.verdict = Verdict::Mismatched;
+        delivery.rejection = tadlora::Rejection::Mismatched;
     }
     else if (m->round < open)
     {
-        delivery.verdict = Verdict::Late;
+        delivery.rejection = tadlora::Rejection::Late;
     }
     else
     {
-        delivery.verdict = Verdict::Accepted;
+        delivery.rejection.reset();
         m_round[m->round].factors[{delivery.factor, m->sender}] = std::move(decoded);
     }
     return delivery;

@@ -25,35 +25,26 @@ namespace ns3
  * @brief What a client has received from its neighbours, by round, until the round is mixed.
  *
  * Fragments are reassembled into messages, and each whole message is decoded and checked once,
- * here, where it enters the client: it is kept only if it is intact, agrees with its fragments
- * and belongs to a round still open for factors. Acknowledgements and confirmations are kept
- * beside the factors. Pure bookkeeping, no ns-3 events: the client decides which records to
- * hand in and what to do with the answers.
+ * here, where it enters the client: it is kept only if it is whole, decodes (version, sizes,
+ * checksum, shapes and values, tadlora::Learner::Decode), agrees with its fragments and belongs
+ * to a round still open for factors; otherwise it is refused with one tadlora::Rejection.
+ * Acknowledgements and confirmations are kept beside the factors. Pure bookkeeping, no ns-3 events:
+ * the client decides which records to hand in and what to do with the answers.
  */
 class TadLoraInbox
 {
 public:
-    /** @brief What became of a whole message. */
-    enum class Verdict
-    {
-        Accepted,   //!< kept for its round
-        Short,      //!< the fragments carried less than the message's size
-        Corrupt,    //!< it failed to decode (tadlora::Learner::Decode)
-        Mismatched, //!< its header disagrees with its fragments' sender or round
-        Late,       //!< its round no longer takes factors
-    };
-
-    /** @brief A message whose fragments have all come, and its verdict. */
+    /** @brief A message whose fragments have all come, and whether it was kept. */
     struct Delivery
     {
-        Verdict verdict;        //!< what became of it
-        std::string why;        //!< the decoder's reason, for a Corrupt message
-        uint32_t sender;        //!< sending client
-        uint32_t messageId;     //!< the sender's number for it
-        uint64_t round;         //!< its round, from the fragments' headers
-        tadlora::Factor factor; //!< its factor; A when it did not decode
-        uint32_t fragments;     //!< fragments it took
-        uint32_t wireBytes;     //!< bytes the fragments carried, padding included
+        std::optional<tadlora::Rejection> rejection; //!< why it was refused; none: kept
+        std::string why;                             //!< the details of a rejection
+        uint32_t sender;                             //!< sending client
+        uint32_t messageId;                          //!< the sender's number for it
+        uint64_t round;                              //!< its round, from the fragments' headers
+        tadlora::Factor factor;                      //!< its factor; A when it did not decode
+        uint32_t fragments;                          //!< fragments it took
+        uint32_t wireBytes; //!< bytes the fragments carried, padding included
     };
 
     /** @param learner decodes messages and says which factors each round mixes */
@@ -65,7 +56,8 @@ public:
      * @param data the bytes after the header
      * @param size how many
      * @param open the first round that still takes factors
-     * @return the whole message and its verdict, when this fragment was its last missing one
+     * @return the whole message and whether it was kept, when this fragment was its last
+     *         missing one
      */
     std::optional<Delivery> AddFragment(const tadlora::FragmentHeader& header, const uint8_t* data,
                                         size_t size, uint64_t open);
