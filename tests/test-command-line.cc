@@ -328,6 +328,107 @@ TEST(CommandLine, SigtermEndsTheRunWithTheRoundInProgressAndKeepsValidPartialOut
     }
 }
 
+namespace
+{
+
+/** Every trace of two runs is the same, byte for byte. */
+void
+ExpectSameTraces(const fs::path& a, const fs::path& b)
+{
+    for (const std::string file : {"rounds.csv", "network.csv", "messages.csv", "mixing.csv"})
+    {
+        const std::string text = tadlora::test::Slurp((a / file).string());
+        EXPECT_FALSE(text.empty()) << file;
+        EXPECT_EQ(text, tadlora::test::Slurp((b / file).string())) << file;
+    }
+    // config.toml too, but for the out line
+    const std::string ca = tadlora::test::Slurp((a / "config.toml").string());
+    const std::string cb = tadlora::test::Slurp((b / "config.toml").string());
+    EXPECT_EQ(ca.substr(0, ca.find("\nout = ")), cb.substr(0, cb.find("\nout = ")));
+    EXPECT_EQ(ca.substr(ca.find('\n', ca.find("\nout = ") + 1)),
+              cb.substr(cb.find('\n', cb.find("\nout = ") + 1)));
+}
+
+/**
+ * @brief Start a run, send it a signal once its first checkpoint is in --out, wait for it.
+ * @return its exit status as the shell reports it (128 + the signal if it was killed by it)
+ */
+int
+InterruptAfterCheckpoint(const std::string& args, const fs::path& out, const std::string& signal)
+{
+    const std::string command = std::string(TADLORA_SIM) + " " + args + " --out " + out.string() +
+                                " 2>/dev/null & pid=$!; n=0; until [ -f " +
+                                (out / "checkpoint.tadlora").string() +
+                                " ] || [ $n -ge 9000 ]; do sleep 0.01; n=$((n+1)); done; kill -" +
+                                signal + " $pid; wait $pid";
+    const int raw = std::system(command.c_str());
+    return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
+} // namespace
+
+TEST(CommandLine, AKilledOrStoppedRunResumesFromItsCheckpointAndEndsAsIfItNeverStopped)
+{
+    const fs::path dir = fs::path(tadlora::test::TempDir()) / "resume";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::string args = TinyRunArgs();
+    // Everything a checkpoint must carry: moments kept across rounds, value-based refusals
+    // (a Byzantine client's scaled values, a low bound), corrupted fragments.
+    args.replace(args.find("--rounds 3"), 10,
+                 "--rounds 60 --checkpoint-every 3 --eval-every 4 --keep-optimizer-state "
+                 "--link-prob 0.5 --fault-byzantine 1 --fault-byzantine-mode scaled "
+                 "--max-factor-value 0.3 --fault-corrupt-prob 0.05");
+    const fs::path whole = dir / "whole";
+    ASSERT_EQ(RunSim(args + " --out " + whole.string()).status, 0);
+    const auto summary =
+        nlohmann::json::parse(tadlora::test::Slurp((whole / "summary.json").string()));
+    ASSERT_EQ(summary["complete"], true);
+    EXPECT_GT(summary["network"]["msgs_rejected_by_reason"]["magnitude"].get<int>(), 0);
+    EXPECT_GT(summary["network"]["msgs_rejected_by_reason"]["checksum"].get<int>(), 0);
+    EXPECT_FALSE(fs::exists(whole / "checkpoint.tadlora")); // a complete run keeps none
+
+    for (const std::string signal : {"KILL", "TERM"})
+    {
+        const fs::path out = dir / signal;
+        const int status = InterruptAfterCheckpoint(args, out, signal);
+        EXPECT_EQ(status, signal == "KILL" ? 128 + SIGKILL : 128 + SIGTERM);
+        const auto partial =
+            nlohmann::json::parse(tadlora::test::Slurp((out / "summary.json").string()));
+        EXPECT_EQ(partial["complete"], false) << signal;
+        const uint64_t at = partial["checkpoint_round"];
+        EXPECT_GT(at, 0u);
+        EXPECT_LT(at, 60u) << signal << ": the run ended before the signal";
+        if (signal == "KILL")
+        {
+            EXPECT_EQ(at % 3, 0u); // the periodic checkpoint; TERM checkpoints where it stops
+            // Refused: other options, and a damaged checkpoint, both before any work.
+            ExpectRefused({{args + " --seed 2 --resume --out " + out.string(),
+                            "a run resumes with the options it started with"}},
+                          dir / "none");
+            const fs::path damaged = dir / "damaged";
+            fs::copy(out, damaged);
+            std::fstream file(damaged / "checkpoint.tadlora",
+                              std::ios::in | std::ios::out | std::ios::binary);
+            file.seekp(-100, std::ios::end);
+            file.put('\x5a');
+            file.close();
+            ExpectRefused({{args + " --resume --out " + damaged.string(), "fails its CRC-32"}},
+                          dir / "none");
+        }
+        ASSERT_EQ(RunSim(args + " --resume --out " + out.string()).status, 0) << signal;
+        ExpectSameTraces(whole, out);
+        EXPECT_FALSE(fs::exists(out / "checkpoint.tadlora"));
+    }
+    ExpectRefused({{args + " --resume --out " + whole.string(), "holds no checkpoint"}},
+                  dir / "none");
+    for (const auto& entry : fs::directory_iterator(dir))
+    {
+        EXPECT_EQ(entry.path().string().find(".partial"), std::string::npos) << entry.path();
+        EXPECT_EQ(entry.path().string().find(".checkpoint"), std::string::npos) << entry.path();
+    }
+}
+
 TEST(CommandLine, ConfigTomlOfARunReproducesIt)
 {
     const fs::path first = fs::path(tadlora::test::TempDir()) / "cli-first";

@@ -244,7 +244,7 @@ TEST(Pretraining, ADamagedCachedBaseIsNamedRebuiltAndNeverUsed)
              flipped[good.size() - 200] ^= 0x20;
              rewrite(flipped);
          }},
-        {"is not a tadlora base file", [&] { rewrite(good.substr(payload)); }},
+        {"does not begin with 'tadlora-base 2'", [&] { rewrite(good.substr(payload)); }},
         {"has a damaged header", [&] { rewrite(good.substr(0, payload - 3)); }},
         {"was made by another configuration",
          [&]

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-experiment.h"
 
+#include "tadlora-checked-file.h"
 #include "tadlora-client.h"
 #include "tadlora-compute.h"
 #include "tadlora-connectivity.h"
@@ -24,15 +25,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <stdio.h>
 #include <unistd.h>
 
 namespace ns3
@@ -174,11 +179,17 @@ OutputPath(const std::string& out)
 class StagingDir
 {
 public:
-    explicit StagingDir(const std::string& out)
+    /**
+     * @param out the output directory
+     * @param tag what is staged ("partial": a run; "checkpoint": a checkpoint's outputs)
+     */
+    StagingDir(const std::string& out, const std::string& tag)
         : m_out(OutputPath(out))
-        , m_path(m_out.string() + ".partial-" + std::to_string(getpid()))
+        , m_path(m_out.string() + "." + tag + "-" + std::to_string(getpid()))
     {
         std::error_code ec;
+        RemoveAbandoned(m_out.string() + "." + tag + "-");
+        fs::remove_all(m_path, ec);
         fs::create_directories(m_path, ec);
         if (ec)
         {
@@ -193,28 +204,157 @@ public:
         fs::remove_all(m_path, ec);
     }
 
+    const fs::path& Path() const
+    {
+        return m_path;
+    }
+
     fs::path File(const std::string& name) const
     {
         return m_path / name;
     }
 
-    /** Put the staged directory in the output directory's place. */
+    /**
+     * Put the staged directory in the output directory's place: in one step (the two swap
+     * atomically), so that a run killed at any moment leaves either of them whole.
+     */
     void Commit()
     {
-        const fs::path earlier = m_out.string() + ".earlier-" + std::to_string(getpid());
-        if (fs::exists(m_out))
+        if (!fs::exists(m_out))
         {
-            fs::rename(m_out, earlier);
+            fs::rename(m_path, m_out);
+            return;
         }
-        fs::rename(m_path, m_out);
+        if (renameat2(AT_FDCWD, m_path.c_str(), AT_FDCWD, m_out.c_str(), RENAME_EXCHANGE) != 0)
+        {
+            throw std::runtime_error("--out: cannot replace '" + m_out.string() +
+                                     "': " + std::strerror(errno));
+        }
         std::error_code ec;
-        fs::remove_all(earlier, ec);
+        fs::remove_all(m_path, ec); // the earlier outputs
     }
 
 private:
+    /** Remove what runs that were killed staged: "<prefix><pid>" of a process that is gone. */
+    static void RemoveAbandoned(const std::string& prefix)
+    {
+        std::error_code ec;
+        const fs::path parent = fs::path(prefix).parent_path();
+        for (const auto& entry : fs::directory_iterator(parent.empty() ? "." : parent, ec))
+        {
+            const std::string name = entry.path().string();
+            if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size() ||
+                name.size() > prefix.size() + 9 ||
+                name.find_first_not_of("0123456789", prefix.size()) != std::string::npos)
+            {
+                continue;
+            }
+            const auto pid = static_cast<pid_t>(std::stoll(name.substr(prefix.size())));
+            if (kill(pid, 0) != 0 && errno == ESRCH)
+            {
+                fs::remove_all(entry.path(), ec);
+            }
+        }
+    }
+
     fs::path m_out;
     fs::path m_path;
 };
+
+/** A run's checkpoint, in its output directory. */
+const std::string kCheckpointFile = "checkpoint.tadlora";
+/** First line of a checkpoint file; the version changes with the layout. */
+const std::string kCheckpointMagic = "tadlora-checkpoint 1";
+
+/** @return the configuration as config.toml records it: --resume is how a run started, not
+ * what it is, so a resumed run's config.toml is the one it would have had */
+std::string
+ConfigText(TadLoraConfig config)
+{
+    config.run.resume = false;
+    return TadLoraConfigToToml(config);
+}
+
+/**
+ * @return what must not change between a run and its resumption: its configuration, less
+ * --out (a stopped run's directory may be moved before it is resumed)
+ */
+std::string
+ResumeIdentity(const std::string& configText)
+{
+    std::istringstream lines(configText);
+    std::string kept;
+    for (std::string line; std::getline(lines, line);)
+    {
+        kept += line.rfind("out = ", 0) == 0 ? "" : line + "\n";
+    }
+    return kept;
+}
+
+/** @return a checkpoint's key: the FNV-1a hash of the configuration that made it, less --out */
+std::string
+CheckpointKey(const TadLoraConfig& c)
+{
+    uint64_t hash = 1469598103934665603ull;
+    for (unsigned char ch : ResumeIdentity(ConfigText(c)))
+    {
+        hash = (hash ^ ch) * 1099511628211ull;
+    }
+    std::ostringstream key;
+    key << "config-" << std::hex << hash;
+    return key.str();
+}
+
+/** @return a file's content, or "" if it cannot be read */
+std::string
+ReadText(const fs::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/** What --resume takes up from a stopped run's output directory. */
+struct Resumption
+{
+    std::string state;     //!< the learning state (tadlora::Federation::Checkpoint)
+    std::string roundsCsv; //!< rounds.csv up to the checkpoint
+};
+
+/**
+ * @param c the effective configuration, --resume set
+ * @return the checkpoint in --out, checked: made by this configuration, whole and intact
+ * @throws std::invalid_argument if there is none, or it cannot be used
+ */
+Resumption
+ReadCheckpoint(const TadLoraConfig& c)
+{
+    const fs::path out = OutputPath(c.run.out);
+    const std::string now = ResumeIdentity(ConfigText(c));
+    const std::string then = ResumeIdentity(ReadText(out / "config.toml"));
+    if (then != now)
+    {
+        std::istringstream a(then);
+        std::istringstream b(now);
+        std::string x;
+        std::string y;
+        while (std::getline(a, x) && std::getline(b, y) && x == y)
+        {
+        }
+        throw std::invalid_argument("--resume: the run in '" + out.string() + "' had '" + x +
+                                    "', this one '" + y +
+                                    "': a run resumes with the options it started with");
+    }
+    Resumption r;
+    const fs::path file = out / kCheckpointFile;
+    const std::string problem =
+        tadlora::ReadCheckedFile(file.string(), kCheckpointMagic, CheckpointKey(c), r.state);
+    if (!problem.empty())
+    {
+        throw std::invalid_argument("--resume: the checkpoint " + file.string() + " " + problem);
+    }
+    r.roundsCsv = ReadText(out / "rounds.csv");
+    return r;
+}
 
 tadlora::TaskData
 LoadTask(const TadLoraConfig& c)
@@ -405,6 +545,12 @@ TadLoraCheckConfig(const TadLoraConfig& c)
                                     "output directory whole: name a new or empty one, or an "
                                     "earlier run's");
     }
+    if (c.run.resume && !fs::exists(out / kCheckpointFile, ec))
+    {
+        throw std::invalid_argument("--resume: '" + out.string() +
+                                    "' holds no checkpoint to resume from (a run writes one "
+                                    "with --checkpoint-every, and when a signal stops it)");
+    }
     CheckWritableDirectory("--cache-dir", c.learning.cacheDir.empty() ? tadlora::DefaultCacheDir()
                                                                       : c.learning.cacheDir);
 }
@@ -461,7 +607,7 @@ TadLoraExperiment::Run()
     };
 
     const tadlora::Method method(c.learning.method, c.learning.switchInterval);
-    StagingDir staging(c.run.out);
+    StagingDir staging(c.run.out, "partial");
     const StopSignals signals;
     m_stoppedBy = 0;
 
@@ -478,6 +624,8 @@ TadLoraExperiment::Run()
     }
     recipe.samples = c.learning.pretrainSamples;
     recipe.steps = c.learning.pretrainSteps;
+    // A resumed run checks its checkpoint before the long work (the base, the network).
+    const Resumption resumption = c.run.resume ? ReadCheckpoint(c) : Resumption{};
     const tadlora::Dataset pretrainData = ForOption(
         "--pretrain-samples", [&] { return tadlora::TakePretrainingData(task->train, recipe); });
     const std::vector<std::vector<uint32_t>> shards = ForOption(
@@ -515,6 +663,23 @@ TadLoraExperiment::Run()
     const Clock::time_point baseStart = Clock::now();
     const double baseAccuracy = federation.BaseAccuracy();
     const double baseSeconds = SecondsSince(baseStart); // an evaluation, counted as one
+    uint64_t resumeRound = 0;
+    if (c.run.resume)
+    {
+        try
+        {
+            resumeRound = federation.Restore(resumption.state);
+        }
+        catch (const std::exception& e)
+        {
+            const std::string what = e.what();
+            throw std::invalid_argument("--resume: the checkpoint in " + c.run.out +
+                                        " does not load: " + what.substr(0, what.find('\n')));
+        }
+        progress("resuming after round " + std::to_string(resumeRound) + " of " + c.run.out +
+                 ": the network of the rounds before it is simulated again, their learning "
+                 "is not");
+    }
     progress("frozen base accuracy " + std::to_string(baseAccuracy) + "; " +
              std::to_string(c.run.clients) + " clients, " + method.Name() + ", " +
              std::to_string(c.run.rounds) + " rounds; " + DescribeConnectivity(c, connectivity));
@@ -544,7 +709,26 @@ TadLoraExperiment::Run()
 
     std::ofstream rounds(staging.File("rounds.csv"));
     rounds << std::setprecision(9);
-    WriteCsvHeader(rounds, kRoundColumns);
+    if (c.run.resume)
+    {
+        // The rows of the rounds before the checkpoint, as a run that never stopped has them
+        // (a run stopped by a signal evaluated its last round, whatever --eval-every said).
+        std::istringstream lines(resumption.roundsCsv);
+        std::string line;
+        std::getline(lines, line);
+        rounds << line << "\n";
+        while (std::getline(lines, line))
+        {
+            if (std::stoull(line.substr(0, line.find(','))) % c.run.evalEvery == 0)
+            {
+                rounds << line << "\n";
+            }
+        }
+    }
+    else
+    {
+        WriteCsvHeader(rounds, kRoundColumns);
+    }
     std::ofstream networkTrace(staging.File("network.csv"));
     networkTrace << std::setprecision(9);
     // Evaluation is an event of its own, scheduled when the last client has finished a round:
@@ -552,13 +736,18 @@ TadLoraExperiment::Run()
     const Clock::time_point loopStart = Clock::now();
     RoundRow last{};
     double evaluateSeconds = 0;
-    auto evaluate = [&](const TadLoraRoundReport& report)
+    auto measure = [&](const TadLoraRoundReport& report)
     {
         const Clock::time_point evaluateStart = Clock::now();
-        last = RoundRow{report, Simulator::Now().GetSeconds(),
-                        federation.GetMethod().Plan(report.round).TrainedLabel(),
-                        federation.Evaluate(), federation.Diagnose()};
+        const RoundRow row{report, Simulator::Now().GetSeconds(),
+                           federation.GetMethod().Plan(report.round).TrainedLabel(),
+                           federation.Evaluate(), federation.Diagnose()};
         evaluateSeconds += SecondsSince(evaluateStart);
+        return row;
+    };
+    auto evaluate = [&](const TadLoraRoundReport& report)
+    {
+        last = measure(report);
         WriteCsvRow(rounds, kRoundColumns, last);
         if (!c.run.quiet)
         {
@@ -570,15 +759,26 @@ TadLoraExperiment::Run()
                       << SecondsSince(loopStart) << " s" << std::defaultfloat << std::endl;
         }
     };
+    // A checkpoint: the outputs so far and the learning state, put in --out's place at once.
+    std::function<void(const TadLoraRoundReport&)> checkpoint;
     TadLoraRecorder recorder(
         c.run.clients, scenario.Graph(), scenario.Usage(), firstRound.Get(), networkTrace,
-        [&c, &evaluate, &signals](const TadLoraRoundReport& report)
+        [&c, &evaluate, &checkpoint, &signals, resumeRound](const TadLoraRoundReport& report)
         {
+            if (report.round < resumeRound)
+            {
+                return; // replayed: learned, evaluated and written before the checkpoint
+            }
             // A stop signal ends the run with this round, evaluated, as if it were the last.
             const bool lastRound = report.round + 1 == c.run.rounds || signals.Received() != 0;
             if (report.round % c.run.evalEvery == 0 || lastRound)
             {
                 Simulator::ScheduleNow([&evaluate, report]() { evaluate(report); });
+            }
+            if (!lastRound && c.run.checkpointEvery != 0 &&
+                (report.round + 1) % c.run.checkpointEvery == 0)
+            {
+                Simulator::ScheduleNow([&checkpoint, report]() { checkpoint(report); });
             }
             if (lastRound)
             {
@@ -608,10 +808,102 @@ TadLoraExperiment::Run()
     }
 
     const Clock::time_point simStart = Clock::now();
+
+    // Every output, as of the round `final` (summary.json's "final"), into a directory; with
+    // a checkpoint of the learning state before round `next` unless it is 0.
+    auto writeOutputs = [&](const fs::path& dir, const RoundRow& final, uint64_t next)
+    {
+        const double simSeconds = SecondsSince(simStart);
+        const Clock::time_point outputStart = Clock::now();
+        rounds.flush();
+        networkTrace.flush();
+        if (dir != staging.Path())
+        {
+            fs::copy_file(staging.File("rounds.csv"), dir / "rounds.csv");
+            fs::copy_file(staging.File("network.csv"), dir / "network.csv");
+        }
+        std::ofstream messages(dir / "messages.csv");
+        messages << std::setprecision(9);
+        recorder.WriteMessages(messages);
+        std::ofstream mixing(dir / "mixing.csv");
+        mixing << std::setprecision(17);
+        recorder.WriteMixing(mixing);
+        std::ofstream(dir / "config.toml") << ConfigText(c);
+        if (next != 0)
+        {
+            tadlora::WriteCheckedFile((dir / kCheckpointFile).string(), kCheckpointMagic,
+                                      CheckpointKey(c), federation.Checkpoint(next));
+        }
+
+        const double trainSeconds = federation.TrainSeconds();
+        const double exchangeSeconds = federation.ExchangeSeconds();
+        nlohmann::json summary;
+        summary["complete"] = next == 0 && m_stoppedBy == 0;
+        if (next != 0)
+        {
+            summary["checkpoint_round"] = next;
+        }
+        summary["config"] = ConfigJson(c);
+        summary["base_acc"] = baseAccuracy;
+        summary["byzantine_clients"] = federation.Byzantine();
+        summary["rho"] = {{"value", connectivity.rho},
+                          {"method", connectivity.Method()},
+                          {"samples", connectivity.samples},
+                          {"auto_switch_interval", autoInterval}};
+        summary["final"] = {{"round", final.report.round},
+                            {"mean_acc", final.accuracy.mean},
+                            {"std_acc", final.accuracy.std},
+                            {"avg_model_acc", final.accuracy.averagedModel},
+                            {"mean_loss", final.report.meanLoss},
+                            {"consensus_A", final.disagreement.consensusA},
+                            {"consensus_B", final.disagreement.consensusB},
+                            {"cross_term", final.disagreement.crossTerm}};
+        const TadLoraRoundReport& totals = final.report;
+        const TadLoraUsageProbe::Usage usage = scenario.Usage().Get();
+        summary["network"] = {
+            {"msgs_sent", totals.msgsSent},
+            {"msgs_delivered", totals.msgsDelivered},
+            {"msgs_rejected", totals.msgsRejected},
+            {"msgs_rejected_by_reason", RejectionsJson(totals)},
+            {"delivery_ratio",
+             totals.msgsSent == 0 ? 1.0 : double(totals.msgsDelivered) / totals.msgsSent},
+            {"bytes_sent", totals.bytesSent},
+            {"active_edges", totals.activeEdgesTotal},
+            {"confirmed_edges", totals.confirmedEdges},
+            {"one_sided_edges", totals.oneSidedEdges},
+            {"bytes_on_air", usage.bytes},
+            {"airtime_s", usage.airtime},
+            {"mean_round_time_s", totals.roundTimeSum / (totals.round + 1)}};
+        summary["network"]["model"] = network.Describe();
+        summary["sim_time_s"] = final.simTime;
+        // Inside the event loop: training, evaluation, serializing and mixing, and the rest is
+        // ns-3's (events, sockets, links or Wi-Fi, the clients' protocol, the traces).
+        summary["wall_breakdown_s"] = {
+            {"data", dataSeconds},
+            {"pretrain", pretrainSeconds},
+            {"setup", setupSeconds},
+            {"train", trainSeconds},
+            {"evaluate", baseSeconds + evaluateSeconds},
+            {"exchange", exchangeSeconds},
+            {"ns3", simSeconds - trainSeconds - evaluateSeconds - exchangeSeconds},
+            {"output", SecondsSince(outputStart)}};
+        summary["wall_time_s"] = SecondsSince(start);
+        std::ofstream(dir / "summary.json") << summary.dump(2) << "\n";
+        if (!rounds || !networkTrace || !messages || !mixing)
+        {
+            throw std::runtime_error("--out: could not write the traces");
+        }
+    };
+    checkpoint = [&](const TadLoraRoundReport& report)
+    {
+        StagingDir outputs(c.run.out, "checkpoint");
+        writeOutputs(outputs.Path(), last.report.round == report.round ? last : measure(report),
+                     report.round + 1);
+        outputs.Commit();
+        progress("checkpoint after round " + std::to_string(report.round + 1) + " in " + c.run.out);
+    };
+
     Simulator::Run();
-    const double simSeconds = SecondsSince(simStart);
-    const Clock::time_point simEnd = Clock::now();
-    const double simTime = Simulator::Now().GetSeconds();
     if (c.run.flowMonitor)
     {
         flowHelper.SerializeToXmlFile(staging.File("flowmon.xml").string(), false, false);
@@ -619,79 +911,18 @@ TadLoraExperiment::Run()
     animation.reset(); // closes netanim.xml
     Simulator::Destroy();
 
-    std::ofstream messages(staging.File("messages.csv"));
-    messages << std::setprecision(9);
-    recorder.WriteMessages(messages);
-    std::ofstream mixing(staging.File("mixing.csv"));
-    mixing << std::setprecision(17);
-    recorder.WriteMixing(mixing);
-    std::ofstream(staging.File("config.toml")) << TadLoraConfigToToml(c);
-
-    const double trainSeconds = federation.TrainSeconds();
-    const double exchangeSeconds = federation.ExchangeSeconds();
-    nlohmann::json summary;
+    // A run stopped by a signal keeps a checkpoint of where it stopped: --resume goes on.
     m_stoppedBy = signals.Received();
-    summary["complete"] = m_stoppedBy == 0;
-    summary["config"] = ConfigJson(c);
-    summary["base_acc"] = baseAccuracy;
-    summary["byzantine_clients"] = federation.Byzantine();
-    summary["rho"] = {{"value", connectivity.rho},
-                      {"method", connectivity.Method()},
-                      {"samples", connectivity.samples},
-                      {"auto_switch_interval", autoInterval}};
-    summary["final"] = {{"round", last.report.round},
-                        {"mean_acc", last.accuracy.mean},
-                        {"std_acc", last.accuracy.std},
-                        {"avg_model_acc", last.accuracy.averagedModel},
-                        {"mean_loss", last.report.meanLoss},
-                        {"consensus_A", last.disagreement.consensusA},
-                        {"consensus_B", last.disagreement.consensusB},
-                        {"cross_term", last.disagreement.crossTerm}};
-    const TadLoraRoundReport& totals = last.report; // the last round is always evaluated
-    const TadLoraUsageProbe::Usage usage = scenario.Usage().Get();
-    summary["network"] = {{"msgs_sent", totals.msgsSent},
-                          {"msgs_delivered", totals.msgsDelivered},
-                          {"msgs_rejected", totals.msgsRejected},
-                          {"msgs_rejected_by_reason", RejectionsJson(totals)},
-                          {"delivery_ratio", totals.msgsSent == 0
-                                                 ? 1.0
-                                                 : double(totals.msgsDelivered) / totals.msgsSent},
-                          {"bytes_sent", totals.bytesSent},
-                          {"active_edges", totals.activeEdgesTotal},
-                          {"confirmed_edges", totals.confirmedEdges},
-                          {"one_sided_edges", totals.oneSidedEdges},
-                          {"bytes_on_air", usage.bytes},
-                          {"airtime_s", usage.airtime},
-                          {"mean_round_time_s", totals.roundTimeSum / (totals.round + 1)}};
-    summary["network"]["model"] = network.Describe();
-    summary["sim_time_s"] = simTime;
-    // Inside the event loop: training, evaluation, serializing and mixing, and the rest is
-    // ns-3's (events, sockets, links or Wi-Fi, the clients' protocol, the traces).
-    summary["wall_breakdown_s"] = {
-        {"data", dataSeconds},
-        {"pretrain", pretrainSeconds},
-        {"setup", setupSeconds},
-        {"train", trainSeconds},
-        {"evaluate", baseSeconds + evaluateSeconds},
-        {"exchange", exchangeSeconds},
-        {"ns3", simSeconds - trainSeconds - evaluateSeconds - exchangeSeconds},
-        {"output", SecondsSince(simEnd)}};
-    summary["wall_time_s"] = SecondsSince(start);
-    std::ofstream(staging.File("summary.json")) << summary.dump(2) << "\n";
+    writeOutputs(staging.Path(), last, m_stoppedBy != 0 ? last.report.round + 1 : 0);
     rounds.close();
     networkTrace.close();
-    messages.close();
-    mixing.close();
-    if (!rounds || !networkTrace || !messages || !mixing)
-    {
-        throw std::runtime_error("--out: could not write the traces");
-    }
     staging.Commit();
     if (m_stoppedBy != 0)
     {
         std::cerr << "[tadlora] " << strsignal(m_stoppedBy) << ": stopped after round "
-                  << totals.round + 1 << "/" << c.run.rounds << "; the partial outputs are in "
-                  << c.run.out << std::endl;
+                  << last.report.round + 1 << "/" << c.run.rounds
+                  << "; the partial outputs and a checkpoint are in " << c.run.out
+                  << " (--resume goes on)" << std::endl;
         return;
     }
     progress("done: mean accuracy " + std::to_string(last.accuracy.mean) + " (base " +

@@ -506,6 +506,12 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     flag("--flow-monitor", c.run.flowMonitor, "Write FlowMonitor XML");
     flag("--netanim", c.run.netanim, "Write a NetAnim trace of the nodes' positions");
     flag("--quiet", c.run.quiet, "No progress on stderr");
+    app.add_option("--checkpoint-every", c.run.checkpointEvery,
+                   "Every N rounds, put the outputs so far and a checkpoint in --out (0: never)")
+        ->check(CLI::Range(0, 1000000));
+    flag("--resume", c.run.resume,
+         "Resume the stopped or killed run in --out from its checkpoint, with the options it "
+         "started with; it ends exactly as if it had never stopped");
     flag("--print-rho", c.run.printRho,
          "Print rho of the base graph and p, and the switching interval auto picks; run nothing");
 

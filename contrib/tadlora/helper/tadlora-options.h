@@ -206,6 +206,8 @@ struct TadLoraRunOptions
     bool netanim = false;                //!< --netanim
     bool quiet = false;                  //!< --quiet
     bool printRho = false;               //!< --print-rho
+    uint32_t checkpointEvery = 0;        //!< --checkpoint-every (0: no checkpoints)
+    bool resume = false;                 //!< --resume
 };
 
 /** @brief Learning: the method, the optimizer, the data and the model (tadlora::Federation). */

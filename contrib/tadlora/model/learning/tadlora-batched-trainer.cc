@@ -108,6 +108,49 @@ BatchedTrainer::BatchedTrainer(const FederationConfig& config, TransformerClassi
     }
 }
 
+void
+BatchedTrainer::Save(torch::serialize::OutputArchive& archive) const
+{
+    for (size_t i = 0; i < m_generators.size(); ++i)
+    {
+        archive.write("generator." + std::to_string(i), m_generators[i].get_state());
+    }
+    for (size_t f = 0; f < m_moments.size(); ++f)
+    {
+        const std::string name = "moments." + std::to_string(f) + ".";
+        archive.write(name + "steps", torch::tensor(m_moments[f].steps, torch::kLong));
+        for (size_t l = 0; l < m_moments[f].first.size(); ++l)
+        {
+            archive.write(name + "first." + std::to_string(l), m_moments[f].first[l]);
+            archive.write(name + "second." + std::to_string(l), m_moments[f].second[l]);
+        }
+    }
+}
+
+void
+BatchedTrainer::Load(torch::serialize::InputArchive& archive)
+{
+    for (size_t i = 0; i < m_generators.size(); ++i)
+    {
+        torch::Tensor state;
+        archive.read("generator." + std::to_string(i), state);
+        m_generators[i].set_state(state);
+    }
+    for (size_t f = 0; f < m_moments.size(); ++f)
+    {
+        const std::string name = "moments." + std::to_string(f) + ".";
+        torch::Tensor steps;
+        archive.read(name + "steps", steps);
+        m_moments[f].steps.assign(steps.data_ptr<int64_t>(),
+                                  steps.data_ptr<int64_t>() + steps.numel());
+        for (size_t l = 0; l < m_moments[f].first.size(); ++l)
+        {
+            archive.read(name + "first." + std::to_string(l), m_moments[f].first[l]);
+            archive.read(name + "second." + std::to_string(l), m_moments[f].second[l]);
+        }
+    }
+}
+
 std::vector<double>
 BatchedTrainer::Train(const std::vector<uint32_t>& clients, const std::vector<RoundPlan>& plans,
                       LoraFactors& factors)
@@ -123,17 +166,20 @@ BatchedTrainer::Train(const std::vector<uint32_t>& clients, const std::vector<Ro
     std::vector<torch::Tensor> rows(groups);
     std::vector<LoraFactors> parts(groups);
     std::vector<std::vector<double>> losses(groups);
-    at::parallel_for(0, groups, 1, [&](int64_t begin, int64_t end) {
-        for (int64_t p = begin; p < end; ++p)
-        {
-            const int64_t first = p * g / groups;
-            const int64_t last = (p + 1) * g / groups;
-            rows[p] = torch::arange(first, last);
-            parts[p] = factors.Select(rows[p]);
-            losses[p] = TrainGroup({clients.begin() + first, clients.begin() + last},
-                                   {plans.begin() + first, plans.begin() + last}, parts[p]);
-        }
-    });
+    at::parallel_for(0, groups, 1,
+                     [&](int64_t begin, int64_t end)
+                     {
+                         for (int64_t p = begin; p < end; ++p)
+                         {
+                             const int64_t first = p * g / groups;
+                             const int64_t last = (p + 1) * g / groups;
+                             rows[p] = torch::arange(first, last);
+                             parts[p] = factors.Select(rows[p]);
+                             losses[p] = TrainGroup(
+                                 {clients.begin() + first, clients.begin() + last},
+                                 {plans.begin() + first, plans.begin() + last}, parts[p]);
+                         }
+                     });
     std::vector<double> meanLoss;
     for (int64_t p = 0; p < groups; ++p)
     {
@@ -202,9 +248,9 @@ BatchedTrainer::TrainGroup(const std::vector<uint32_t>& clients,
             auto pick = torch::randint(shard.size(0), {n}, m_generators[client], torch::kLong);
             batches.push_back(shard.index_select(0, pick));
         }
-        const auto index = torch::cat(batches);                               // [G N]
+        const auto index = torch::cat(batches); // [G N]
         const auto x = train.ModelInputs(train.inputs.index_select(0, index)).view(sampleShape);
-        const auto logits = m_model->forward(x, &factors);                    // [G, N, classes]
+        const auto logits = m_model->forward(x, &factors); // [G, N, classes]
         const auto losses =
             torch::nn::functional::cross_entropy(
                 logits.flatten(0, 1), train.labels.index_select(0, index),
@@ -229,8 +275,8 @@ BatchedTrainer::TrainGroup(const std::vector<uint32_t>& clients,
             auto& values = factors.Of(t.factor);
             for (size_t l = 0; l < values.size(); ++l)
             {
-                AdamWStep(values[l], values[l].grad(), t.first[l], t.second[l], scales,
-                          m_config.lr, m_config.weightDecay);
+                AdamWStep(values[l], values[l].grad(), t.first[l], t.second[l], scales, m_config.lr,
+                          m_config.weightDecay);
                 values[l].mutable_grad() = torch::Tensor();
             }
         }

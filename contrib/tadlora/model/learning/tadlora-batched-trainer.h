@@ -18,6 +18,12 @@
  * Local training of many clients in one pass over the frozen base.
  */
 
+namespace torch::serialize
+{
+class InputArchive;
+class OutputArchive;
+} // namespace torch::serialize
+
 namespace tadlora
 {
 
@@ -59,6 +65,12 @@ public:
      */
     std::vector<double> Train(const std::vector<uint32_t>& clients,
                               const std::vector<RoundPlan>& plans, LoraFactors& factors);
+
+    /** @param archive where the state that changes with training goes: each client's batch
+     * generator, and its AdamW moments and step counts */
+    void Save(torch::serialize::OutputArchive& archive) const;
+    /** @param archive state written by Save, for the same clients and model */
+    void Load(torch::serialize::InputArchive& archive);
 
 private:
     /**

@@ -18,10 +18,38 @@
 #include <numeric>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 namespace tadlora
 {
+
+namespace
+{
+
+/** @return why Decode refuses these values, if it does: a NaN or infinity, or a magnitude above
+ * the bound */
+std::optional<MessageError>
+ValueProblem(const std::vector<float>& values, double bound)
+{
+    for (float v : values)
+    {
+        if (!std::isfinite(v))
+        {
+            return MessageError(Rejection::NonFinite, "factor message holds a NaN or infinity");
+        }
+        if (std::abs(v) > bound)
+        {
+            return MessageError(Rejection::Magnitude, "factor message holds a value of magnitude " +
+                                                          std::to_string(std::abs(v)) + " > " +
+                                                          std::to_string(bound));
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace
 
 /** @brief The LibTorch state behind a Federation. */
 struct Federation::Impl
@@ -42,6 +70,7 @@ struct Federation::Impl
         , trainer(c, model, d, shards)
         , evaluator(model, d)
         , ready(shards.size(), 0)
+        , round(shards.size(), 0)
     {
     }
 
@@ -50,9 +79,13 @@ struct Federation::Impl
     TransformerClassifier model;
     BatchedTrainer trainer;
     BatchedEvaluator evaluator;
-    LoraFactors factors;                        //!< the clients' current factors
-    std::vector<uint32_t> byzantine;            //!< FederationConfig::byzantine clients
-    torch::Tensor honest;                       //!< the other clients' rows
+    LoraFactors factors;             //!< the clients' current factors
+    std::vector<uint32_t> byzantine; //!< FederationConfig::byzantine clients
+    torch::Tensor honest;            //!< the other clients' rows
+    uint64_t resumeRound = 0;        //!< rounds before it are replayed (Restore)
+    std::vector<uint64_t> round;     //!< per client: the round it is in
+    /** (round, sender, factor) of each message sent whose values Decode refuses, and why */
+    std::map<std::tuple<uint64_t, uint32_t, Factor>, Rejection> refusedValues;
     std::vector<uint32_t> phaseOffsets;         //!< per client: o_i
     std::vector<std::optional<uint64_t>> ready; //!< per client: the round its inputs are final for
     std::map<uint32_t, Ahead> ahead;            //!< by client: trained before its own Train call
@@ -217,6 +250,11 @@ double
 Federation::Train(uint32_t client, uint64_t round)
 {
     Impl& s = *m_impl;
+    if (round < s.resumeRound)
+    {
+        s.ready[client].reset(); // replayed: learned before the checkpoint
+        return 0;
+    }
     const auto start = std::chrono::steady_clock::now();
     auto it = s.ahead.find(client);
     if (it != s.ahead.end() && it->second.round != round)
@@ -243,6 +281,7 @@ void
 Federation::EndRound(uint32_t client, uint64_t round)
 {
     m_impl->ready.at(client) = round + 1;
+    m_impl->round.at(client) = round + 1;
 }
 
 uint32_t
@@ -271,6 +310,13 @@ Federation::Serialize(uint32_t client, Factor factor, uint64_t round)
     {
         values = m_impl->Hostile(std::move(values), client, factor, round);
     }
+    if (round >= m_impl->resumeRound)
+    {
+        if (const auto problem = ValueProblem(values, m_impl->config.maxFactorValue))
+        {
+            m_impl->refusedValues[{round, client, factor}] = problem->Reason();
+        }
+    }
     auto message = EncodeMessage(header, values);
     m_impl->exchangeSeconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -286,19 +332,19 @@ Federation::Decode(const std::vector<uint8_t>& bytes)
     {
         throw MessageError(Rejection::Shape, "factor message does not match the model");
     }
-    const double bound = m_impl->config.maxFactorValue;
-    for (float v : message.values)
+    const MessageHeader& h = message.header;
+    if (h.round < m_impl->resumeRound)
     {
-        if (!std::isfinite(v))
+        // Replayed: the values are not the ones sent then; the verdict on those is recorded.
+        const auto refused = m_impl->refusedValues.find({h.round, h.sender, h.factor});
+        if (refused != m_impl->refusedValues.end())
         {
-            throw MessageError(Rejection::NonFinite, "factor message holds a NaN or infinity");
+            throw MessageError(refused->second, "factor message refused for its values");
         }
-        if (std::abs(v) > bound)
-        {
-            throw MessageError(Rejection::Magnitude, "factor message holds a value of magnitude " +
-                                                         std::to_string(std::abs(v)) + " > " +
-                                                         std::to_string(bound));
-        }
+    }
+    else if (auto problem = ValueProblem(message.values, m_impl->config.maxFactorValue))
+    {
+        throw *problem;
     }
     m_impl->exchangeSeconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -314,6 +360,10 @@ Federation::Mix(uint32_t client, Factor factor, double selfWeight,
     {
         throw std::logic_error("client " + std::to_string(client) +
                                " is mixed after its next round's training began");
+    }
+    if (s.round.at(client) < s.resumeRound)
+    {
+        return; // replayed: mixed before the checkpoint
     }
     const auto start = std::chrono::steady_clock::now();
     torch::NoGradGuard noGrad;
@@ -362,6 +412,76 @@ double
 Federation::ExchangeSeconds() const
 {
     return m_impl->exchangeSeconds;
+}
+
+std::string
+Federation::Checkpoint(uint64_t nextRound) const
+{
+    const Impl& s = *m_impl;
+    if (!s.ahead.empty())
+    {
+        throw std::logic_error("a checkpoint between rounds, not after training began");
+    }
+    torch::serialize::OutputArchive archive;
+    archive.write("round", torch::tensor({static_cast<int64_t>(nextRound)}));
+    for (size_t l = 0; l < s.factors.Layers(); ++l)
+    {
+        archive.write("a." + std::to_string(l), s.factors.a[l]);
+        archive.write("b." + std::to_string(l), s.factors.b[l]);
+    }
+    s.trainer.Save(archive);
+    std::vector<int64_t> refused;
+    for (const auto& [key, reason] : s.refusedValues)
+    {
+        const auto& [round, sender, factor] = key;
+        refused.insert(refused.end(), {static_cast<int64_t>(round), sender,
+                                       static_cast<int64_t>(factor), static_cast<int64_t>(reason)});
+    }
+    archive.write("refused", torch::tensor(refused, torch::kLong).view({-1, 4}));
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    return bytes.str();
+}
+
+uint64_t
+Federation::Restore(const std::string& state)
+{
+    Impl& s = *m_impl;
+    torch::serialize::InputArchive archive;
+    std::istringstream bytes(state);
+    archive.load_from(bytes);
+    torch::NoGradGuard noGrad;
+    const auto take = [&archive](const std::string& key, torch::Tensor& into)
+    {
+        torch::Tensor saved;
+        archive.read(key, saved);
+        if (!saved.sizes().equals(into.sizes()))
+        {
+            throw std::runtime_error("the checkpoint's " + key + " does not fit the model");
+        }
+        into.copy_(saved);
+    };
+    for (size_t l = 0; l < s.factors.Layers(); ++l)
+    {
+        take("a." + std::to_string(l), s.factors.a[l]);
+        take("b." + std::to_string(l), s.factors.b[l]);
+    }
+    s.trainer.Load(archive);
+    torch::Tensor refused;
+    archive.read("refused", refused);
+    s.refusedValues.clear();
+    for (int64_t k = 0; k < refused.size(0); ++k)
+    {
+        const auto row = refused[k];
+        s.refusedValues[{static_cast<uint64_t>(row[0].item<int64_t>()),
+                         static_cast<uint32_t>(row[1].item<int64_t>()),
+                         static_cast<Factor>(row[2].item<int64_t>())}] =
+            static_cast<Rejection>(row[3].item<int64_t>());
+    }
+    torch::Tensor round;
+    archive.read("round", round);
+    s.resumeRound = static_cast<uint64_t>(round.item<int64_t>());
+    return s.resumeRound;
 }
 
 const std::vector<uint32_t>&

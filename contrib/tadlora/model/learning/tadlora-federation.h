@@ -146,6 +146,30 @@ public:
     void Mix(uint32_t client, Factor factor, double selfWeight,
              const std::vector<WeightedFactor>& neighbours) override;
 
+    /**
+     * @brief The learning state between two rounds, for a checkpoint: every client's factors,
+     * batch generator and AdamW state, and which messages sent so far hold values Decode
+     * refuses. Called when every client has ended the round before nextRound and none has
+     * trained it.
+     * @param nextRound the first round not yet run
+     * @return the state, as bytes
+     * @throws std::logic_error if a client has trained ahead into nextRound
+     */
+    std::string Checkpoint(uint64_t nextRound) const;
+
+    /**
+     * @brief Take up a checkpoint's state, to replay the rounds before it: a resumed run
+     * simulates the network again from the start (its events do not depend on learned values),
+     * while the learning side skips those rounds. Their Train calls return 0 and change nothing,
+     * their Mix calls do nothing, and their messages are refused exactly where the original
+     * messages were (their values are not the original ones). From the checkpoint's round on
+     * the federation runs as if it had never stopped.
+     * @param state bytes from Checkpoint, of a federation of the same configuration
+     * @return the checkpoint's round: the first round that learns again
+     * @throws std::runtime_error if the state does not load or does not fit
+     */
+    uint64_t Restore(const std::string& state);
+
     /** @return wall-clock seconds spent in Train so far */
     double TrainSeconds() const;
     /** @return wall-clock seconds spent in Serialize, Decode and Mix so far */

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-pretrain.h"
 
+#include "tadlora-checked-file.h"
 #include "tadlora-dataset.h"
 
-#include <libdeflate.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -11,9 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 namespace tadlora
 {
@@ -219,55 +217,16 @@ WriteCachedBase(TransformerClassifier& model, const std::string& path, const std
 {
     std::ostringstream archive;
     torch::save(model, archive);
-    const std::string payload = archive.str();
-    const uint32_t crc = libdeflate_crc32(0, payload.data(), payload.size());
-    // Written under a private name, then renamed: a concurrent or interrupted run never sees
-    // half a file.
-    const std::string partial = path + ".partial-" + std::to_string(getpid());
-    {
-        std::ofstream out(partial, std::ios::binary);
-        out << kBaseFileMagic << "\nkey " << key << "\nbytes " << payload.size() << "\ncrc32 "
-            << crc << "\n"
-            << payload;
-        if (!out.flush())
-        {
-            throw std::runtime_error("cannot write the cached base " + partial);
-        }
-    }
-    std::filesystem::rename(partial, path);
+    WriteCheckedFile(path, kBaseFileMagic, key, archive.str());
 }
 
 std::string
 ReadCachedBase(TransformerClassifier& model, const std::string& path, const std::string& key)
 {
-    std::ifstream in(path, std::ios::binary);
-    std::string magic;
-    std::string fileKey;
-    uint64_t bytes = 0;
-    uint32_t crc = 0;
-    std::string field[3];
-    if (!std::getline(in, magic) || magic != kBaseFileMagic)
+    std::string payload;
+    if (std::string problem = ReadCheckedFile(path, kBaseFileMagic, key, payload); !problem.empty())
     {
-        return "is not a tadlora base file of this version";
-    }
-    if (!(in >> field[0] >> fileKey >> field[1] >> bytes >> field[2] >> crc) || field[0] != "key" ||
-        field[1] != "bytes" || field[2] != "crc32" || in.get() != '\n')
-    {
-        return "has a damaged header";
-    }
-    if (fileKey != key)
-    {
-        return "was made by another configuration (" + fileKey + ")";
-    }
-    std::string payload((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (payload.size() != bytes)
-    {
-        return "is truncated or padded (" + std::to_string(payload.size()) + " of " +
-               std::to_string(bytes) + " bytes)";
-    }
-    if (libdeflate_crc32(0, payload.data(), payload.size()) != crc)
-    {
-        return "fails its CRC-32 (corrupted)";
+        return problem;
     }
     try
     {
