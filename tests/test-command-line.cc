@@ -181,9 +181,22 @@ TEST(CommandLine, NonFiniteNegativeAndMeaninglessValuesAreRefusedBeforeAnyWork)
         {"--fault-corrupt-prob 1.5", "--fault-corrupt-prob"},
         {"--fault-corrupt-prob nan", "--fault-corrupt-prob: must be a finite number"},
         {"--fault-byzantine 10", "--fault-byzantine: 10 of 10 clients leaves none honest"},
-        {"--fault-byzantine-mode nan", "--fault-byzantine-mode: this run has no Byzantine"},
+        {"--fault-byzantine-mode nan", "--fault-byzantine-mode nan means nothing in this run"},
         {"--fault-byzantine 1 --fault-byzantine-mode liar", "--fault-byzantine-mode"},
-        {"--fault-byzantine 1 --fault-byzantine-scale 3", "--fault-byzantine-scale: only"},
+        {"--fault-byzantine 1 --fault-byzantine-scale 3",
+         "--fault-byzantine-scale 3 means nothing in this run: it sets the factor of"},
+        // Options of a method, transport or model that the run does not have.
+        {"--method lora --switch-interval 10", "--switch-interval 10 means nothing in this run"},
+        {"--method rolora --switch-interval 10", "--switch-interval 10 means nothing"},
+        {"--method ffa-lora --phase-jitter 2", "--phase-jitter 2 means nothing in this run"},
+        {"--transport tcp --send-rate 5Mbps", "--send-rate 5Mbps means nothing in this run"},
+        {wifi + "--transport broadcast --hop-limit 3", "--hop-limit 3 means nothing"},
+        {wifi + "--nakagami-m 2", "--nakagami-m 2 means nothing in this run"},
+        {wifi + "--speed-mps 5", "--speed-mps 5 means nothing in this run"},
+        {wifi + "--mobility gauss-markov --pause-s 5", "--pause-s 5 means nothing in this run"},
+        {wifi + "--routing olsr --beacon-interval-s 2", "--beacon-interval-s 2 means nothing"},
+        {wifi + "--rate-control minstrel --wifi-mode OfdmRate24Mbps", "--wifi-mode"},
+        {wifi + "--propagation friis --path-loss-exponent 2", "--path-loss-exponent 2 means"},
         {"--fault-byzantine 1 --fault-byzantine-mode scaled --fault-byzantine-scale inf",
          "--fault-byzantine-scale: must be a finite number"},
         {"--max-factor-value 0", "--max-factor-value"},
@@ -195,7 +208,7 @@ TEST(CommandLine, NonFiniteNegativeAndMeaninglessValuesAreRefusedBeforeAnyWork)
         {"--config " + typo.string(), "unknown option 'link_prb' (nearest: --link-prob"},
     };
     ExpectRefused(cases, dir / "out");
-    EXPECT_GE(cases.size(), 41u);
+    EXPECT_GE(cases.size(), 52u);
 }
 
 TEST(CommandLine, ScenarioFilesAreStrictTomlAndTheirSweepTableIsCheckedAsSweepPyChecksIt)

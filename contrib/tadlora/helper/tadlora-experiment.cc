@@ -35,6 +35,7 @@
 #include <functional>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <stdio.h>
@@ -313,6 +314,13 @@ ReadText(const fs::path& path)
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+/** @return where the run's pretrained base is cached */
+std::string
+CacheDirOf(const TadLoraConfig& c)
+{
+    return c.learning.cacheDir.empty() ? tadlora::DefaultCacheDir() : c.learning.cacheDir;
+}
+
 /** What --resume takes up from a stopped run's output directory. */
 struct Resumption
 {
@@ -470,19 +478,63 @@ TadLoraCheckConfig(const TadLoraConfig& c)
         throw std::invalid_argument("--transport: broadcast is one hop of a shared Wi-Fi "
                                     "channel; p2p runs take udp or tcp");
     }
-    // An option of the other network means nothing in this run: it must keep its default
-    // (a run's config.toml lists every option, and loads again).
+    // An option that means nothing in this run must keep its default (a run's config.toml
+    // lists every option, and loads again): those of the other network, and those of a
+    // method, transport, model or fault the run does not have.
+    const tadlora::Method method(c.learning.method, std::max(c.learning.switchInterval, 1u));
+    const bool unicast = c.exchange.transport != TadLoraTransportKind::Broadcast;
+    const std::map<std::string, std::pair<bool, std::string>> appliesWhen{
+        {"switch-interval",
+         {method.TakesSwitchInterval(),
+          "T of tad-lora and tad-lora-no-joint (lora and ffa-lora do not switch, rolora "
+          "switches every round)"}},
+        {"phase-jitter", {method.Alternates(), "the lag of the methods that switch factors"}},
+        {"send-rate",
+         {c.exchange.transport != TadLoraTransportKind::Tcp, "the pace of udp and broadcast"}},
+        {"hop-limit", {unicast, "the TTL of unicast (udp, tcp)"}},
+        {"wifi-mode",
+         {c.wifi.rateControl == TadLoraRateControl::Constant,
+          "the mode of --rate-control constant"}},
+        {"path-loss-exponent",
+         {c.wifi.propagation == TadLoraPropagation::LogDistance,
+          "the exponent of --propagation log-distance"}},
+        {"nakagami-m",
+         {c.wifi.fading == TadLoraFading::Nakagami, "the shape of --fading nakagami"}},
+        {"speed-mps",
+         {c.wifi.mobility != TadLoraMobility::Static, "the speed of a --mobility that moves"}},
+        {"pause-s",
+         {c.wifi.mobility == TadLoraMobility::RandomWaypoint,
+          "the pauses of --mobility random-waypoint"}},
+        {"beacon-interval-s",
+         {c.wifi.routing == TadLoraRouting::None, "one-hop discovery (--routing none)"}},
+        {"fault-byzantine-mode",
+         {c.faults.byzantine > 0, "what the --fault-byzantine clients send"}},
+        {"fault-byzantine-scale",
+         {c.faults.byzantineMode == tadlora::ByzantineMode::Scaled,
+          "the factor of --fault-byzantine-mode scaled"}},
+    };
     const std::vector<TadLoraSetting> defaults = TadLoraSettings(TadLoraConfig());
     const std::vector<TadLoraSetting> settings = TadLoraSettings(c);
     const std::string& unused =
         c.exchange.network == TadLoraNetwork::P2p ? kTadLoraWifiGroup : kTadLoraP2pGroup;
     for (size_t k = 0; k < settings.size(); ++k)
     {
-        if (settings[k].group == unused && settings[k].value != defaults[k].value)
+        if (settings[k].value == defaults[k].value)
+        {
+            continue;
+        }
+        if (settings[k].group == unused)
         {
             throw std::invalid_argument("--" + settings[k].name + ": an option of the " + unused +
                                         "; this run's --network is " +
                                         TadLoraChoiceName(c.exchange.network));
+        }
+        const auto rule = appliesWhen.find(settings[k].name);
+        if (rule != appliesWhen.end() && !rule->second.first)
+        {
+            throw std::invalid_argument("--" + settings[k].name + " " + settings[k].value +
+                                        " means nothing in this run: it sets " +
+                                        rule->second.second);
         }
     }
     if (c.learning.modelWidth % c.learning.modelHeads != 0)
@@ -510,18 +562,6 @@ TadLoraCheckConfig(const TadLoraConfig& c)
         throw std::invalid_argument("--fault-byzantine: " + std::to_string(c.faults.byzantine) +
                                     " of " + std::to_string(c.run.clients) +
                                     " clients leaves none honest");
-    }
-    const TadLoraFaultOptions noFaults;
-    if (c.faults.byzantine == 0 && c.faults.byzantineMode != noFaults.byzantineMode)
-    {
-        throw std::invalid_argument("--fault-byzantine-mode: this run has no Byzantine "
-                                    "clients (--fault-byzantine 0)");
-    }
-    if (c.faults.byzantineMode != tadlora::ByzantineMode::Scaled &&
-        c.faults.byzantineScale != noFaults.byzantineScale)
-    {
-        throw std::invalid_argument("--fault-byzantine-scale: only --fault-byzantine-mode "
-                                    "scaled scales");
     }
     if (c.run.out.empty())
     {
@@ -551,8 +591,7 @@ TadLoraCheckConfig(const TadLoraConfig& c)
                                     "' holds no checkpoint to resume from (a run writes one "
                                     "with --checkpoint-every, and when a signal stops it)");
     }
-    CheckWritableDirectory("--cache-dir", c.learning.cacheDir.empty() ? tadlora::DefaultCacheDir()
-                                                                      : c.learning.cacheDir);
+    CheckWritableDirectory("--cache-dir", CacheDirOf(c));
 }
 
 std::string
@@ -648,8 +687,7 @@ TadLoraExperiment::Run()
     modelConfig.rank = c.learning.rank;
     modelConfig.alpha = c.learning.alpha;
     tadlora::TransformerClassifier model = tadlora::PretrainedModel(
-        modelConfig, pretrainData, task->name, recipe,
-        c.learning.cacheDir.empty() ? tadlora::DefaultCacheDir() : c.learning.cacheDir,
+        modelConfig, pretrainData, task->name, recipe, CacheDirOf(c),
         [&progress, &c](int64_t step, int64_t steps, double loss)
         {
             progress("pretraining the base: step " + std::to_string(step) + "/" +

@@ -92,6 +92,18 @@ Method::SwitchInterval() const
     return m_switchInterval;
 }
 
+bool
+Method::Alternates() const
+{
+    return m_row->trains == Trains::Phase;
+}
+
+bool
+Method::TakesSwitchInterval() const
+{
+    return Alternates() && m_row->fixedInterval == 0;
+}
+
 Factor
 Method::Phase(uint64_t round) const
 {

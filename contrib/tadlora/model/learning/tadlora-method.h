@@ -64,6 +64,10 @@ public:
     const std::string& Name() const;
     /** @return the switching interval in effect (1 for rolora) */
     uint32_t SwitchInterval() const;
+    /** @return whether it trains one factor at a time, as the scheduler's phase says */
+    bool Alternates() const;
+    /** @return whether the switching interval T given to it is the one it uses */
+    bool TakesSwitchInterval() const;
     /** @param round the round, counted from 0 @return the scheduler's phase in that round */
     Factor Phase(uint64_t round) const;
     /** @param round the round, counted from 0 @return what trains and what mixes in it */
