@@ -69,8 +69,8 @@ struct Federation::Impl
         , model(std::move(m))
         , trainer(c, model, d, shards)
         , evaluator(model, d)
-        , ready(shards.size(), 0)
         , round(shards.size(), 0)
+        , ready(shards.size(), 0)
     {
     }
 
