@@ -34,7 +34,7 @@ from plot_run import (ALTERNATING, CONSENSUS_PANELS, FIXED_INTERVAL, InputError,
                       plot_band, round_axis, run_style, save)
 
 # What may differ between runs of one group: they are the same computation.
-NOT_SETTINGS = {"seed", "out", "threads", "quiet"}
+NOT_SETTINGS = {"seed", "out", "threads", "quiet", "checkpoint-every", "resume"}
 METHOD_ORDER = ["lora", "ffa-lora", "rolora", "tad-lora-no-joint", "tad-lora"]
 SWEPT_T = ALTERNATING - FIXED_INTERVAL.keys()  # the methods whose T is a parameter
 ROUND_MEANS = ["mean_acc", "avg_model_acc", "sim_time_s", "consensus_A", "consensus_B",

@@ -432,6 +432,12 @@ TEST(CommandLine, AKilledOrStoppedRunResumesFromItsCheckpointAndEndsAsIfItNeverS
         ASSERT_EQ(RunSim(args + " --resume --out " + out.string()).status, 0) << signal;
         ExpectSameTraces(whole, out);
         EXPECT_FALSE(fs::exists(out / "checkpoint.tadlora"));
+        // Recorded as the run it resumes (reports group it with its seeds' siblings).
+        const auto resumed =
+            nlohmann::json::parse(tadlora::test::Slurp((out / "summary.json").string()));
+        nlohmann::json expected = summary["config"];
+        expected["out"] = out.string();
+        EXPECT_EQ(resumed["config"], expected);
     }
     ExpectRefused({{args + " --resume --out " + whole.string(), "holds no checkpoint"}},
                   dir / "none");

@@ -267,13 +267,20 @@ const std::string kCheckpointFile = "checkpoint.tadlora";
 /** First line of a checkpoint file; the version changes with the layout. */
 const std::string kCheckpointMagic = "tadlora-checkpoint 1";
 
-/** @return the configuration as config.toml records it: --resume is how a run started, not
- * what it is, so a resumed run's config.toml is the one it would have had */
-std::string
-ConfigText(TadLoraConfig config)
+/** @return the configuration as the outputs record it: --resume is how a run started, not
+ * what it is, so a resumed run records the configuration it would have had */
+TadLoraConfig
+Recorded(TadLoraConfig config)
 {
     config.run.resume = false;
-    return TadLoraConfigToToml(config);
+    return config;
+}
+
+/** @return config.toml's text of the configuration */
+std::string
+ConfigText(const TadLoraConfig& config)
+{
+    return TadLoraConfigToToml(Recorded(config));
 }
 
 /**
@@ -881,7 +888,7 @@ TadLoraExperiment::Run()
         {
             summary["checkpoint_round"] = next;
         }
-        summary["config"] = ConfigJson(c);
+        summary["config"] = ConfigJson(Recorded(c));
         summary["base_acc"] = baseAccuracy;
         summary["byzantine_clients"] = federation.Byzantine();
         summary["rho"] = {{"value", connectivity.rho},
