@@ -177,6 +177,11 @@ TEST(CommandLine, NonFiniteNegativeAndMeaninglessValuesAreRefusedBeforeAnyWork)
         {wifi + "--data-rate 5Mbps", "--data-rate: an option of the Point-to-point network"},
         {wifi + "--link-loss 0.1", "--link-loss: an option of the Point-to-point network"},
         {"--rank 65", "--rank: 65 exceeds --model-width 64"},
+        // Layouts and trace levels.
+        {"--p2p-layout star", "--p2p-layout"},
+        {wifi + "--p2p-layout core", "--p2p-layout: an option of the Point-to-point network"},
+        {"--p2p-layout core --hop-limit 1", "--hop-limit: 1 ends every message at the core"},
+        {"--trace-level verbose", "--trace-level"},
         // Fault injection.
         {"--fault-corrupt-prob 1.5", "--fault-corrupt-prob"},
         {"--fault-corrupt-prob nan", "--fault-corrupt-prob: must be a finite number"},
@@ -208,7 +213,7 @@ TEST(CommandLine, NonFiniteNegativeAndMeaninglessValuesAreRefusedBeforeAnyWork)
         {"--config " + typo.string(), "unknown option 'link_prb' (nearest: --link-prob"},
     };
     ExpectRefused(cases, dir / "out");
-    EXPECT_GE(cases.size(), 52u);
+    EXPECT_GE(cases.size(), 56u);
 }
 
 TEST(CommandLine, ScenarioFilesAreStrictTomlAndTheirSweepTableIsCheckedAsSweepPyChecksIt)
@@ -506,10 +511,12 @@ TEST(CommandLine, PrintRhoPrintsOneLineAndRunsNothing)
                                 " >" + printed.string();
     ASSERT_EQ(std::system(command.c_str()), 0);
     const std::string line = tadlora::test::Slurp(printed);
-    const double rho =
-        tadlora::MixingConnectivity(tadlora::MakeBaseGraph("complete", 10, 1), 10, 0.1).rho;
+    const tadlora::Connectivity connectivity =
+        tadlora::MixingConnectivity(tadlora::MakeBaseGraph("complete", 10, 1), 10, 0.1);
+    const double rho = connectivity.rho;
     std::ostringstream expected;
-    expected << "rho = " << std::setprecision(6) << rho << " (Monte Carlo, 4000 edge sets";
+    expected << "rho = " << std::setprecision(6) << rho << " ± " << std::setprecision(2)
+             << connectivity.standardError << " (Monte Carlo, 8000 edge sets drawn";
     EXPECT_EQ(line.rfind(expected.str(), 0), 0u) << line;
     EXPECT_NE(line.find("picks T = " + std::to_string(tadlora::AutoSwitchInterval(rho))),
               std::string::npos)

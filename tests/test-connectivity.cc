@@ -3,11 +3,13 @@
 // interval `--switch-interval auto` derives from it.
 
 #include "tadlora-connectivity.h"
+#include "tadlora-mixing.h"
 #include "tadlora-topology.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 #include <stdexcept>
 
 using namespace tadlora;
@@ -53,9 +55,57 @@ TEST(Connectivity, MonteCarloAgreesWithTheExactExpectation)
     ASSERT_TRUE(exact.exact);
     ASSERT_FALSE(sampled.exact);
     EXPECT_EQ(exact.samples, 1u << 15);
-    EXPECT_NEAR(sampled.rho, exact.rho, 0.01);
+    EXPECT_NEAR(sampled.rho, exact.rho, 4 * sampled.standardError + 1e-3);
+    EXPECT_LT(sampled.standardError, 0.005);
     EXPECT_GT(exact.rho, 0.3);
     EXPECT_LT(exact.rho, 1.0);
+}
+
+TEST(Connectivity, FiveHundredClientsOnTheCompleteGraphMatchTheTraceFormula)
+{
+    // Relabelling the clients does not change the law of W_t on the complete graph, so
+    // E[W^T W] = a I + b J, and its rows sum to 1 (W is doubly stochastic): rho = a =
+    // (E ||W||_F^2 - 1) / (m - 1). E ||W||_F^2 is drawn here with the simulation's own edge
+    // draws and dense weights, independently of MixingConnectivity's sampler.
+    constexpr uint32_t m = 500;
+    const std::vector<Edge> complete = MakeBaseGraph("complete", m, 1); // 124,750 edges
+    for (double p : {0.02, 0.1})
+    {
+        const Connectivity c = MixingConnectivity(complete, m, p);
+        ASSERT_FALSE(c.exact);
+        constexpr int kDraws = 200;
+        double sum = 0;
+        double sumOfSquares = 0;
+        for (int s = 0; s < kDraws; ++s)
+        {
+            const std::vector<Edge> active = DrawActiveEdges(complete, p, 99, s);
+            const std::vector<uint32_t> degree = Degrees(active, m);
+            std::vector<double> self(m, 1.0);
+            double frobenius = 0;
+            for (const Edge& e : active)
+            {
+                const double w = MetropolisHastingsWeight(degree[e.u], degree[e.v]);
+                frobenius += 2 * w * w;
+                self[e.u] -= w;
+                self[e.v] -= w;
+            }
+            for (double w : self)
+            {
+                frobenius += w * w;
+            }
+            sum += frobenius;
+            sumOfSquares += frobenius * frobenius;
+        }
+        const double mean = sum / kDraws;
+        const double error =
+            std::sqrt((sumOfSquares / kDraws - mean * mean) / (kDraws - 1)) / (m - 1);
+        const double expected = (mean - 1) / (m - 1);
+        // about 0.09 at p = 0.02 (a client averages with about 10 others) and 0.02 at p = 0.1
+        EXPECT_NEAR(c.rho, expected, 4 * std::hypot(error, c.standardError) + 1e-4) << "p=" << p;
+        EXPECT_GT(c.standardError, 0.0);
+        EXPECT_LT(c.standardError, 0.01 * c.rho);
+        EXPECT_GT(c.rho, p == 0.02 ? 0.05 : 0.01);
+    }
 }
 
 TEST(Connectivity, FewerLinksMixWorse)

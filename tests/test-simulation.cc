@@ -3,6 +3,7 @@
 
 #include "tadlora-experiment.h"
 #include "tadlora-mixing.h"
+#include "tadlora-p2p-network-helper.h"
 #include "tadlora-test-task.h"
 #include "tadlora-topology.h"
 
@@ -10,12 +11,15 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
+#include <tuple>
 
 namespace fs = std::filesystem;
 using namespace tadlora;
@@ -347,5 +351,199 @@ TEST(Faults, UnderRandomOrScaledByzantineValuesTheHonestClientsStayFinite)
         {
             EXPECT_GT(final, base + 0.2); // noise of the factors' own scale averages out
         }
+    }
+}
+
+namespace
+{
+
+/** @return the sum of a column over a CSV file's rows */
+double
+ColumnSum(const fs::path& csv, const std::string& column)
+{
+    double sum = 0;
+    for (const auto& row : ReadCsv(csv))
+    {
+        sum += std::stod(row.at(column));
+    }
+    return sum;
+}
+
+} // namespace
+
+TEST(Layouts, AutoTakesTheCoreForDenseBaseGraphsOnly)
+{
+    using ns3::TadLoraP2pLayout;
+    using ns3::TadLoraP2pNetworkHelper;
+    const auto resolve = [](const std::string& topology, uint32_t m)
+    {
+        return TadLoraP2pNetworkHelper::Resolve(TadLoraP2pLayout::Auto,
+                                                MakeBaseGraph(topology, m, 1), m);
+    };
+    EXPECT_EQ(resolve("complete", 10), TadLoraP2pLayout::Edges); // mean degree 9
+    EXPECT_EQ(resolve("complete", 17), TadLoraP2pLayout::Edges); // 16
+    EXPECT_EQ(resolve("complete", 18), TadLoraP2pLayout::Core);  // 17
+    EXPECT_EQ(resolve("ring", 500), TadLoraP2pLayout::Edges);
+    EXPECT_EQ(resolve("complete", 500), TadLoraP2pLayout::Core);
+    EXPECT_EQ(TadLoraP2pNetworkHelper::Resolve(TadLoraP2pLayout::Edges,
+                                               MakeBaseGraph("complete", 500, 1), 500),
+              TadLoraP2pLayout::Edges);
+}
+
+TEST(Layouts, OnALosslessNetworkTheCoreLearnsExactlyAsALinkPerEdgeAndContentionDelaysIt)
+{
+    ns3::TadLoraConfig edges = ShortRun("layout-edges");
+    edges.p2p.layout = ns3::TadLoraP2pLayout::Edges;
+    edges.exchange.virtualPayloadBytes = 100000; // about 8 ms on a 100 Mbps link
+    ns3::TadLoraConfig core = edges;
+    core.p2p.layout = ns3::TadLoraP2pLayout::Core;
+    core.run.out = (fs::path(test::TempDir()) / "layout-core").string();
+    for (const auto& c : {edges, core})
+    {
+        ns3::TadLoraExperiment(c).Run();
+    }
+    EXPECT_EQ(test::Slurp(fs::path(edges.run.out) / "mixing.csv"),
+              test::Slurp(fs::path(core.run.out) / "mixing.csv"));
+    const auto a = ReadCsv(fs::path(edges.run.out) / "rounds.csv");
+    const auto b = ReadCsv(fs::path(core.run.out) / "rounds.csv");
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t r = 0; r < a.size(); ++r)
+    {
+        for (const char* column :
+             {"mean_acc", "std_acc", "avg_model_acc", "mean_loss", "consensus_A", "consensus_B",
+              "cross_term", "msgs_sent", "msgs_delivered", "bytes_sent"})
+        {
+            EXPECT_EQ(a[r].at(column), b[r].at(column)) << column << ", row " << r;
+        }
+    }
+    // The same messages, but through the core each crosses two links (its last fragment
+    // is sent twice: 0.112 ms more at 1400 bytes and 100 Mbps), and a client's messages to
+    // all its neighbours share its access link: the mean grows by more than a message's
+    // transmission time (8 ms) from queueing.
+    const auto latencies = [](const ns3::TadLoraConfig& c)
+    {
+        std::map<std::tuple<std::string, std::string, std::string, std::string>, double> out;
+        for (const auto& m : ReadCsv(fs::path(c.run.out) / "messages.csv"))
+        {
+            out[{m.at("round"), m.at("factor"), m.at("sender"), m.at("receiver")}] =
+                std::stod(m.at("latency_s"));
+        }
+        return out;
+    };
+    const auto viaEdges = latencies(edges);
+    const auto viaCore = latencies(core);
+    ASSERT_EQ(viaEdges.size(), viaCore.size());
+    double edgesSum = 0;
+    double coreSum = 0;
+    for (const auto& [key, latency] : viaEdges)
+    {
+        EXPECT_GT(viaCore.at(key), latency + 0.000112 * 0.99);
+        edgesSum += latency;
+        coreSum += viaCore.at(key);
+    }
+    EXPECT_GT(coreSum / viaCore.size(), edgesSum / viaEdges.size() + 0.008);
+}
+
+TEST(Layouts, TheCoreLosesPacketsOfAnEdgeAtTheEdgesRate)
+{
+    // --link-loss 0.2: each fragment is lost with probability 0.2 under both layouts (the core
+    // splits it over the two access links a fragment crosses).
+    for (const auto layout : {ns3::TadLoraP2pLayout::Edges, ns3::TadLoraP2pLayout::Core})
+    {
+        ns3::TadLoraConfig c = ShortRun("layout-loss");
+        c.p2p.layout = layout;
+        c.p2p.linkLoss = 0.2;
+        c.exchange.virtualPayloadBytes = 20000; // 15 fragments a message
+        ns3::TadLoraExperiment(c).Run();
+        const fs::path network = fs::path(c.run.out) / "network.csv";
+        const double sent = ColumnSum(network, "fragments_sent");
+        const double rate = ColumnSum(network, "fragments_lost") / sent;
+        EXPECT_GT(sent, 2000);
+        // 4 standard errors of a rate of 0.2 over the fragments sent
+        EXPECT_NEAR(rate, 0.2, 4 * std::sqrt(0.2 * 0.8 / sent)) << ns3::TadLoraChoiceName(layout);
+    }
+}
+
+TEST(TraceLevels, LinksHoldTheFullTracesTotalsAndSummaryNeither)
+{
+    std::map<ns3::TadLoraTraceLevel, ns3::TadLoraConfig> runs;
+    for (const auto level : {ns3::TadLoraTraceLevel::Summary, ns3::TadLoraTraceLevel::Links,
+                             ns3::TadLoraTraceLevel::Full})
+    {
+        ns3::TadLoraConfig c = ShortRun("trace-" + ns3::TadLoraChoiceName(level));
+        c.run.traceLevel = level;
+        ns3::TadLoraExperiment(c).Run();
+        runs[level] = c;
+    }
+    const auto dir = [&runs](ns3::TadLoraTraceLevel level)
+    { return fs::path(runs.at(level).run.out); };
+    // The level changes what is written, never what ran.
+    for (const char* file : {"rounds.csv", "network.csv"})
+    {
+        const std::string full = test::Slurp(dir(ns3::TadLoraTraceLevel::Full) / file);
+        EXPECT_EQ(test::Slurp(dir(ns3::TadLoraTraceLevel::Summary) / file), full);
+        EXPECT_EQ(test::Slurp(dir(ns3::TadLoraTraceLevel::Links) / file), full);
+    }
+    for (const char* file : {"links.csv", "messages.csv", "mixing.csv"})
+    {
+        EXPECT_FALSE(fs::exists(dir(ns3::TadLoraTraceLevel::Summary) / file)) << file;
+    }
+    EXPECT_FALSE(fs::exists(dir(ns3::TadLoraTraceLevel::Links) / "messages.csv"));
+    EXPECT_FALSE(fs::exists(dir(ns3::TadLoraTraceLevel::Links) / "mixing.csv"));
+    EXPECT_EQ(test::Slurp(dir(ns3::TadLoraTraceLevel::Links) / "links.csv"),
+              test::Slurp(dir(ns3::TadLoraTraceLevel::Full) / "links.csv"));
+
+    // links.csv: each directed link's totals of messages.csv, and the rounds mixing.csv
+    // shows the receiver weighting the sender.
+    std::map<std::pair<std::string, std::string>, std::array<double, 4>> expected;
+    for (const auto& m : ReadCsv(dir(ns3::TadLoraTraceLevel::Full) / "messages.csv"))
+    {
+        auto& e = expected[{m.at("sender"), m.at("receiver")}];
+        e[0] += 1;
+        e[1] += std::stod(m.at("delivered"));
+        e[2] += std::stod(m.at("bytes"));
+    }
+    std::set<std::tuple<std::string, std::string, std::string>> mixedIn;
+    for (const auto& w : ReadCsv(dir(ns3::TadLoraTraceLevel::Full) / "mixing.csv"))
+    {
+        if (w.at("client") != w.at("peer") && std::stod(w.at("weight")) > 0)
+        {
+            mixedIn.insert({w.at("round"), w.at("peer"), w.at("client")});
+        }
+    }
+    for (const auto& [round, sender, receiver] : mixedIn)
+    {
+        expected[{sender, receiver}][3] += 1;
+    }
+    const auto links = ReadCsv(dir(ns3::TadLoraTraceLevel::Links) / "links.csv");
+    ASSERT_EQ(links.size(), expected.size());
+    for (const auto& l : links)
+    {
+        const auto& e = expected.at({l.at("sender"), l.at("receiver")});
+        EXPECT_EQ(std::stod(l.at("msgs_sent")), e[0]);
+        EXPECT_EQ(std::stod(l.at("msgs_delivered")), e[1]);
+        EXPECT_EQ(std::stod(l.at("bytes_sent")), e[2]);
+        EXPECT_EQ(std::stod(l.at("mixed_rounds")), e[3]);
+        EXPECT_GT(e[3], 0);
+    }
+}
+
+TEST(TraceLevels, AutoWritesFullTracesUpToAHundredClientsAndLinksAbove)
+{
+    for (uint32_t clients : {100u, 101u})
+    {
+        ns3::TadLoraConfig c = ShortRun("trace-auto-" + std::to_string(clients));
+        c.run.clients = clients;
+        c.run.rounds = 1;
+        c.learning.localSteps = 1;
+        c.exchange.linkProb = 0.05;
+        ns3::TadLoraExperiment(c).Run();
+        const bool full = clients <= ns3::kFullTraceMaxClients;
+        EXPECT_EQ(fs::exists(fs::path(c.run.out) / "messages.csv"), full);
+        EXPECT_TRUE(fs::exists(fs::path(c.run.out) / "links.csv"));
+        const std::string config = test::Slurp(fs::path(c.run.out) / "config.toml");
+        EXPECT_NE(config.find(std::string("trace-level = \"") + (full ? "full" : "links") + "\""),
+                  std::string::npos);
+        EXPECT_NE(config.find("p2p-layout = \"core\""), std::string::npos); // mean degree 99
     }
 }

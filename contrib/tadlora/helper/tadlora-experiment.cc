@@ -9,6 +9,7 @@
 #include "tadlora-dataset.h"
 #include "tadlora-federation.h"
 #include "tadlora-network-helper.h"
+#include "tadlora-p2p-network-helper.h"
 #include "tadlora-partition.h"
 #include "tadlora-pretrain.h"
 #include "tadlora-recorder.h"
@@ -25,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -424,10 +426,18 @@ std::string
 DescribeConnectivity(const TadLoraConfig& c, const tadlora::Connectivity& connectivity)
 {
     std::ostringstream text;
-    text << "rho = " << std::setprecision(6) << connectivity.rho << " ("
-         << (connectivity.exact ? "exact, " : "Monte Carlo, ") << connectivity.samples
-         << " edge sets; Metropolis-Hastings, p = " << c.exchange.linkProb << ", "
-         << c.exchange.topology << " graph of " << c.run.clients
+    text << "rho = " << std::setprecision(6) << connectivity.rho;
+    if (connectivity.exact)
+    {
+        text << " (exact, " << connectivity.samples << " edge sets";
+    }
+    else
+    {
+        text << " ± " << std::setprecision(2) << connectivity.standardError << std::setprecision(6)
+             << " (Monte Carlo, " << connectivity.samples << " edge sets drawn";
+    }
+    text << "; Metropolis-Hastings, p = " << c.exchange.linkProb << ", " << c.exchange.topology
+         << " graph of " << c.run.clients
          << "); --switch-interval auto picks T = " << tadlora::AutoSwitchInterval(connectivity.rho)
          << " (" << tadlora::kAutoSwitchConstant << " / sqrt(1 - rho))";
     return text.str();
@@ -643,6 +653,23 @@ TadLoraExperiment::Run()
     {
         m_config.learning.switchInterval = autoInterval; // the outputs record the T that ran
     }
+    // The outputs record the layout and trace level that ran, as they do T.
+    if (m_config.exchange.network == TadLoraNetwork::P2p)
+    {
+        m_config.p2p.layout =
+            TadLoraP2pNetworkHelper::Resolve(m_config.p2p.layout, baseEdges, m_config.run.clients);
+        if (m_config.p2p.layout == TadLoraP2pLayout::Core && m_config.exchange.hopLimit == 1)
+        {
+            throw std::invalid_argument("--hop-limit: 1 ends every message at the core router of "
+                                        "--p2p-layout core; give 2 or more, or --p2p-layout edges");
+        }
+    }
+    if (m_config.run.traceLevel == TadLoraTraceLevel::Auto)
+    {
+        m_config.run.traceLevel = m_config.run.clients <= kFullTraceMaxClients
+                                      ? TadLoraTraceLevel::Full
+                                      : TadLoraTraceLevel::Links;
+    }
     const TadLoraConfig& c = m_config;
     auto progress = [&c](const std::string& line)
     {
@@ -831,7 +858,8 @@ TadLoraExperiment::Run()
                 // keep the event list alive.
                 Simulator::ScheduleNow([]() { Simulator::Stop(); });
             }
-        });
+        },
+        c.run.traceLevel);
     for (uint32_t i = 0; i < apps.GetN(); ++i)
     {
         recorder.Connect(apps.Get(i));
@@ -867,12 +895,17 @@ TadLoraExperiment::Run()
             fs::copy_file(staging.File("rounds.csv"), dir / "rounds.csv");
             fs::copy_file(staging.File("network.csv"), dir / "network.csv");
         }
-        std::ofstream messages(dir / "messages.csv");
-        messages << std::setprecision(9);
-        recorder.WriteMessages(messages);
-        std::ofstream mixing(dir / "mixing.csv");
-        mixing << std::setprecision(17);
-        recorder.WriteMixing(mixing);
+        std::vector<std::ofstream> traces;
+        if (c.run.traceLevel != TadLoraTraceLevel::Summary)
+        {
+            recorder.WriteLinks(traces.emplace_back(dir / "links.csv") << std::setprecision(9));
+        }
+        if (c.run.traceLevel == TadLoraTraceLevel::Full)
+        {
+            recorder.WriteMessages(traces.emplace_back(dir / "messages.csv")
+                                   << std::setprecision(9));
+            recorder.WriteMixing(traces.emplace_back(dir / "mixing.csv") << std::setprecision(17));
+        }
         std::ofstream(dir / "config.toml") << ConfigText(c);
         if (next != 0)
         {
@@ -894,6 +927,7 @@ TadLoraExperiment::Run()
         summary["rho"] = {{"value", connectivity.rho},
                           {"method", connectivity.Method()},
                           {"samples", connectivity.samples},
+                          {"standard_error", connectivity.standardError},
                           {"auto_switch_interval", autoInterval}};
         summary["final"] = {{"round", final.report.round},
                             {"mean_acc", final.accuracy.mean},
@@ -934,7 +968,8 @@ TadLoraExperiment::Run()
             {"output", SecondsSince(outputStart)}};
         summary["wall_time_s"] = SecondsSince(start);
         std::ofstream(dir / "summary.json") << summary.dump(2) << "\n";
-        if (!rounds || !networkTrace || !messages || !mixing)
+        if (!rounds || !networkTrace ||
+            std::any_of(traces.begin(), traces.end(), [](const std::ofstream& f) { return !f; }))
         {
             throw std::runtime_error("--out: could not write the traces");
         }

@@ -305,6 +305,8 @@ TadLoraParseChoice(const std::string& name)
 
 TADLORA_CHOICE(TadLoraTask, "fashion-mnist", "synthetic", "spam-assassin");
 TADLORA_CHOICE(TadLoraNetwork, "p2p", "wifi-adhoc");
+TADLORA_CHOICE(TadLoraP2pLayout, "auto", "edges", "core");
+TADLORA_CHOICE(TadLoraTraceLevel, "auto", "summary", "links", "full");
 TADLORA_CHOICE(TadLoraTransportKind, "udp", "broadcast", "tcp");
 TADLORA_CHOICE(TadLoraWifiStandard, "80211a", "80211g", "80211n");
 TADLORA_CHOICE(TadLoraRateControl, "constant", "minstrel", "ideal");
@@ -431,6 +433,9 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
         ->check(CLI::Range(0.0, 1e6));
     app.add_option("--link-loss", c.p2p.linkLoss, "p2p: packet error rate of every link")
         ->check(CLI::Range(0.0, 1.0));
+    AddChoice(app, "--p2p-layout", c.p2p.layout,
+              "p2p: edges (a link per base edge), core (each client's access link into a "
+              "shared core router), or auto (core for dense base graphs)");
 
     Group(app, p2pOptions, kTadLoraP2pGroup);
     const size_t wifiOptions = app.get_options({}).size();
@@ -505,6 +510,10 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     flag("--pcap", c.run.pcap, "Write PCAP traces of every link");
     flag("--flow-monitor", c.run.flowMonitor, "Write FlowMonitor XML");
     flag("--netanim", c.run.netanim, "Write a NetAnim trace of the nodes' positions");
+    AddChoice(app, "--trace-level", c.run.traceLevel,
+              "Network traces: summary (network.csv), links (and links.csv), full (and "
+              "messages.csv, mixing.csv), or auto (full up to " +
+                  std::to_string(kFullTraceMaxClients) + " clients, links above)");
     flag("--quiet", c.run.quiet, "No progress on stderr");
     app.add_option("--checkpoint-every", c.run.checkpointEvery,
                    "Every N rounds, put the outputs so far and a checkpoint in --out (0: never)")

@@ -41,6 +41,26 @@ enum class TadLoraNetwork
     WifiAdhoc, //!< wifi-adhoc
 };
 
+/** @brief --p2p-layout: how paper mode's links carry the base graph's edges. */
+enum class TadLoraP2pLayout
+{
+    Auto,  //!< auto: core when the base graph is dense (TadLoraP2pNetworkHelper::Resolve)
+    Edges, //!< edges: one point-to-point link per base edge
+    Core,  //!< core: one access link per client into a shared core router
+};
+
+/** @brief --trace-level: how much of the network each run writes. */
+enum class TadLoraTraceLevel
+{
+    Auto,    //!< auto: full up to kFullTraceMaxClients clients, links above
+    Summary, //!< summary: rounds.csv, network.csv, summary.json, config.toml
+    Links,   //!< links: and links.csv, one row per link used
+    Full,    //!< full: and messages.csv and mixing.csv, a row per message and per weight
+};
+
+/** --trace-level auto writes full traces up to this many clients (they grow with m^2). */
+inline constexpr uint32_t kFullTraceMaxClients = 100;
+
 /** @brief --transport: how factor messages travel. */
 enum class TadLoraTransportKind
 {
@@ -116,6 +136,10 @@ const std::vector<std::string>& TadLoraChoiceNames<TadLoraTask>();
 template<>
 const std::vector<std::string>& TadLoraChoiceNames<TadLoraNetwork>();
 template<>
+const std::vector<std::string>& TadLoraChoiceNames<TadLoraP2pLayout>();
+template<>
+const std::vector<std::string>& TadLoraChoiceNames<TadLoraTraceLevel>();
+template<>
 const std::vector<std::string>& TadLoraChoiceNames<TadLoraTransportKind>();
 template<>
 const std::vector<std::string>& TadLoraChoiceNames<TadLoraWifiStandard>();
@@ -154,6 +178,7 @@ E TadLoraParseChoice(const std::string& name);
 template<typename E>
 constexpr bool kIsTadLoraChoice =
     std::is_same_v<E, TadLoraTask> || std::is_same_v<E, TadLoraNetwork> ||
+    std::is_same_v<E, TadLoraP2pLayout> || std::is_same_v<E, TadLoraTraceLevel> ||
     std::is_same_v<E, TadLoraTransportKind> || std::is_same_v<E, TadLoraWifiStandard> ||
     std::is_same_v<E, TadLoraRateControl> || std::is_same_v<E, TadLoraPropagation> ||
     std::is_same_v<E, TadLoraFading> || std::is_same_v<E, TadLoraPlacement> ||
@@ -208,6 +233,7 @@ struct TadLoraRunOptions
     bool printRho = false;               //!< --print-rho
     uint32_t checkpointEvery = 0;        //!< --checkpoint-every (0: no checkpoints)
     bool resume = false;                 //!< --resume
+    TadLoraTraceLevel traceLevel = TadLoraTraceLevel::Auto; //!< --trace-level
 };
 
 /** @brief Learning: the method, the optimizer, the data and the model (tadlora::Federation). */
@@ -269,9 +295,10 @@ struct TadLoraFaultOptions
 /** @brief Paper mode's point-to-point links (TadLoraP2pNetworkHelper). */
 struct TadLoraP2pOptions
 {
-    std::string dataRate = "100Mbps"; //!< --data-rate
-    double linkDelayMs = 2;           //!< --link-delay-ms
-    double linkLoss = 0;              //!< --link-loss (packet error rate)
+    std::string dataRate = "100Mbps";                 //!< --data-rate
+    double linkDelayMs = 2;                           //!< --link-delay-ms
+    double linkLoss = 0;                              //!< --link-loss (packet error rate)
+    TadLoraP2pLayout layout = TadLoraP2pLayout::Auto; //!< --p2p-layout
 };
 
 /** @brief The Wi-Fi ad hoc network (TadLoraWifiNetworkHelper) and its warm-up and beacons. */

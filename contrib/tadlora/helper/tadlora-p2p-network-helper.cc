@@ -7,6 +7,8 @@
 #include "ns3/network-module.h"
 #include "ns3/point-to-point-module.h"
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 
@@ -31,31 +33,54 @@ TadLoraP2pNetworkHelper::Check(const TadLoraP2pOptions& o)
     }
 }
 
+TadLoraP2pLayout
+TadLoraP2pNetworkHelper::Resolve(TadLoraP2pLayout layout, const std::vector<tadlora::Edge>& base,
+                                 uint32_t clients)
+{
+    if (layout != TadLoraP2pLayout::Auto)
+    {
+        return layout;
+    }
+    const double meanDegree = 2.0 * static_cast<double>(base.size()) / clients;
+    return meanDegree > kCoreMinMeanDegree ? TadLoraP2pLayout::Core : TadLoraP2pLayout::Edges;
+}
+
 NetDeviceContainer
 TadLoraP2pNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlora::Edge>& base)
 {
+    m_options.layout = Resolve(m_options.layout, base, nodes.GetN());
     InternetStackHelper internet;
     internet.Install(nodes);
-    internet.AssignStreams(nodes, kFirstStream);
+    // The links' streams follow the stacks' (100 on from them, as small runs always had).
+    m_stream = kFirstStream + std::max<int64_t>(100, internet.AssignStreams(nodes, kFirstStream));
+    return m_options.layout == TadLoraP2pLayout::Edges ? InstallEdges(nodes, base)
+                                                       : InstallCore(nodes);
+}
+
+void
+TadLoraP2pNetworkHelper::AddLoss(Ptr<NetDevice> device, double rate)
+{
+    Ptr<RateErrorModel> loss = CreateObject<RateErrorModel>();
+    loss->SetAttribute("ErrorRate", DoubleValue(rate));
+    loss->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
+    m_stream += loss->AssignStreams(m_stream);
+    device->SetAttribute("ReceiveErrorModel", PointerValue(loss));
+}
+
+NetDeviceContainer
+TadLoraP2pNetworkHelper::InstallEdges(NodeContainer nodes, const std::vector<tadlora::Edge>& base)
+{
     PointToPointHelper p2p;
     p2p.SetDeviceAttribute("DataRate", StringValue(m_options.dataRate));
     p2p.SetChannelAttribute("Delay", TimeValue(Seconds(m_options.linkDelayMs / 1000)));
     Ipv4AddressHelper addresses("10.0.0.0", "255.255.255.252");
-    int64_t stream = kFirstStream + 100;
     NetDeviceContainer all;
     for (const tadlora::Edge& e : base)
     {
         NetDeviceContainer devices = p2p.Install(nodes.Get(e.u), nodes.Get(e.v));
-        for (uint32_t d = 0; d < devices.GetN(); ++d)
+        for (uint32_t d = 0; d < devices.GetN() && m_options.linkLoss > 0; ++d)
         {
-            if (m_options.linkLoss > 0)
-            {
-                Ptr<RateErrorModel> loss = CreateObject<RateErrorModel>();
-                loss->SetAttribute("ErrorRate", DoubleValue(m_options.linkLoss));
-                loss->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
-                stream += loss->AssignStreams(stream);
-                devices.Get(d)->SetAttribute("ReceiveErrorModel", PointerValue(loss));
-            }
+            AddLoss(devices.Get(d), m_options.linkLoss);
         }
         all.Add(devices);
         Ipv4InterfaceContainer interfaces = addresses.Assign(devices);
@@ -66,10 +91,47 @@ TadLoraP2pNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlor
     return all;
 }
 
+NetDeviceContainer
+TadLoraP2pNetworkHelper::InstallCore(NodeContainer nodes)
+{
+    Ptr<Node> core = CreateObject<Node>();
+    InternetStackHelper internet;
+    internet.Install(core);
+    m_stream += internet.AssignStreams(NodeContainer(core), m_stream);
+    PointToPointHelper p2p;
+    p2p.SetDeviceAttribute("DataRate", StringValue(m_options.dataRate));
+    // Half the edge's delay on each of the two access links a message crosses.
+    p2p.SetChannelAttribute("Delay", TimeValue(Seconds(m_options.linkDelayMs / 2000)));
+    // A round's messages to or from a client queue on its access link: room for every
+    // fragment of a full round of the densest graph, so contention shows as delay.
+    p2p.SetQueue("ns3::DropTailQueue<Packet>", "MaxSize", StringValue("1000000p"));
+    // Lost on either access link: 1 - (1 - q)^2 = --link-loss.
+    const double perLink = 1 - std::sqrt(1 - m_options.linkLoss);
+    Ipv4AddressHelper addresses("10.0.0.0", "255.255.255.252");
+    Ipv4StaticRoutingHelper routing;
+    NetDeviceContainer clientEnds;
+    for (uint32_t i = 0; i < nodes.GetN(); ++i)
+    {
+        NetDeviceContainer devices = p2p.Install(nodes.Get(i), core);
+        for (uint32_t d = 0; d < devices.GetN() && m_options.linkLoss > 0; ++d)
+        {
+            AddLoss(devices.Get(d), perLink);
+        }
+        clientEnds.Add(devices.Get(0));
+        Ipv4InterfaceContainer interfaces = addresses.Assign(devices);
+        addresses.NewNetwork();
+        m_clientAddresses.push_back(interfaces.GetAddress(0));
+        routing.GetStaticRouting(nodes.Get(i)->GetObject<Ipv4>())
+            ->SetDefaultRoute(interfaces.GetAddress(1), interfaces.Get(0).second);
+    }
+    return clientEnds;
+}
+
 Ipv4Address
 TadLoraP2pNetworkHelper::PeerAddress(uint32_t from, uint32_t to) const
 {
-    return m_addresses.at({from, to});
+    return m_options.layout == TadLoraP2pLayout::Core ? m_clientAddresses.at(to)
+                                                      : m_addresses.at({from, to});
 }
 
 void
@@ -82,8 +144,16 @@ std::string
 TadLoraP2pNetworkHelper::Describe() const
 {
     std::ostringstream out;
-    out << "p2p: " << Devices().GetN() / 2 << " links of " << m_options.dataRate << ", "
-        << m_options.linkDelayMs << " ms";
+    if (m_options.layout == TadLoraP2pLayout::Core)
+    {
+        out << "p2p core: " << Devices().GetN() << " access links of " << m_options.dataRate << ", "
+            << m_options.linkDelayMs / 2 << " ms each, into one core router";
+    }
+    else
+    {
+        out << "p2p: " << Devices().GetN() / 2 << " links of " << m_options.dataRate << ", "
+            << m_options.linkDelayMs << " ms";
+    }
     return out.str();
 }
 

@@ -116,18 +116,49 @@ const TadLoraColumns<MixingRow> kMixingColumns{
     {"weight", [](std::ostream& o, const MixingRow& r) { o << r.weight; }},
 };
 
+/** A links.csv row: one directed link's totals. */
+struct LinkRow
+{
+    uint32_t sender;
+    uint32_t receiver;
+    uint64_t msgsSent;
+    uint64_t msgsDelivered;
+    uint64_t msgsRejected;
+    uint64_t bytesSent;
+    uint64_t fragmentsSent;
+    uint64_t fragmentsLost;
+    double meanLatency;
+    uint64_t mixedRounds;
+};
+
+const TadLoraColumns<LinkRow> kLinkColumns{
+    {"sender", [](std::ostream& o, const LinkRow& r) { o << r.sender; }},
+    {"receiver", [](std::ostream& o, const LinkRow& r) { o << r.receiver; }},
+    {"msgs_sent", [](std::ostream& o, const LinkRow& r) { o << r.msgsSent; }},
+    {"msgs_delivered", [](std::ostream& o, const LinkRow& r) { o << r.msgsDelivered; }},
+    {"msgs_rejected", [](std::ostream& o, const LinkRow& r) { o << r.msgsRejected; }},
+    {"bytes_sent", [](std::ostream& o, const LinkRow& r) { o << r.bytesSent; }},
+    {"fragments_sent", [](std::ostream& o, const LinkRow& r) { o << r.fragmentsSent; }},
+    {"fragments_lost", [](std::ostream& o, const LinkRow& r) { o << r.fragmentsLost; }},
+    {"mean_latency_s", [](std::ostream& o, const LinkRow& r) { o << r.meanLatency; }},
+    {"mixed_rounds", [](std::ostream& o, const LinkRow& r) { o << r.mixedRounds; }},
+};
+
 } // namespace
 
 TadLoraRecorder::TadLoraRecorder(uint32_t clients, tadlora::GossipGraph& graph,
                                  const TadLoraUsageProbe& usage, Time start,
-                                 std::ostream& networkTrace, RoundCallback roundEnd)
+                                 std::ostream& networkTrace, RoundCallback roundEnd,
+                                 TadLoraTraceLevel level)
     : m_clients(clients)
     , m_graph(graph)
     , m_probe(usage)
     , m_networkTrace(networkTrace)
     , m_roundEnd(std::move(roundEnd))
     , m_previousRoundEnd(start)
+    , m_level(level)
 {
+    NS_ABORT_MSG_IF(level == TadLoraTraceLevel::Auto, "TadLoraRecorder: resolve the trace level");
     for (tadlora::Rejection reason : tadlora::AllRejections())
     {
         m_totals.rejectedBy[reason] = 0;
@@ -184,6 +215,20 @@ TadLoraRecorder::WriteMixing(std::ostream& out) const
 }
 
 void
+TadLoraRecorder::WriteLinks(std::ostream& out) const
+{
+    WriteCsvHeader(out, kLinkColumns);
+    for (const auto& [key, l] : m_links)
+    {
+        WriteCsvRow(out, kLinkColumns,
+                    LinkRow{key.first, key.second, l.msgsSent, l.msgsDelivered, l.msgsRejected,
+                            l.bytesSent, l.fragmentsSent, l.fragmentsSent - l.fragmentsReceived,
+                            l.msgsDelivered == 0 ? 0.0 : l.latencySum / l.msgsDelivered,
+                            l.mixedRounds});
+    }
+}
+
+void
 TadLoraRecorder::OnSent(const TadLoraMessageEvent& e)
 {
     m_messages[{e.sender, e.messageId, e.receiver}] =
@@ -210,7 +255,7 @@ TadLoraRecorder::OnFragment(uint32_t sender, uint32_t receiver, uint32_t message
 void
 TadLoraRecorder::OnReceived(const TadLoraMessageEvent& e)
 {
-    Message& m = m_messages.at({e.sender, e.messageId, e.receiver});
+    Message& m = m_messages.at({e.sender, e.messageId, e.receiver}); // in its round
     m.delivered = true;
     m.arrived = Simulator::Now();
     Progress& p = m_progress[e.round];
@@ -222,7 +267,12 @@ TadLoraRecorder::OnReceived(const TadLoraMessageEvent& e)
 void
 TadLoraRecorder::OnRejected(const TadLoraMessageEvent& e, tadlora::Rejection reason)
 {
-    m_messages.at({e.sender, e.messageId, e.receiver}).rejection = reason;
+    // A message refused late may come after its round ended (and was forgotten).
+    auto it = m_messages.find({e.sender, e.messageId, e.receiver});
+    if (it != m_messages.end())
+    {
+        it->second.rejection = reason;
+    }
     ++m_totals.msgsRejected;
     ++m_totals.rejectedBy[reason];
 }
@@ -299,7 +349,58 @@ TadLoraRecorder::OnRound(uint32_t /* client */, uint64_t round, double trainLoss
     m_totals.oneSidedEdges += oneSided;
     m_totals.roundTimeSum += roundTime;
     m_progress.erase(round);
+    EndRound(round);
     m_roundEnd(m_totals);
+}
+
+void
+TadLoraRecorder::EndRound(uint64_t round)
+{
+    if (m_level != TadLoraTraceLevel::Summary)
+    {
+        for (const auto& [key, m] : m_messages)
+        {
+            if (m.round != round)
+            {
+                continue;
+            }
+            const auto& [sender, id, receiver] = key;
+            Link& l = m_links[{sender, receiver}];
+            ++l.msgsSent;
+            l.msgsDelivered += m.delivered ? 1 : 0;
+            l.msgsRejected += m.rejection ? 1 : 0;
+            l.bytesSent += m.bytes;
+            l.fragmentsSent += m.fragments;
+            l.fragmentsReceived += m.fragmentsReceived;
+            l.latencySum += m.delivered ? (m.arrived - m.sent).GetSeconds() : 0.0;
+        }
+        // A receiver mixed a sender's factors in the round if it gave it a weight.
+        std::set<std::pair<uint32_t, uint32_t>> mixed;
+        const auto begin = m_weights.lower_bound({round, tadlora::Factor::A, 0, 0});
+        const auto end = m_weights.lower_bound({round + 1, tadlora::Factor::A, 0, 0});
+        for (auto it = begin; it != end; ++it)
+        {
+            const auto& [r, factor, client, peer] = it->first;
+            if (client != peer && it->second > 0)
+            {
+                mixed.insert({peer, client});
+            }
+        }
+        for (const auto& link : mixed)
+        {
+            ++m_links[link].mixedRounds;
+        }
+    }
+    if (m_level == TadLoraTraceLevel::Full)
+    {
+        return;
+    }
+    for (auto it = m_messages.begin(); it != m_messages.end();)
+    {
+        it = it->second.round == round ? m_messages.erase(it) : std::next(it);
+    }
+    m_weights.erase(m_weights.lower_bound({round, tadlora::Factor::A, 0, 0}),
+                    m_weights.lower_bound({round + 1, tadlora::Factor::A, 0, 0}));
 }
 
 } // namespace ns3

@@ -3,6 +3,7 @@
 #define TADLORA_RECORDER_H
 
 #include "tadlora-client.h"
+#include "tadlora-options.h"
 #include "tadlora-topology.h"
 #include "tadlora-usage-probe.h"
 
@@ -48,7 +49,11 @@ struct TadLoraRoundReport
  * @brief A plain trace sink of every client's trace sources: it keeps what was sent,
  * delivered and mixed, writes network.csv's row of a round when the last client finished it,
  * then hands the round's report to the run (which evaluates, and stops the run, as it sees
- * fit). messages.csv and mixing.csv are written at the end.
+ * fit). links.csv, messages.csv and mixing.csv are written at the end.
+ *
+ * What it keeps follows the trace level: each message and weight until its round ends
+ * (summary, links), or to the end (full). Links add each directed link's totals, counted
+ * when the messages' round ends.
  */
 class TadLoraRecorder
 {
@@ -63,9 +68,11 @@ public:
      * @param start when round 0 begins
      * @param networkTrace network.csv; its header is written here
      * @param roundEnd takes each round's report
+     * @param level summary, links or full (not auto)
      */
     TadLoraRecorder(uint32_t clients, tadlora::GossipGraph& graph, const TadLoraUsageProbe& usage,
-                    Time start, std::ostream& networkTrace, RoundCallback roundEnd);
+                    Time start, std::ostream& networkTrace, RoundCallback roundEnd,
+                    TadLoraTraceLevel level);
 
     /** @param app a client to listen to */
     void Connect(Ptr<Application> app);
@@ -74,6 +81,8 @@ public:
     void WriteMessages(std::ostream& out) const;
     /** @param out mixing.csv: one row per weight of each realized W_t */
     void WriteMixing(std::ostream& out) const;
+    /** @param out links.csv: one row per directed link a message was sent on */
+    void WriteLinks(std::ostream& out) const;
 
 private:
     /** (sender, message id, receiver) */
@@ -95,6 +104,19 @@ private:
         Time arrived;                                //!< when it was whole
     };
 
+    /** @brief A directed link's totals over the rounds ended so far. */
+    struct Link
+    {
+        uint64_t msgsSent = 0;          //!< messages sent on it
+        uint64_t msgsDelivered = 0;     //!< of them, delivered
+        uint64_t msgsRejected = 0;      //!< of them, whole but refused
+        uint64_t bytesSent = 0;         //!< their bytes
+        uint64_t fragmentsSent = 0;     //!< their fragments
+        uint64_t fragmentsReceived = 0; //!< of them, received by the round's end
+        double latencySum = 0;          //!< of the delivered messages
+        uint64_t mixedRounds = 0;       //!< rounds the receiver mixed the sender's factors
+    };
+
     /** @brief What the clients reported of one round so far. */
     struct Progress
     {
@@ -114,6 +136,12 @@ private:
     void OnRejected(const TadLoraMessageEvent& e, tadlora::Rejection reason);
     void OnMixed(const TadLoraMixEvent& e);
     void OnRound(uint32_t client, uint64_t round, double trainLoss);
+    /**
+     * @brief Add an ended round's messages and weights to the links' totals, and forget them
+     * unless the trace is full.
+     * @param round the round
+     */
+    void EndRound(uint64_t round);
 
     uint32_t m_clients;                       //!< m
     tadlora::GossipGraph& m_graph;            //!< E_t of each round
@@ -126,6 +154,9 @@ private:
     std::map<uint64_t, Progress> m_progress;  //!< rounds not yet finished by every client
     TadLoraUsageProbe::Usage m_usage;         //!< at the end of the previous round
     TadLoraRoundReport m_totals;              //!< the counters from round 0 on
+    TadLoraTraceLevel m_level;                //!< what is kept
+    /** (sender, receiver) -> totals */
+    std::map<std::pair<uint32_t, uint32_t>, Link> m_links;
 };
 
 } // namespace ns3

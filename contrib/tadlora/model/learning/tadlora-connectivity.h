@@ -24,9 +24,10 @@ namespace tadlora
  */
 struct Connectivity
 {
-    double rho = 1;       //!< the eigenvalue
-    bool exact = false;   //!< true: the expectation was summed over every active edge set
-    uint64_t samples = 0; //!< the edge sets averaged (2^|E| when exact)
+    double rho = 1;           //!< the eigenvalue
+    double standardError = 0; //!< of a Monte Carlo estimate (0 when exact)
+    bool exact = false;       //!< true: the expectation was summed over every active edge set
+    uint64_t samples = 0;     //!< the edge sets drawn (2^|E| summed when exact)
 
     /** @return "exact" or "monte-carlo" */
     std::string Method() const;
@@ -37,12 +38,16 @@ inline constexpr size_t kExactRhoMaxEdges = 16;
 
 /**
  * @brief Compute rho: exactly (every subset of the base edges, weighted by its probability) when
- * the base graph has at most `exactMaxEdges` edges or p is 0 or 1, else by Monte Carlo over
- * `samples` independent draws of the active edge set.
+ * the base graph has at most `exactMaxEdges` edges or p is 0 or 1, else by Monte Carlo: a
+ * first set of draws (as many as `samples` while their cost, about m (1 + p d)^2 each for mean
+ * degree d, stays near a second of work; at least 32) estimates the eigenvector, and `samples`
+ * further draws the Rayleigh quotient E ||W_t v||^2 along it, with its standard error. The
+ * quotient is at most rho, and equals it when the direction is exact (any direction orthogonal
+ * to the all-ones vector, on the complete graph). Each draw costs O(m + p |E|).
  * @param base the base graph's edges
  * @param nodes the number of clients m
  * @param linkProb p
- * @param samples Monte Carlo draws
+ * @param samples Monte Carlo draws of the quotient, and at most as many of the direction
  * @param seed seed of the Monte Carlo draws
  * @param exactMaxEdges the largest base graph summed exactly (2^|E| edge sets)
  * @return rho and how it was computed
