@@ -4,7 +4,8 @@
 Usage: /usr/bin/python3 analysis/plot_run.py RUN_DIR [RUN_DIR ...] [--out DIR]
 
 Every RUN_DIR is the --out directory of one tadlora-sim run (rounds.csv, network.csv,
-messages.csv, summary.json). Writes accuracy.png, consensus.png, network.png and report.md into --out
+summary.json, and messages.csv or links.csv as its --trace-level wrote them: latencies come
+from messages.csv, else from links.csv's mean per link). Writes accuracy.png, consensus.png, network.png and report.md into --out
 (default: the first RUN_DIR) and prints their paths. A missing or unreadable input exits
 with status 2 and one line on stderr, before anything is written.
 """
@@ -34,6 +35,7 @@ MESSAGE_COLUMNS = [
     "round", "factor", "sender", "receiver", "message_id", "bytes", "fragments",
     "fragments_received", "sent_time_s", "delivered", "latency_s",
 ]
+LINK_COLUMNS = ["sender", "receiver", "msgs_delivered", "mean_latency_s"]
 NETWORK_COLUMNS = [
     "round", "sim_time_s", "round_time_s", "active_edges", "attempted_edges", "confirmed_edges",
     "one_sided_edges",
@@ -70,7 +72,7 @@ class Run:
     summary: dict
     rounds: pd.DataFrame
     network: pd.DataFrame
-    messages: pd.DataFrame
+    latencies: pd.DataFrame  # latency_s and weight: per message, or per link's mean
     label: str = ""
 
     @property
@@ -147,7 +149,22 @@ def load_run(directory):
                summary=read_summary(directory / "summary.json"),
                rounds=rounds,
                network=read_csv(directory / "network.csv", NETWORK_COLUMNS),
-               messages=read_csv(directory / "messages.csv", MESSAGE_COLUMNS))
+               latencies=read_latencies(directory))
+
+
+def read_latencies(directory):
+    """The delivered messages' latencies: each message's (--trace-level full), else each
+    link's mean weighted by its delivered messages (links), else none (summary)."""
+    if (directory / "messages.csv").exists():
+        messages = read_csv(directory / "messages.csv", MESSAGE_COLUMNS)
+        delivered = messages.loc[messages["delivered"] == 1, ["latency_s"]]
+        return delivered.assign(weight=1.0)
+    if (directory / "links.csv").exists():
+        links = read_csv(directory / "links.csv", LINK_COLUMNS)
+        used = links.loc[links["msgs_delivered"] > 0]
+        return pd.DataFrame({"latency_s": used["mean_latency_s"],
+                             "weight": used["msgs_delivered"].astype(float)})
+    return pd.DataFrame({"latency_s": [], "weight": []})
 
 
 def label_runs(runs):
@@ -270,11 +287,10 @@ def plot_network(runs, path):
         active = net["active_edges"].where(net["active_edges"] > 0)
         links.plot(net["round"], net["confirmed_edges"] / active, **run_style(i))
         airtime.plot(net["round"], net["airtime_s"], **run_style(i))
-        messages = run.messages
-        delays = messages.loc[messages["delivered"] == 1, "latency_s"].sort_values() * 1e3
+        delays = run.latencies.sort_values("latency_s")
         if not delays.empty:
-            share = [(k + 1) / len(delays) for k in range(len(delays))]
-            latency.step(delays, share, where="post", **run_style(i))
+            share = delays["weight"].cumsum() / delays["weight"].sum()
+            latency.step(delays["latency_s"] * 1e3, share, where="post", **run_style(i))
     for ax, title, label in (
             (ratio, "factor messages delivered", "delivered / sent (fraction)"),
             (links, "links mixed on both sides", "confirmed / active edges (fraction)")):

@@ -41,6 +41,7 @@
 #include <memory>
 #include <sstream>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace ns3
@@ -658,11 +659,6 @@ TadLoraExperiment::Run()
     {
         m_config.p2p.layout =
             TadLoraP2pNetworkHelper::Resolve(m_config.p2p.layout, baseEdges, m_config.run.clients);
-        if (m_config.p2p.layout == TadLoraP2pLayout::Core && m_config.exchange.hopLimit == 1)
-        {
-            throw std::invalid_argument("--hop-limit: 1 ends every message at the core router of "
-                                        "--p2p-layout core; give 2 or more, or --p2p-layout edges");
-        }
     }
     if (m_config.run.traceLevel == TadLoraTraceLevel::Auto)
     {
@@ -967,6 +963,9 @@ TadLoraExperiment::Run()
             {"ns3", simSeconds - trainSeconds - evaluateSeconds - exchangeSeconds},
             {"output", SecondsSince(outputStart)}};
         summary["wall_time_s"] = SecondsSince(start);
+        rusage resources{};
+        getrusage(RUSAGE_SELF, &resources);
+        summary["max_rss_mb"] = static_cast<double>(resources.ru_maxrss) / 1024; // KiB on Linux
         std::ofstream(dir / "summary.json") << summary.dump(2) << "\n";
         if (!rounds || !networkTrace ||
             std::any_of(traces.begin(), traces.end(), [](const std::ofstream& f) { return !f; }))

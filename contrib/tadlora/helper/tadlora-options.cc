@@ -435,7 +435,7 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
         ->check(CLI::Range(0.0, 1.0));
     AddChoice(app, "--p2p-layout", c.p2p.layout,
               "p2p: edges (a link per base edge), core (each client's access link into a "
-              "shared core router), or auto (core for dense base graphs)");
+              "shared core switch), or auto (core for dense base graphs)");
 
     Group(app, p2pOptions, kTadLoraP2pGroup);
     const size_t wifiOptions = app.get_options({}).size();

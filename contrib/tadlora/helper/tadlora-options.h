@@ -46,7 +46,7 @@ enum class TadLoraP2pLayout
 {
     Auto,  //!< auto: core when the base graph is dense (TadLoraP2pNetworkHelper::Resolve)
     Edges, //!< edges: one point-to-point link per base edge
-    Core,  //!< core: one access link per client into a shared core router
+    Core,  //!< core: one access link per client into a shared core switch
 };
 
 /** @brief --trace-level: how much of the network each run writes. */

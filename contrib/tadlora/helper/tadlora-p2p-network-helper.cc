@@ -95,9 +95,7 @@ NetDeviceContainer
 TadLoraP2pNetworkHelper::InstallCore(NodeContainer nodes)
 {
     Ptr<Node> core = CreateObject<Node>();
-    InternetStackHelper internet;
-    internet.Install(core);
-    m_stream += internet.AssignStreams(NodeContainer(core), m_stream);
+    m_core = ns3::Create<TadLoraCoreSwitch>(core);
     PointToPointHelper p2p;
     p2p.SetDeviceAttribute("DataRate", StringValue(m_options.dataRate));
     // Half the edge's delay on each of the two access links a message crosses.
@@ -107,8 +105,8 @@ TadLoraP2pNetworkHelper::InstallCore(NodeContainer nodes)
     p2p.SetQueue("ns3::DropTailQueue<Packet>", "MaxSize", StringValue("1000000p"));
     // Lost on either access link: 1 - (1 - q)^2 = --link-loss.
     const double perLink = 1 - std::sqrt(1 - m_options.linkLoss);
-    Ipv4AddressHelper addresses("10.0.0.0", "255.255.255.252");
-    Ipv4StaticRoutingHelper routing;
+    // One subnet: every client's peers are on its link, and the switch takes them there.
+    Ipv4AddressHelper addresses("10.0.0.0", "255.255.0.0");
     NetDeviceContainer clientEnds;
     for (uint32_t i = 0; i < nodes.GetN(); ++i)
     {
@@ -118,11 +116,9 @@ TadLoraP2pNetworkHelper::InstallCore(NodeContainer nodes)
             AddLoss(devices.Get(d), perLink);
         }
         clientEnds.Add(devices.Get(0));
-        Ipv4InterfaceContainer interfaces = addresses.Assign(devices);
-        addresses.NewNetwork();
-        m_clientAddresses.push_back(interfaces.GetAddress(0));
-        routing.GetStaticRouting(nodes.Get(i)->GetObject<Ipv4>())
-            ->SetDefaultRoute(interfaces.GetAddress(1), interfaces.Get(0).second);
+        m_clientAddresses.push_back(
+            addresses.Assign(NetDeviceContainer(devices.Get(0))).GetAddress(0));
+        m_core->AddPort(m_clientAddresses.back(), devices.Get(1));
     }
     return clientEnds;
 }
@@ -147,7 +143,7 @@ TadLoraP2pNetworkHelper::Describe() const
     if (m_options.layout == TadLoraP2pLayout::Core)
     {
         out << "p2p core: " << Devices().GetN() << " access links of " << m_options.dataRate << ", "
-            << m_options.linkDelayMs / 2 << " ms each, into one core router";
+            << m_options.linkDelayMs / 2 << " ms each, into one core switch";
     }
     else
     {

@@ -2,6 +2,7 @@
 #ifndef TADLORA_P2P_NETWORK_HELPER_H
 #define TADLORA_P2P_NETWORK_HELPER_H
 
+#include "tadlora-core-switch.h"
 #include "tadlora-network-helper.h"
 
 #include <map>
@@ -18,8 +19,9 @@ namespace ns3
  * - edges: one link per base-graph edge, each a /30 of its own. A client's messages to
  *   different neighbours travel in parallel, each on its own link. Costs O(|E|) devices and
  *   interfaces: a complete graph of 500 clients has 124,750 links.
- * - core: one access link per client into a shared core router (a /30 each; the client's
- *   default route is the core). A message to a neighbour crosses the sender's access link and
+ * - core: one access link per client into a shared core (TadLoraCoreSwitch; the clients share
+ *   one subnet, the core forwards by address). A message to a neighbour crosses the sender's
+ *   access link and
  *   the receiver's: each delays it by half of --link-delay-ms and loses a packet with
  *   probability 1 - sqrt(1 - --link-loss), so every logical edge has the delay and loss of an
  *   edge's link, plus one more transmission time. What differs is contention: a client's
@@ -76,6 +78,7 @@ private:
     int64_t m_stream = 0;                                             //!< next free stream
     std::map<std::pair<uint32_t, uint32_t>, Ipv4Address> m_addresses; //!< edges: (from, to) -> to's
     std::vector<Ipv4Address> m_clientAddresses;                       //!< core: each client's
+    Ptr<TadLoraCoreSwitch> m_core;                                    //!< core: the switch
 };
 
 } // namespace ns3

@@ -14,10 +14,12 @@ namespace tadlora
 
 namespace
 {
-// Held-out samples per pass, for every model at once. Measured with build/bench/tadlora-bench
-// (11 models, 2 threads): 25 samples 78 k sample-models/s, 100 53 k, 1000 18 k; small passes
-// stay in the caches.
+// Held-out samples per pass. Measured with build/bench/tadlora-bench (11 models, 2 threads):
+// 25 samples 78 k sample-models/s, 100 53 k, 1000 18 k; small passes stay in the caches.
 constexpr int64_t kEvalChunk = 25;
+// Models per pass, for the same reason: 501 models in one pass of 25 samples ran at a tenth
+// of the speed of 11 (tadlora-sim --clients 500 against 10; README, "Hundreds of clients").
+constexpr int64_t kMaxModelsPerPass = 16;
 } // namespace
 
 BatchedEvaluator::BatchedEvaluator(TransformerClassifier model,
@@ -32,26 +34,44 @@ BatchedEvaluator::Accuracies(const LoraFactors& models)
 {
     const Dataset& test = m_data->test;
     const int64_t samples = test.inputs.size(0);
-    const int64_t passes = (samples + kEvalChunk - 1) / kEvalChunk;
+    // The models in groups of at most kMaxModelsPerPass, each group over every sample chunk.
+    const int64_t groups = (models.Models() + kMaxModelsPerPass - 1) / kMaxModelsPerPass;
+    std::vector<LoraFactors> modelGroups;
+    for (int64_t k = 0; k < groups; ++k)
+    {
+        modelGroups.push_back(
+            groups == 1 ? models
+                        : models.Select(torch::arange(k * models.Models() / groups,
+                                                      (k + 1) * models.Models() / groups)));
+    }
+    const int64_t samplePasses = (samples + kEvalChunk - 1) / kEvalChunk;
+    const int64_t passes = samplePasses * groups;
     // The passes spread over the threads, each thread's passes with its operators on it.
     const int64_t threads = std::min<int64_t>(at::get_num_threads(), passes);
     std::vector<torch::Tensor> correctBy(threads); // each thread's count per model
-    at::parallel_for(0, threads, 1, [&](int64_t begin, int64_t end) {
-        c10::InferenceMode inference; // per thread: the mode is thread-local
-        for (int64_t t = begin; t < end; ++t)
+    at::parallel_for(
+        0, threads, 1,
+        [&](int64_t begin, int64_t end)
         {
-            auto& count = correctBy[t];
-            count = torch::zeros({models.Models()}, torch::kLong);
-            for (int64_t pass = t * passes / threads; pass < (t + 1) * passes / threads; ++pass)
+            c10::InferenceMode inference; // per thread: the mode is thread-local
+            for (int64_t t = begin; t < end; ++t)
             {
-                const int64_t start = pass * kEvalChunk;
-                const auto x = test.ModelInputs(test.inputs.slice(0, start, start + kEvalChunk))
-                                   .unsqueeze(0);                                  // [1, N, ...]
-                const auto y = test.labels.slice(0, start, start + kEvalChunk); // [N]
-                count += m_model->forward(x, &models).argmax(2).eq(y).sum(1); // [G]
+                auto& count = correctBy[t];
+                count = torch::zeros({models.Models()}, torch::kLong);
+                for (int64_t pass = t * passes / threads; pass < (t + 1) * passes / threads; ++pass)
+                {
+                    const int64_t group = pass / samplePasses;
+                    const int64_t start = (pass % samplePasses) * kEvalChunk;
+                    const int64_t first = group * models.Models() / groups;
+                    const auto x = test.ModelInputs(test.inputs.slice(0, start, start + kEvalChunk))
+                                       .unsqueeze(0);                               // [1, N, ...]
+                    const auto y = test.labels.slice(0, start, start + kEvalChunk); // [N]
+                    const auto correct =
+                        m_model->forward(x, &modelGroups[group]).argmax(2).eq(y).sum(1); // [G_k]
+                    count.narrow(0, first, correct.size(0)) += correct;
+                }
             }
-        }
-    });
+        });
     auto correct = torch::zeros({models.Models()}, torch::kLong);
     for (const auto& c : correctBy)
     {

@@ -21,6 +21,14 @@ constexpr double kBeta1 = 0.9;   //!< torch's AdamW default
 constexpr double kBeta2 = 0.999; //!< torch's AdamW default
 constexpr double kEps = 1e-8;    //!< torch's AdamW default
 
+/**
+ * Clients trained in one pass at most. A pass's activations grow with its clients (a client's
+ * batch of the default model: 32 x 17 tokens x width 64); past a few clients they leave the
+ * caches, and a client-step costs more: at 500 clients in two passes of 250, 11 times the
+ * cost at 10 clients (measured with tadlora-sim --link-prob 0; README, "Hundreds of clients").
+ */
+constexpr int64_t kMaxClientsPerPass = 8;
+
 /** @brief One AdamW step's constants for one client. */
 struct StepScale
 {
@@ -156,13 +164,15 @@ BatchedTrainer::Train(const std::vector<uint32_t>& clients, const std::vector<Ro
                       LoraFactors& factors)
 {
     const auto g = static_cast<int64_t>(clients.size());
-    const int64_t groups = std::min<int64_t>(at::get_num_threads(), g);
+    // One group per thread, and more when the groups would outgrow the caches.
+    const int64_t groups = std::max(std::min<int64_t>(at::get_num_threads(), g),
+                                    (g + kMaxClientsPerPass - 1) / kMaxClientsPerPass);
     if (groups <= 1)
     {
         return TrainGroup(clients, plans, factors);
     }
-    // One group of clients per thread. Inside the parallel region every operator, and OpenBLAS,
-    // runs on its calling thread, so the groups' passes do not share threads.
+    // The groups spread over the threads. Inside the parallel region every operator, and
+    // OpenBLAS, runs on its calling thread, so the groups' passes do not share threads.
     std::vector<torch::Tensor> rows(groups);
     std::vector<LoraFactors> parts(groups);
     std::vector<std::vector<double>> losses(groups);

@@ -40,8 +40,9 @@ class LoraFactors;
  * each client's trainable factors with that client's own moments and step count (torch's AdamW:
  * decoupled weight decay, betas 0.9 and 0.999, eps 1e-8). A client that does not train a
  * factor in a round leaves it, and its moments, untouched, so clients that train different
- * factors (asynchronous switching) share a pass. With several threads, the clients split into
- * one group per thread, each group trained on its own thread.
+ * factors (asynchronous switching) share a pass. The clients split into groups, one per thread
+ * and more if a group would hold more than a few clients (its activations would leave the
+ * caches); each group trains on one thread.
  */
 class BatchedTrainer
 {
