@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-wifi-network-helper.h"
 
+#include "tadlora-yans-wifi-phy.h"
+
 #include "ns3/aodv-helper.h"
 #include "ns3/core-module.h"
 #include "ns3/internet-module.h"
@@ -68,6 +70,16 @@ Join(const std::vector<std::string>& items)
     }
     return out;
 }
+
+/** @brief YansWifiPhyHelper, making TadLoraYansWifiPhy: frames reach only who hears them. */
+class ReachPhyHelper : public YansWifiPhyHelper
+{
+public:
+    ReachPhyHelper()
+    {
+        m_phy.at(0).SetTypeId(TadLoraYansWifiPhy::GetTypeId());
+    }
+};
 
 /** Packets an interface keeps per neighbour while ARP resolves it, as Linux does. */
 constexpr uint32_t kArpPendingPackets = 150;
@@ -192,7 +204,7 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
     }
     Ptr<YansWifiChannel> wifiChannel = channel.Create();
     stream += channel.AssignStreams(wifiChannel, stream);
-    YansWifiPhyHelper phy;
+    ReachPhyHelper phy;
     phy.SetChannel(wifiChannel);
     phy.Set("ChannelSettings", StringValue(standard.channelSettings));
     phy.Set("TxPowerStart", DoubleValue(w.txPowerDbm));
