@@ -235,6 +235,7 @@ TadLoraRecorder::OnSent(const TadLoraMessageEvent& e)
         Message{e.round, e.factor, e.bytes, e.fragments, Simulator::Now(), 0, false, {}, Time()};
     Progress& p = m_progress[e.round];
     p.attempted.insert({std::min(e.sender, e.receiver), std::max(e.sender, e.receiver)});
+    p.messages.push_back({e.sender, e.messageId, e.receiver});
     ++p.msgsSent;
     p.fragmentsSent += e.fragments;
     ++m_totals.msgsSent;
@@ -348,22 +349,22 @@ TadLoraRecorder::OnRound(uint32_t /* client */, uint64_t round, double trainLoss
     m_totals.confirmedEdges += confirmed;
     m_totals.oneSidedEdges += oneSided;
     m_totals.roundTimeSum += roundTime;
+    const std::vector<MessageKey> sent = std::move(p.messages);
     m_progress.erase(round);
-    EndRound(round);
+    EndRound(round, sent);
     m_roundEnd(m_totals);
 }
 
 void
-TadLoraRecorder::EndRound(uint64_t round)
+TadLoraRecorder::EndRound(uint64_t round, const std::vector<MessageKey>& sent)
 {
+    const auto begin = m_weights.lower_bound({round, tadlora::Factor::A, 0, 0});
+    const auto end = m_weights.lower_bound({round + 1, tadlora::Factor::A, 0, 0});
     if (m_level != TadLoraTraceLevel::Summary)
     {
-        for (const auto& [key, m] : m_messages)
+        for (const MessageKey& key : sent)
         {
-            if (m.round != round)
-            {
-                continue;
-            }
+            const Message& m = m_messages.at(key);
             const auto& [sender, id, receiver] = key;
             Link& l = m_links[{sender, receiver}];
             ++l.msgsSent;
@@ -376,8 +377,6 @@ TadLoraRecorder::EndRound(uint64_t round)
         }
         // A receiver mixed a sender's factors in the round if it gave it a weight.
         std::set<std::pair<uint32_t, uint32_t>> mixed;
-        const auto begin = m_weights.lower_bound({round, tadlora::Factor::A, 0, 0});
-        const auto end = m_weights.lower_bound({round + 1, tadlora::Factor::A, 0, 0});
         for (auto it = begin; it != end; ++it)
         {
             const auto& [r, factor, client, peer] = it->first;
@@ -395,12 +394,11 @@ TadLoraRecorder::EndRound(uint64_t round)
     {
         return;
     }
-    for (auto it = m_messages.begin(); it != m_messages.end();)
+    for (const MessageKey& key : sent)
     {
-        it = it->second.round == round ? m_messages.erase(it) : std::next(it);
+        m_messages.erase(key);
     }
-    m_weights.erase(m_weights.lower_bound({round, tadlora::Factor::A, 0, 0}),
-                    m_weights.lower_bound({round + 1, tadlora::Factor::A, 0, 0}));
+    m_weights.erase(begin, end);
 }
 
 } // namespace ns3

@@ -16,6 +16,7 @@
 #include <ostream>
 #include <set>
 #include <tuple>
+#include <vector>
 
 namespace tadlora
 {
@@ -128,6 +129,7 @@ private:
         uint64_t fragmentsReceived = 0;    //!< of them, received
         double latencySum = 0;             //!< of the delivered messages
         std::set<tadlora::Edge> attempted; //!< links with a message sent either way
+        std::vector<MessageKey> messages;  //!< the round's messages, as sent
     };
 
     void OnSent(const TadLoraMessageEvent& e);
@@ -140,8 +142,9 @@ private:
      * @brief Add an ended round's messages and weights to the links' totals, and forget them
      * unless the trace is full.
      * @param round the round
+     * @param sent the round's messages
      */
-    void EndRound(uint64_t round);
+    void EndRound(uint64_t round, const std::vector<MessageKey>& sent);
 
     uint32_t m_clients;                       //!< m
     tadlora::GossipGraph& m_graph;            //!< E_t of each round
