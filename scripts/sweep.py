@@ -5,6 +5,9 @@ Usage: scripts/sweep.py SCENARIO [SCENARIO ...] [--results DIR] [--jobs J | --li
 
 A scenario is a tadlora-sim TOML file; its table [sweep] maps option names to lists of values,
 and the grid is their cartesian product, taken in file order (the last key varies fastest).
+An axis may instead list tables that set several options together, and then its name is only a
+label: `size = [{clients = 25, area-m = 143}, {clients = 200, area-m = 405}]` varies the
+clients at a constant density, two points, not four.
 Every grid point is one run, `tadlora-sim --config SCENARIO --KEY=VALUE ... --out RUN_DIR`,
 where RUN_DIR is ROOT/METHOD-HASH: ROOT is --results, else the scenario's `out` (relative to
 the repository), else results/SCENARIO_STEM; HASH is the first 10 hex digits of the SHA-1 of
@@ -97,23 +100,45 @@ def read_scenario(path):
         raise InputError(f"{path}: {error}") from error
 
 
+def axis_points(where, key, values):
+    """One axis's values, each as the {option: value} it sets."""
+    if not isinstance(values, list):
+        raise InputError(f"{where}: a list of values is needed, not {values!r}")
+    if not values:
+        raise InputError(f"{where}: the list of values is empty")
+    tables = [isinstance(value, dict) for value in values]
+    if any(tables) and not all(tables):
+        raise InputError(f"{where}: either every value is a table of options or none is")
+    points = values if all(tables) else [{key: value} for value in values]
+    for point in points:
+        if not point:
+            raise InputError(f"{where}: a table of options is empty")
+        if point.keys() != points[0].keys():
+            raise InputError(f"{where}: every table must set the same options")
+        for option, value in point.items():
+            at = where if option == key else f"{where}.{option}"
+            if not isinstance(value, SCALAR):
+                raise InputError(f"{at}: {value!r} is not a string, number or boolean")
+            if option in RUNNER_OPTIONS:
+                raise InputError(f"{at}: set by the sweep for every run, it cannot be swept")
+    return points
+
+
 def grid(path, scenario):
     """The grid points of a scenario, as {option: value} in file order."""
     axes = scenario.get("sweep", {})
     if not isinstance(axes, dict):
         raise InputError(f"{path}: sweep must be a table [sweep] of option = [values]")
+    points, swept = [], set()
     for key, values in axes.items():
         where = f"{path}: [sweep] {key}"
-        if not isinstance(values, list):
-            raise InputError(f"{where}: a list of values is needed, not {values!r}")
-        if not values:
-            raise InputError(f"{where}: the list of values is empty")
-        wrong = [value for value in values if not isinstance(value, SCALAR)]
-        if wrong:
-            raise InputError(f"{where}: {wrong[0]!r} is not a string, number or boolean")
-        if key in RUNNER_OPTIONS:
-            raise InputError(f"{where}: set by the sweep for every run, it cannot be swept")
-    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+        points.append(axis_points(where, key, values))
+        options = points[-1][0].keys()
+        if swept & options:
+            raise InputError(f"{where}: {min(swept & options)} is swept by another axis too")
+        swept |= options
+    return [{option: value for part in parts for option, value in part.items()}
+            for parts in itertools.product(*points)]
 
 
 def scenario_runs(path, results):

@@ -250,6 +250,15 @@ TEST(CommandLine, ScenarioFilesAreStrictTomlAndTheirSweepTableIsCheckedAsSweepPy
     file("[sweep]\nlr = [0.1, \"a\"]", "line 2: [sweep] lr: --lr takes a number, not a string");
     file("[sweep]\nmethod = [[\"lora\"]]", "--method takes a string, not an array");
     file("[sweep]\nlrr = [0.1]", "unknown option 'lrr' (nearest: --lr");
+    // An axis of tables sets options together: the same options in every table.
+    file("[sweep]\nsize = [{clients = 2}, 3]", "[sweep] size: either every value is a table");
+    file("[sweep]\nsize = [{clients = 2}, {area-m = 3}]", "size: every table must set the same");
+    file("[sweep]\nsize = [{}]", "[sweep] size: a table of options is empty");
+    file("[sweep]\nsize = [{clients = 2.5}]", "[sweep] size.clients: --clients takes an integer");
+    file("[sweep]\nsize = [{threads = 1}]", "[sweep] size.threads: set by the sweep for every");
+    file("[sweep]\nseed = [1]\nsize = [{clients = 2, seed = 3}]",
+         "line 3: [sweep] size: seed is swept by another axis too");
+    file("[sweep]\nsize = [{clientz = 2}]", "unknown option 'clientz' (nearest: --clients");
     ExpectRefused(cases, dir / "out");
 
     // TOML's syntax for numbers is TOML's: digit separators, exponents, hexadecimal; a
@@ -257,7 +266,8 @@ TEST(CommandLine, ScenarioFilesAreStrictTomlAndTheirSweepTableIsCheckedAsSweepPy
     const fs::path good = dir / "good.toml";
     std::ofstream(good) << "rounds = 1_000 # comment\nlr = 1e-3\nalpha = 16\nhop-limit = "
                            "0x10\nswitch-interval = 'auto'\nquiet = true\n[sweep]\nseed = "
-                           "[1, 2]\nmethod = [\"lora\", \"tad-lora\"]\n";
+                           "[1, 2]\nmethod = [\"lora\", \"tad-lora\"]\nsize = [{clients = 4, "
+                           "area-m = 50}, {clients = 8, area-m = 70.5}]\n";
     ns3::TadLoraConfig config;
     CLI::App app;
     ns3::AddTadLoraOptions(app, config);

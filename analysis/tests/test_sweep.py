@@ -84,6 +84,21 @@ class Sweep(unittest.TestCase):
         self.assertEqual(len(set(points)), 12)
         self.assertEqual(len({directory for _, directory in runs}), 12)
 
+    def test_an_axis_of_tables_sets_its_options_together(self):
+        paired = self.scenario("paired.toml", "size = [{ clients = 25, area-m = 143 }, "
+                                              "{ clients = 200, area-m = 405 }]\nseed = [1, 2]")
+        runs, status = self.listed(paired)
+        self.assertEqual(status, "4 runs, 0 finished, listing 4")
+        self.assertEqual([(o["clients"], o["area-m"], o["seed"]) for o, _ in runs],
+                         [("25", "143", "1"), ("25", "143", "2"), ("200", "405", "1"),
+                          ("200", "405", "2")])
+        self.assertNotIn("size", runs[0][0])
+        config = {"method": "tad-lora", "switch-interval": 5, "link-prob": 0.1, "rounds": 2,
+                  "clients": 25, "area-m": 143, "seed": 1}
+        digest = hashlib.sha1(json.dumps(config, sort_keys=True, separators=(",", ":"))
+                              .encode()).hexdigest()[:10]
+        self.assertEqual(runs[0][1], self.results.resolve() / f"tad-lora-{digest}")
+
     def test_run_directory_is_method_and_hash_of_the_merged_configuration(self):
         runs, _ = self.listed(self.grid())
         config = {"method": "lora", "switch-interval": 5, "link-prob": 0.5, "rounds": 2,
@@ -158,8 +173,14 @@ class Sweep(unittest.TestCase):
 
     def test_bad_input_exits_2_with_one_line(self):
         bad_tables = {"seed = 3": "seed", "seed = []": "seed", "seed = [[1, 2]]": "seed",
-                      "seed = [{ a = 1 }]": "seed", 'out = ["x"]': "out",
-                      "threads = [1, 2]": "threads"}
+                      "seed = [1, { rounds = 2 }]": "seed: either every value", 'out = ["x"]': "out",
+                      "threads = [1, 2]": "threads",
+                      "size = [{ clients = 2 }, { area-m = 3 }]": "size: every table",
+                      "size = [{}]": "size: a table of options is empty",
+                      "size = [{ clients = [2] }]": "size.clients: [2] is not",
+                      "size = [{ clients = 2, threads = 1 }]": "size.threads: set by",
+                      "seed = [1]\nsize = [{ seed = 2, clients = 3 }]":
+                          "size: seed is swept by another axis too"}
         for table, key in bad_tables.items():
             result = sweep(self.scenario("bad.toml", table), "--sim", self.sim, "--list")
             self.assertEqual(result.returncode, 2, table)

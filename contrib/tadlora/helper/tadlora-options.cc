@@ -55,8 +55,9 @@ TomlTypeName(const toml::node& node)
  * comments, any quoting), and each value must be of its option's type: an integer for a count,
  * an integer or a float for a real number, a boolean for a flag, a string for text (and
  * "auto" for --switch-interval). CLI11 then takes each value as the option's text, with the
- * option's own checks. The [sweep] table holds the grid axes scripts/sweep.py expands: a single
- * run checks it as sweep.py does, each value typed as its option's, and runs the base point.
+ * option's own checks. The [sweep] table holds the grid axes scripts/sweep.py expands (an axis
+ * lists values of its option, or tables of options set together): a single run checks it as
+ * sweep.py does, each value typed as its option's, and runs the base point.
  */
 class ScenarioFileReader : public CLI::ConfigTOML
 {
@@ -168,6 +169,23 @@ private:
                                TomlTypeName(node));
     }
 
+    /**
+     * @brief Check one swept value: its option is no runner's, and the value is of its type.
+     * @param where where the value is, for an error
+     * @param table the value's table, as OptionText names it
+     */
+    static void CheckSwept(const std::string& option, const toml::node& value,
+                           const std::string& where,
+                           const std::map<std::string, TadLoraSetting::Kind>& kinds,
+                           const std::string& table)
+    {
+        if (kRunnerOptions.count(option) != 0)
+        {
+            throw CLI::ConfigError(where + ": set by the sweep for every run, it cannot be swept");
+        }
+        OptionText(option, value, kinds, table);
+    }
+
     /** @brief Check the [sweep] table as scripts/sweep.py's grid() does. */
     static void CheckSweep(const toml::node& sweep,
                            const std::map<std::string, TadLoraSetting::Kind>& kinds)
@@ -178,6 +196,7 @@ private:
             throw CLI::ConfigError(Where(sweep, "sweep") +
                                    ": must be a table [sweep] of option = [values]");
         }
+        std::set<std::string> swept;
         for (const auto& [key, values] : *axes)
         {
             const std::string name(key.str());
@@ -192,14 +211,50 @@ private:
             {
                 throw CLI::ConfigError(where + ": the list of values is empty");
             }
-            if (kRunnerOptions.count(name) != 0)
-            {
-                throw CLI::ConfigError(where + ": set by the sweep for every run, it cannot "
-                                               "be swept");
-            }
+            // An axis of tables sets several options together (scripts/sweep.py's grid()).
+            const bool tables = list->front().is_table();
+            const toml::table* first = list->front().as_table();
             for (const toml::node& value : *list)
             {
-                OptionText(name, value, kinds, "[sweep] ");
+                if (value.is_table() != tables)
+                {
+                    throw CLI::ConfigError(where + ": either every value is a table of options "
+                                                   "or none is");
+                }
+                if (!tables)
+                {
+                    CheckSwept(name, value, where, kinds, "[sweep] ");
+                    continue;
+                }
+                const toml::table& point = *value.as_table();
+                if (point.empty())
+                {
+                    throw CLI::ConfigError(where + ": a table of options is empty");
+                }
+                bool same = point.size() == first->size();
+                for (const auto& [option, setting] : point)
+                {
+                    same = same && first->contains(option.str());
+                    CheckSwept(std::string(option.str()), setting,
+                               Where(setting, "[sweep] " + name + "." + std::string(option.str())),
+                               kinds, "[sweep] " + name + ".");
+                }
+                if (!same)
+                {
+                    throw CLI::ConfigError(where + ": every table must set the same options");
+                }
+            }
+            std::vector<std::string> options;
+            for (const auto& [option, setting] : tables ? *first : toml::table{{name, 0}})
+            {
+                options.emplace_back(option.str());
+            }
+            for (const std::string& option : options)
+            {
+                if (!swept.insert(option).second)
+                {
+                    throw CLI::ConfigError(where + ": " + option + " is swept by another axis too");
+                }
             }
         }
     }
