@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
@@ -93,6 +94,7 @@ def plot(runs, path):
         ax.plot(clients, [r["per"][part] for r in runs], "--o", markersize=3, label=part)
     ax.set_xscale("log")
     ax.set_xticks(clients, [str(m) for m in clients])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # the sizes are the ticks
     ax.set_xlabel("clients")
     ax.set_ylabel("wall time per client-round (ms)")
     ax.set_ylim(bottom=0)
