@@ -85,6 +85,13 @@ TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
     std::ofstream(badValue) << "clients = 0\n";
     const fs::path otherTable = dir / "other-table.toml";
     std::ofstream(otherTable) << "clients = 4\n[other]\nmethod = [\"lora\"]\n";
+    const auto trace = [&dir](const std::string& name, const std::string& body)
+    {
+        std::ofstream(dir / name) << "$node_(0) set X_ 0\n$node_(0) set Y_ 0\n$node_(1) set X_ "
+                                     "5\n$node_(1) set Y_ 0\n"
+                                  << body;
+        return "--network wifi-adhoc --mobility ns2:" + (dir / name).string() + " --clients ";
+    };
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"--clients 1", "--clients"},
         {"--method fedavg", "--method"},
@@ -101,6 +108,15 @@ TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
         {"--network wifi-adhoc --wifi-mode OfdmRate7Mbps", "--wifi-mode"},
         {"--network wifi-adhoc --transport broadcast --routing olsr", "--transport"},
         {"--network wifi-adhoc --mobility teleport", "--mobility"},
+        {"--network wifi-adhoc --mobility ns2", "--mobility: ns2 is not static, random-waypoint"},
+        {"--network wifi-adhoc --mobility ns2:", "--mobility: ns2: needs a trace file"},
+        {"--network wifi-adhoc --mobility ns2:/nonexistent/cars.ns2", "cars.ns2: cannot be read"},
+        {trace("word.ns2", "$node_(1) set W_ 3\n") + "2", "line 5: not an ns-2 movement command"},
+        {trace("early.ns2", "$ns_ at -1 \"$node_(1) setdest 9 9 1\"\n") + "2",
+         "line 5: a time must not be negative"},
+        {trace("huge.ns2", "$ns_ at 2 \"$node_(1) set X_ 1e999\"\n") + "2", "1e999 is too large"},
+        {trace("two.ns2", "") + "3", "$node_(2) has no initial X_ and Y_"},
+        {trace("area.ns2", "") + "2 --area-m 50", "--area-m 50 means nothing in this run"},
         {"--network wifi-adhoc --fading rician", "--fading"},
         {"--network wifi-adhoc --area-m 0", "--area-m"},
         {"--hop-limit 300", "--hop-limit"},

@@ -4,10 +4,12 @@
 #include "tadlora-client.h"
 #include "tadlora-experiment.h"
 #include "tadlora-federation.h"
+#include "tadlora-ns2-trace.h"
 #include "tadlora-partition.h"
 #include "tadlora-scenario.h"
 #include "tadlora-test-task.h"
 #include "tadlora-topology.h"
+#include "tadlora-wifi-network-helper.h"
 #include "tadlora-yans-wifi-phy.h"
 
 #include "ns3/core-module.h"
@@ -21,6 +23,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <tuple>
 #include <vector>
@@ -199,6 +202,79 @@ TEST(Wifi, MobilityChangesTheRealizedGraphOverTime)
     const auto moved = MixedEdgesByRound(moving);
     const std::set<std::set<Edge>> distinct(moved.begin(), moved.end());
     EXPECT_GE(distinct.size(), 3u) << "the mobile graph barely changed";
+}
+
+/** An ns-2 trace: clients 0 and 1 stand 30 m apart; client 2 starts 10 m from client 1 and
+ * at 8 s drives away along the x axis at 50 m/s (out of client 1's reach, 51 m, at 8.82 s). */
+fs::path
+LeavingTrace(const std::string& name)
+{
+    const fs::path path = fs::path(test::TempDir()) / name;
+    std::ofstream(path) << "# three nodes\n$node_(0) set X_ 0\n$node_(0) set Y_ 0\n"
+                           "$node_(1) set X_ 30\n$node_(1) set Y_ 0.0\n$node_(2) set X_ 40\n"
+                           "$node_(2) set Y_ 0\n$node_(2) set Z_ 0\n\n"
+                           "$ns_ at 8.0 \"$node_(2) setdest 1040 0 50\"\n";
+    return path;
+}
+
+TEST(Wifi, AnNs2TraceMovesEachClientAsItsNodeInTheTrace)
+{
+    // In ns-3: node i of the run is the trace's $node_(i), whatever its global index.
+    ns3::TadLoraWifiOptions options;
+    options.mobility = ns3::TadLoraMobility::Ns2;
+    options.mobilityTrace = LeavingTrace("leaving-nodes.ns2").string();
+    const ns3::TadLoraNs2Trace trace = ns3::TadLoraReadNs2Trace(options.mobilityTrace, 3);
+    EXPECT_EQ(trace.nodes, 3u);
+    EXPECT_EQ(trace.lastMove, 8.0);
+    ns3::NodeContainer others(2); // global nodes 0 and 1 are not the run's
+    ns3::TadLoraWifiNetworkHelper helper(options);
+    const ns3::NodeContainer nodes = helper.Install({}, 3);
+    const auto at = [&nodes](uint32_t i)
+    { return nodes.Get(i)->GetObject<ns3::MobilityModel>()->GetPosition(); };
+    std::vector<ns3::Vector> seen;
+    ns3::Simulator::Schedule(ns3::Seconds(7), [&] { seen.push_back(at(2)); });
+    ns3::Simulator::Schedule(ns3::Seconds(10), [&] { seen.push_back(at(2)); });
+    ns3::Simulator::Stop(ns3::Seconds(11));
+    ns3::Simulator::Run();
+    EXPECT_EQ(at(0).x, 0.0);
+    EXPECT_EQ(at(1).x, 30.0);
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].x, 40.0);
+    EXPECT_NEAR(seen[1].x, 140.0, 1e-9); // 2 s at 50 m/s
+    EXPECT_NEAR(at(2).x, 190.0, 1e-9);   // 3 s
+    ns3::Simulator::Destroy();
+
+    // In a run (RTS/CTS: three nodes in reach of each other): client 2 gossips with both while
+    // in reach, and with neither once it has left.
+    ns3::TadLoraConfig c = WifiRun("ns2-run", 3, 100);
+    c.run.rounds = 12;
+    c.exchange.stepTimeS = 0.2;
+    c.wifi.rtsCts = true;
+    c.wifi.placement = ns3::TadLoraPlacement::RandomRect;
+    c.wifi.mobility = ns3::TadLoraMobility::Ns2;
+    c.wifi.mobilityTrace = LeavingTrace("leaving-run.ns2").string();
+    ns3::TadLoraExperiment(c).Run();
+    const auto mixed = MixedEdgesByRound(c);
+    const auto network = ReadCsv(fs::path(c.run.out) / "network.csv");
+    const std::set<Edge> all{{0, 1}, {0, 2}, {1, 2}};
+    const std::set<Edge> left{{0, 1}};
+    uint32_t before = 0;
+    uint32_t after = 0;
+    for (size_t t = 1; t < mixed.size(); ++t) // round 0 also resolves addresses (ARP)
+    {
+        if (std::stod(network.at(t).at("sim_time_s")) < 8.0)
+        {
+            EXPECT_EQ(mixed[t], all) << "round " << t;
+            ++before;
+        }
+        else if (std::stod(network.at(t - 1).at("sim_time_s")) > 9.0)
+        {
+            EXPECT_EQ(mixed[t], left) << "round " << t;
+            ++after;
+        }
+    }
+    EXPECT_GE(before, 3u);
+    EXPECT_GE(after, 2u);
 }
 
 TEST(Wifi, RoutingReachesTwoHopsAndTheHopLimitStopsIt)

@@ -368,7 +368,7 @@ TADLORA_CHOICE(TadLoraRateControl, "constant", "minstrel", "ideal");
 TADLORA_CHOICE(TadLoraPropagation, "log-distance", "friis");
 TADLORA_CHOICE(TadLoraFading, "none", "rayleigh", "nakagami");
 TADLORA_CHOICE(TadLoraPlacement, "random-rect", "random-disc", "grid");
-TADLORA_CHOICE(TadLoraMobility, "static", "random-waypoint", "gauss-markov");
+TADLORA_CHOICE(TadLoraMobility, "static", "random-waypoint", "gauss-markov", "ns2");
 TADLORA_CHOICE(TadLoraRouting, "none", "olsr", "aodv");
 TADLORA_CHOICE(tadlora::ByzantineMode, "random", "nan", "scaled");
 
@@ -510,7 +510,36 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--area-m", c.wifi.areaM, "Wi-Fi: side of the square area (diameter of a disc)")
         ->check(CLI::Range(1.0, 1e6));
     AddChoice(app, "--placement", c.wifi.placement, "Wi-Fi: initial placement");
-    AddChoice(app, "--mobility", c.wifi.mobility, "Wi-Fi: mobility model");
+    // A trace is named with its file (ns2:FILE), which config.toml writes back.
+    const std::string ns2 = TadLoraChoiceName(TadLoraMobility::Ns2) + ":";
+    app.add_option_function<std::string>(
+           "--mobility",
+           [&c, ns2](const std::string& s)
+           {
+               const bool trace = s.rfind(ns2, 0) == 0;
+               c.wifi.mobility =
+                   trace ? TadLoraMobility::Ns2 : TadLoraParseChoice<TadLoraMobility>(s);
+               c.wifi.mobilityTrace = trace ? s.substr(ns2.size()) : std::string();
+           },
+           "Wi-Fi: mobility model: static, random-waypoint, gauss-markov, or ns2:FILE (an ns-2 "
+           "movement trace, as SUMO exports it)")
+        ->check(CLI::Validator(
+            [ns2](const std::string& s)
+            {
+                if (s.rfind(ns2, 0) == 0)
+                {
+                    return s.size() > ns2.size() ? std::string()
+                                                 : "ns2: needs a trace file, ns2:FILE";
+                }
+                const auto& names = TadLoraChoiceNames<TadLoraMobility>();
+                const bool named = std::find(names.begin(), names.end(), s) != names.end();
+                return named && s + ":" != ns2
+                           ? std::string()
+                           : s + " is not static, random-waypoint, gauss-markov or ns2:FILE";
+            },
+            "MOBILITY", "Mobility"))
+        ->default_str(c.wifi.mobility == TadLoraMobility::Ns2 ? ns2 + c.wifi.mobilityTrace
+                                                              : TadLoraChoiceName(c.wifi.mobility));
     app.add_option("--speed-mps", c.wifi.speedMps, "Wi-Fi: speed of mobile nodes")
         ->check(CLI::Range(0.0, 1000.0));
     app.add_option("--pause-s", c.wifi.pauseS, "Wi-Fi: random waypoint pause")

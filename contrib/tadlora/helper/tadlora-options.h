@@ -114,6 +114,7 @@ enum class TadLoraMobility
     Static,         //!< static
     RandomWaypoint, //!< random-waypoint
     GaussMarkov,    //!< gauss-markov
+    Ns2,            //!< ns2:FILE, an ns-2 movement trace (TadLoraWifiOptions::mobilityTrace)
 };
 
 /** @brief --routing */
@@ -316,11 +317,12 @@ struct TadLoraWifiOptions
     double areaM = 100;                                               //!< --area-m
     TadLoraPlacement placement = TadLoraPlacement::RandomRect;        //!< --placement
     TadLoraMobility mobility = TadLoraMobility::Static;               //!< --mobility
-    double speedMps = 2;                                              //!< --speed-mps
-    double pauseS = 2;                                                //!< --pause-s
-    TadLoraRouting routing = TadLoraRouting::None;                    //!< --routing
-    double warmupS = 10;                                              //!< --warmup-s
-    double beaconIntervalS = 1;                                       //!< --beacon-interval-s
+    std::string mobilityTrace;                     //!< --mobility ns2:FILE: the trace's path
+    double speedMps = 2;                           //!< --speed-mps
+    double pauseS = 2;                             //!< --pause-s
+    TadLoraRouting routing = TadLoraRouting::None; //!< --routing
+    double warmupS = 10;                           //!< --warmup-s
+    double beaconIntervalS = 1;                    //!< --beacon-interval-s
 };
 
 /**

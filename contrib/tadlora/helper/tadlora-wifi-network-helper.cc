@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-wifi-network-helper.h"
 
+#include "tadlora-ns2-trace.h"
+
 #include "tadlora-yans-wifi-phy.h"
 
 #include "ns3/aodv-helper.h"
@@ -81,43 +83,13 @@ public:
     }
 };
 
-/** Packets an interface keeps per neighbour while ARP resolves it, as Linux does. */
-constexpr uint32_t kArpPendingPackets = 150;
-
-} // namespace
-
-TadLoraWifiNetworkHelper::TadLoraWifiNetworkHelper(const TadLoraWifiOptions& options)
-    : m_options(options)
+/**
+ * @brief Place the nodes in the area and install the random mobility model (or none).
+ * @return the random streams it used from `first` on
+ */
+int64_t
+InstallRandomMobility(const TadLoraWifiOptions& w, NodeContainer nodes, int64_t first)
 {
-}
-
-void
-TadLoraWifiNetworkHelper::Check(const TadLoraConfig& c)
-{
-    const Standard& standard = Standards().at(c.wifi.wifiStandard);
-    if (c.wifi.rateControl == TadLoraRateControl::Constant && !c.wifi.wifiMode.empty() &&
-        std::find(standard.modes.begin(), standard.modes.end(), c.wifi.wifiMode) ==
-            standard.modes.end())
-    {
-        throw std::invalid_argument("--wifi-mode: '" + c.wifi.wifiMode + "' is not a mode of " +
-                                    TadLoraChoiceName(c.wifi.wifiStandard) + "; one of " +
-                                    Join(standard.modes));
-    }
-    if (c.exchange.transport == TadLoraTransportKind::Broadcast &&
-        c.wifi.routing != TadLoraRouting::None)
-    {
-        throw std::invalid_argument(
-            "--transport: broadcast reaches one hop only; use it with --routing none");
-    }
-}
-
-NetDeviceContainer
-TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlora::Edge>&)
-{
-    const TadLoraWifiOptions& w = m_options;
-    const Standard& standard = Standards().at(w.wifiStandard);
-
-    // Placement, then mobility within the same area.
     const double side = w.areaM;
     Ptr<PositionAllocator> positions;
     if (w.placement == TadLoraPlacement::Grid)
@@ -141,7 +113,7 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
         positions = CreateObjectWithAttributes<RandomRectanglePositionAllocator>(
             "X", StringValue(uniform), "Y", StringValue(uniform));
     }
-    int64_t stream = kFirstStream;
+    int64_t stream = first;
     stream += positions->AssignStreams(stream);
     MobilityHelper mobility;
     mobility.SetPositionAllocator(positions);
@@ -179,6 +151,68 @@ TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlo
     }
     mobility.Install(nodes);
     stream += mobility.AssignStreams(nodes, stream);
+    return stream - first;
+}
+
+/** Packets an interface keeps per neighbour while ARP resolves it, as Linux does. */
+constexpr uint32_t kArpPendingPackets = 150;
+
+} // namespace
+
+TadLoraWifiNetworkHelper::TadLoraWifiNetworkHelper(const TadLoraWifiOptions& options)
+    : m_options(options)
+{
+}
+
+void
+TadLoraWifiNetworkHelper::Check(const TadLoraConfig& c)
+{
+    const Standard& standard = Standards().at(c.wifi.wifiStandard);
+    if (c.wifi.rateControl == TadLoraRateControl::Constant && !c.wifi.wifiMode.empty() &&
+        std::find(standard.modes.begin(), standard.modes.end(), c.wifi.wifiMode) ==
+            standard.modes.end())
+    {
+        throw std::invalid_argument("--wifi-mode: '" + c.wifi.wifiMode + "' is not a mode of " +
+                                    TadLoraChoiceName(c.wifi.wifiStandard) + "; one of " +
+                                    Join(standard.modes));
+    }
+    if (c.wifi.mobility == TadLoraMobility::Ns2)
+    {
+        try
+        {
+            TadLoraReadNs2Trace(c.wifi.mobilityTrace, c.run.clients);
+        }
+        catch (const std::invalid_argument& e)
+        {
+            throw std::invalid_argument(std::string("--mobility: ") + e.what());
+        }
+    }
+    if (c.exchange.transport == TadLoraTransportKind::Broadcast &&
+        c.wifi.routing != TadLoraRouting::None)
+    {
+        throw std::invalid_argument(
+            "--transport: broadcast reaches one hop only; use it with --routing none");
+    }
+}
+
+NetDeviceContainer
+TadLoraWifiNetworkHelper::DoInstall(NodeContainer nodes, const std::vector<tadlora::Edge>&)
+{
+    const TadLoraWifiOptions& w = m_options;
+    const Standard& standard = Standards().at(w.wifiStandard);
+
+    int64_t stream = kFirstStream;
+    if (w.mobility == TadLoraMobility::Ns2)
+    {
+        // The trace places and moves node i as its $node_(i), with no random draws.
+        TadLoraReadNs2Trace(w.mobilityTrace, nodes.GetN());
+        Ns2MobilityHelper(w.mobilityTrace).Install(nodes.Begin(), nodes.End());
+    }
+    else
+    {
+        // Placement, then mobility within the same area.
+        stream += InstallRandomMobility(w, nodes, stream);
+    }
 
     // The channel: path loss, optional fading, and the PHY's transmit power.
     YansWifiChannelHelper channel;
@@ -297,7 +331,11 @@ TadLoraWifiNetworkHelper::Describe() const
     out << "wifi-adhoc: " << w.wifiStandard << " " << w.rateControl << ", " << w.txPowerDbm
         << " dBm, " << w.propagation
         << (w.fading == TadLoraFading::None ? "" : " + " + TadLoraChoiceName(w.fading)) << ", "
-        << w.placement << " in " << w.areaM << " m, " << w.mobility << ", routing " << w.routing;
+        << (w.mobility == TadLoraMobility::Ns2
+                ? "ns2 trace " + w.mobilityTrace
+                : TadLoraChoiceName(w.placement) + " in " + std::to_string(w.areaM) + " m, " +
+                      TadLoraChoiceName(w.mobility))
+        << ", routing " << w.routing;
     return out.str();
 }
 
