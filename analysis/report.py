@@ -418,6 +418,33 @@ class Study:
             self.save(fig, path)
         return Section("Network", [], "network.png", plot)
 
+    def bytes_on_air(self):
+        """Final mean client accuracy against the bytes every device put on the air or the
+        wire over the run: a point per shown group, a panel per p (what a codec or a transport
+        buys and costs)."""
+        def megabytes(g):
+            return pd.Series([run.network["bytes_on_air"].sum() / 1e6 for run in g.runs])
+
+        def plot(path):
+            fig, axes = new_figure(len(self.probs), "Final mean client accuracy against bytes "
+                                                    "on air (± standard error over seeds)")
+            for ax, p in zip(axes, self.probs):
+                for g in self.at(p):
+                    sent, accuracy = megabytes(g), g.final("mean_acc")
+                    ax.errorbar(sent.mean(), accuracy.mean(),
+                                yerr=accuracy.sem() if len(accuracy) > 1 else 0,
+                                xerr=sent.sem() if len(sent) > 1 else 0, capsize=3, marker="o",
+                                **self.style(g))
+                ax.set_title(f"p = {p:g}")
+                ax.set_xlabel("bytes on air over the run (MB)")
+                ax.set_ylabel("final mean client accuracy")
+            self.save(fig, path)
+        header = ["group", "p", "final mean client accuracy", "bytes on air (MB)"]
+        rows = [[g.label, f"{g.link_prob:g}", cell(g.final("mean_acc")),
+                 cell(megabytes(g), fmt=".2f")] for g in self.shown]
+        return Section("Accuracy against bytes on air", table(header, rows),
+                       "accuracy-vs-bytes.png", plot)
+
     def ablation(self):
         """TAD-LoRA against its no-joint ablation wherever both ran with the same settings."""
         def row(g):
@@ -598,7 +625,8 @@ def main():
         groups, duplicates = group_runs(runs)
         study = Study(groups)
         sections = [study.accuracy(), study.final(), study.switching(), study.consensus(),
-                    study.network(), study.ablation(), study.paired(), study.topology()]
+                    study.network(), study.bytes_on_air(), study.ablation(), study.paired(),
+                    study.topology()]
     except InputError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2

@@ -117,6 +117,10 @@ TEST(CommandLine, BadInputExitsWithStatus2AndOneLineNamingTheOption)
         {trace("huge.ns2", "$ns_ at 2 \"$node_(1) set X_ 1e999\"\n") + "2", "1e999 is too large"},
         {trace("two.ns2", "") + "3", "$node_(2) has no initial X_ and Y_"},
         {trace("area.ns2", "") + "2 --area-m 50", "--area-m 50 means nothing in this run"},
+        {"--compress zip", "--compress: 'zip' is not none, fp16, int8 or topk:F"},
+        {"--compress topk:0", "--compress: topk:F needs a fraction 0 < F <= 1, not '0'"},
+        {"--compress int8 --virtual-payload-bytes 1000",
+         "--virtual-payload-bytes 1000 means nothing in this run"},
         {"--network wifi-adhoc --fading rician", "--fading"},
         {"--network wifi-adhoc --area-m 0", "--area-m"},
         {"--hop-limit 300", "--hop-limit"},
@@ -417,11 +421,11 @@ TEST(CommandLine, AKilledOrStoppedRunResumesFromItsCheckpointAndEndsAsIfItNeverS
     fs::create_directories(dir);
     std::string args = TinyRunArgs();
     // Everything a checkpoint must carry: moments kept across rounds, value-based refusals
-    // (a Byzantine client's scaled values, a low bound), corrupted fragments.
+    // (a Byzantine client's scaled values, a low bound), corrupted fragments, top-k's residuals.
     args.replace(args.find("--rounds 3"), 10,
                  "--rounds 60 --checkpoint-every 3 --eval-every 4 --keep-optimizer-state "
                  "--link-prob 0.5 --fault-byzantine 1 --fault-byzantine-mode scaled "
-                 "--max-factor-value 0.3 --fault-corrupt-prob 0.05");
+                 "--max-factor-value 0.3 --fault-corrupt-prob 0.05 --compress topk:0.5");
     const fs::path whole = dir / "whole";
     ASSERT_EQ(RunSim(args + " --out " + whole.string()).status, 0);
     const auto summary =

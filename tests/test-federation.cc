@@ -475,3 +475,40 @@ TEST(Federation, AccuracyAndDisagreementCountTheHonestClientsOnly)
         }
     }
 }
+
+TEST(Federation, TopKErrorFeedbackSendsEveryValuesMassOverTime)
+{
+    // A factor that does not change, sent 400 times at topk:0.1: each message keeps a tenth of the
+    // values, and what it leaves out is added to the next one, so the messages' mean tends to
+    // the factor (their sum is R x minus the last residual), dropped values included.
+    FederationConfig config = SmallConfig("lora", 1);
+    config.codec = Codec::Parse("topk:0.1");
+    auto federation = Build(config);
+    const std::vector<float> a = federation->FactorValues(0, Factor::A);
+    const auto n = static_cast<uint64_t>(a.size());
+    constexpr int kRounds = 400;
+    std::vector<double> sum(n, 0.0);
+    for (int t = 0; t < kRounds; ++t)
+    {
+        const std::vector<float> sent =
+            federation->Decode(federation->Serialize(0, Factor::A, t)).values;
+        EXPECT_EQ(static_cast<uint64_t>(
+                      std::count_if(sent.begin(), sent.end(), [](float v) { return v != 0; })),
+                  config.codec.Kept(n));
+        for (uint64_t k = 0; k < n; ++k)
+        {
+            sum[k] += sent[k];
+        }
+    }
+    double largest = 0;
+    double worst = 0;
+    for (uint64_t k = 0; k < n; ++k)
+    {
+        largest = std::max(largest, std::abs(double(a[k])));
+        worst = std::max(worst, std::abs(sum[k] / kRounds - a[k]));
+    }
+    // Without feedback the nine tenths never sent would stay 0: errors up to the largest of them.
+    EXPECT_LE(worst, 0.05 * largest);
+    // The client's own factor is untouched by what it sends.
+    EXPECT_EQ(federation->FactorValues(0, Factor::A), a);
+}

@@ -16,7 +16,7 @@ from report import cell, over_seeds  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 FIGURES = ["accuracy.png", "final-vs-p.png", "accuracy-vs-T.png", "consensus.png",
-           "network.png"]
+           "network.png", "accuracy-vs-bytes.png"]
 # Final mean client accuracy of seeds 1 and 2, by method, p and T (None: not alternating).
 FINAL_ACC = {
     ("tad-lora", 0.5, 1): (0.80, 0.82), ("tad-lora", 0.5, 5): (0.84, 0.88),
@@ -80,6 +80,13 @@ def markdown_rows(text, first_header):
     header, _, *rows = [[cell.strip() for cell in line.strip("|").split("|")]
                         for line in lines[start:end]]
     return header, rows
+
+
+def markdown_table_rows(text, first_header):
+    """The rows of the Markdown table whose first header cell is first_header, each as
+    {header: cell}."""
+    header, rows = markdown_rows(text, first_header)
+    return [dict(zip(header, cells)) for cells in rows]
 
 
 def markdown_table(text, first_header):
@@ -151,6 +158,14 @@ class SweepReport(unittest.TestCase):
         self.assertEqual(averaged["tad-lora T=5"]["p = 0.1"], "0.7300 ± 0.0200 (2 seeds)")
         self.assertIn("means ± the standard error of the mean", self.text)
 
+    def test_accuracy_against_bytes_on_air(self):
+        # Every run puts 1000 bytes on the air in each of its 10 rounds: 0.01 MB.
+        table = {(row["group"], row["p"]): row
+                 for row in markdown_table_rows(self.text, "group")}
+        row = table[("tad-lora T=5", "0.5")]
+        self.assertEqual(row["final mean client accuracy"], "0.8600 ± 0.0200 (2 seeds)")
+        self.assertEqual(row["bytes on air (MB)"], "0.01 ± 0.00 (2 seeds)")
+
     def test_best_interval_per_p(self):
         table = markdown_table(self.text, "final mean client accuracy")
         self.assertEqual(table["tad-lora (best T)"]["p = 0.5"], "0.8600 ± 0.0200 (2 seeds, T=5)")
@@ -195,8 +210,8 @@ class NarrowReport(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         out = self.tmp / "results" / "report"
         self.assertEqual(sorted(path.name for path in out.iterdir()),
-                         ["accuracy-vs-T.png", "accuracy.png", "consensus.png", "network.png",
-                          "report.md"])
+                         ["accuracy-vs-T.png", "accuracy-vs-bytes.png", "accuracy.png",
+                          "consensus.png", "network.png", "report.md"])
         text = (out / "report.md").read_text(encoding="utf-8")
         self.assertIn("Only one p: no figure against p.", text)
         self.assertIn("No rho in the tad-lora runs swept over T", text)

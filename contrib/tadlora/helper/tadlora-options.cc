@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -274,6 +275,30 @@ AddChoice(CLI::App& app, const std::string& name, E& value, const std::string& h
         ->default_str(TadLoraChoiceName(value));
 }
 
+/**
+ * @brief A check that takes what `parse` takes and otherwise says what it throws.
+ * @param parse reads an option's text; throws std::invalid_argument for bad text
+ */
+CLI::Validator
+Parses(const std::function<void(const std::string&)>& parse, const std::string& type,
+       const std::string& name)
+{
+    return CLI::Validator(
+        [parse](const std::string& text)
+        {
+            try
+            {
+                parse(text);
+                return std::string();
+            }
+            catch (const std::invalid_argument& e)
+            {
+                return std::string(e.what());
+            }
+        },
+        type, name);
+}
+
 /** @brief NaN and infinities pass CLI11's ranges (every comparison with NaN is false). */
 const CLI::Validator kFinite(
     [](const std::string& value)
@@ -400,20 +425,8 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--lora-targets", c.learning.loraTargets,
                    "Projections LoRA adapts in every block: q, k, v, o, ff1, ff2, "
                    "comma-separated, or all")
-        ->check(CLI::Validator(
-            [](const std::string& value)
-            {
-                try
-                {
-                    tadlora::ParseLoraTargets(value);
-                    return std::string();
-                }
-                catch (const std::invalid_argument& e)
-                {
-                    return std::string(e.what());
-                }
-            },
-            "TARGETS", "LoraTargets"));
+        ->check(Parses([](const std::string& text) { tadlora::ParseLoraTargets(text); }, "TARGETS",
+                       "LoraTargets"));
     app.add_option("--alpha", c.learning.alpha, "LoRA alpha (scale alpha / r)")
         ->check(CLI::Range(0.0, 1e6));
     app.add_option("--switch-interval", c.learning.switchInterval,
@@ -459,6 +472,11 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
     app.add_option("--virtual-payload-bytes", c.exchange.virtualPayloadBytes,
                    "Send each factor message padded to this size (0: real size)")
         ->check(CLI::Range(0, 1 << 30));
+    app.add_option("--compress", c.exchange.compress,
+                   "Factors on the wire: none (float32), fp16, int8 (a scale per row) or topk:F "
+                   "(the largest fraction F, with error feedback)")
+        ->check(
+            Parses([](const std::string& text) { tadlora::Codec::Parse(text); }, "CODEC", "Codec"));
     app.add_option("--send-rate", c.exchange.sendRate,
                    "Pace of UDP fragments per client (0bps: unpaced)");
     app.add_option("--hop-limit", c.exchange.hopLimit,
@@ -710,6 +728,7 @@ TadLoraFederationConfig(const TadLoraConfig& c)
     fc.byzantine = c.faults.byzantine;
     fc.byzantineMode = c.faults.byzantineMode;
     fc.byzantineScale = c.faults.byzantineScale;
+    fc.codec = tadlora::Codec::Parse(c.exchange.compress);
     return fc;
 }
 

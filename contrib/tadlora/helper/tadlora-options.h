@@ -278,6 +278,7 @@ struct TadLoraExchangeOptions
     double exchangeJitterS = 0.01;                              //!< --exchange-jitter-s
     uint32_t fragmentSize = 1400;                               //!< --fragment-size
     uint32_t virtualPayloadBytes = 0;                           //!< --virtual-payload-bytes
+    std::string compress = "none"; //!< --compress (tadlora::Codec::Parse)
     std::string sendRate = "0bps"; //!< --send-rate (UDP pacing; 0: unpaced)
     uint32_t hopLimit = 0;         //!< --hop-limit (0: the IP default)
     double maxFactorValue = 100;   //!< --max-factor-value

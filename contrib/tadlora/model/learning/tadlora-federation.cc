@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -89,8 +90,10 @@ struct Federation::Impl
     std::vector<uint32_t> phaseOffsets;         //!< per client: o_i
     std::vector<std::optional<uint64_t>> ready; //!< per client: the round its inputs are final for
     std::map<uint32_t, Ahead> ahead;            //!< by client: trained before its own Train call
-    double trainSeconds = 0;                    //!< wall time spent training
-    double exchangeSeconds = 0;                 //!< wall time spent serializing and mixing
+    /** Codec::TopK: per factor (A, B), [clients, values]: what each client's messages left out */
+    std::array<torch::Tensor, 2> residuals;
+    double trainSeconds = 0;    //!< wall time spent training
+    double exchangeSeconds = 0; //!< wall time spent serializing and mixing
 
     /** Train, in one pass, the client and every other one whose inputs to the round are final. */
     void TrainAhead(uint32_t client, uint64_t round)
@@ -195,6 +198,14 @@ Federation::Federation(const FederationConfig& config,
         outputs.push_back(out);
     }
     s.factors = LoraFactors(a, outputs, m);
+    if (config.codec.kind == Codec::Kind::TopK)
+    {
+        for (Factor factor : {Factor::A, Factor::B})
+        {
+            s.residuals[static_cast<size_t>(factor)] = torch::zeros(
+                {m, static_cast<int64_t>(s.factors.Values(0, factor).size())}, torch::kFloat32);
+        }
+    }
 
     if (config.byzantine >= shards.size())
     {
@@ -305,19 +316,34 @@ Federation::Serialize(uint32_t client, Factor factor, uint64_t round)
     header.round = round;
     header.factor = factor;
     header.shapes = m_impl->factors.Shapes(factor);
+    Impl& s = *m_impl;
     std::vector<float> values = FactorValues(client, factor);
-    if (std::binary_search(m_impl->byzantine.begin(), m_impl->byzantine.end(), client))
+    if (std::binary_search(s.byzantine.begin(), s.byzantine.end(), client))
     {
-        values = m_impl->Hostile(std::move(values), client, factor, round);
+        values = s.Hostile(std::move(values), client, factor, round);
     }
-    if (round >= m_impl->resumeRound)
+    const Codec& codec = s.config.codec;
+    float* residual = codec.kind == Codec::Kind::TopK
+                          ? s.residuals[static_cast<size_t>(factor)][client].data_ptr<float>()
+                          : nullptr;
+    for (size_t k = 0; residual != nullptr && k < values.size(); ++k)
     {
-        if (const auto problem = ValueProblem(values, m_impl->config.maxFactorValue))
+        values[k] += residual[k];
+    }
+    auto message = EncodeMessage(header, values, codec);
+    if (round >= s.resumeRound) // a replayed round's verdicts and residuals were restored
+    {
+        const std::vector<float> sent =
+            codec.kind == Codec::Kind::Float32 ? values : DecodeMessage(message).values;
+        for (size_t k = 0; residual != nullptr && k < values.size(); ++k)
         {
-            m_impl->refusedValues[{round, client, factor}] = problem->Reason();
+            residual[k] = values[k] - sent[k];
+        }
+        if (const auto problem = ValueProblem(sent, s.config.maxFactorValue))
+        {
+            s.refusedValues[{round, client, factor}] = problem->Reason();
         }
     }
-    auto message = EncodeMessage(header, values);
     m_impl->exchangeSeconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return message;
@@ -438,6 +464,11 @@ Federation::Checkpoint(uint64_t nextRound) const
                                        static_cast<int64_t>(factor), static_cast<int64_t>(reason)});
     }
     archive.write("refused", torch::tensor(refused, torch::kLong).view({-1, 4}));
+    if (s.config.codec.kind == Codec::Kind::TopK)
+    {
+        archive.write("residual.a", s.residuals[0]);
+        archive.write("residual.b", s.residuals[1]);
+    }
     std::ostringstream bytes;
     archive.save_to(bytes);
     return bytes.str();
@@ -467,6 +498,11 @@ Federation::Restore(const std::string& state)
         take("b." + std::to_string(l), s.factors.b[l]);
     }
     s.trainer.Load(archive);
+    if (s.config.codec.kind == Codec::Kind::TopK)
+    {
+        take("residual.a", s.residuals[0]);
+        take("residual.b", s.residuals[1]);
+    }
     torch::Tensor refused;
     archive.read("refused", refused);
     s.refusedValues.clear();

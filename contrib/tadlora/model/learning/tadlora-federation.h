@@ -58,6 +58,12 @@ struct FederationConfig
     uint32_t byzantine = 0;
     ByzantineMode byzantineMode = ByzantineMode::Random; //!< what the Byzantine clients send
     double byzantineScale = 10;                          //!< Scaled: the factor times this
+    /**
+     * How factors travel (--compress). With TopK each client keeps, per factor, what it left
+     * out (error feedback): the next message it sends carries the factor plus that residual,
+     * so no value's mass is lost, only delayed.
+     */
+    Codec codec;
 };
 
 /**

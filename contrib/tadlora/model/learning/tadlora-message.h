@@ -12,8 +12,9 @@
 
 /**
  * @file
- * The wire formats, little-endian. A factor message: a versioned header, the shapes of every
- * adapted layer's tensor, float32 values and a CRC-32 over everything before it. On the network
+ * The wire formats, little-endian. A factor message: a versioned header with its dtype (Codec),
+ * the shapes of every adapted layer's tensor, the encoded values and a CRC-32 over everything
+ * before it. On the network
  * every datagram (or length-prefixed TCP record) is one record: a fragment of a factor message,
  * or a control record (an acknowledgement or a confirmation of the mixing protocol, or a
  * neighbour-discovery beacon).
@@ -66,6 +67,35 @@ private:
     Rejection m_reason; //!< why
 };
 
+/** @brief How a factor's values travel (--compress): the message's dtype. */
+struct Codec
+{
+    /** @brief The encodings, as the dtype byte of a message spells them. */
+    enum class Kind : uint8_t
+    {
+        Float32 = 0, //!< none: 4 bytes a value
+        Float16 = 1, //!< fp16: IEEE binary16, rounded to nearest even; 2 bytes a value
+        Int8 = 2, //!< int8: per row of each layer a float32 scale max|x| / 127, then a byte a value
+        TopK = 3, //!< topk:F: the ceil(F n) values largest in magnitude, each with its index
+    };
+
+    Kind kind = Kind::Float32; //!< the encoding
+    double fraction = 1;       //!< TopK: the share of the values kept, in (0, 1]
+
+    /**
+     * @param text none, fp16, int8 or topk:F with 0 < F <= 1
+     * @return the codec it names
+     * @throws std::invalid_argument naming what is allowed
+     */
+    static Codec Parse(const std::string& text);
+
+    /** @return its spelling, as Parse takes it */
+    std::string Name() const;
+
+    /** @return how many values of n a TopK message keeps: ceil(F n), at least 1 */
+    uint64_t Kept(uint64_t n) const;
+};
+
 /** @brief What a factor message says about itself. */
 struct MessageHeader
 {
@@ -92,16 +122,18 @@ struct FactorMessage
  * @brief Encode a factor message.
  * @param header the header; its shapes must add up to values.size()
  * @param values the factor's values, layer after layer, each row-major
+ * @param codec how the values travel; the CRC-32 covers the encoded bytes
  * @return the bytes to send
  */
-std::vector<uint8_t> EncodeMessage(const MessageHeader& header, const std::vector<float>& values);
+std::vector<uint8_t> EncodeMessage(const MessageHeader& header, const std::vector<float>& values,
+                                   const Codec& codec = Codec());
 
 /**
- * @brief Check and decode a whole message.
+ * @brief Check and decode a whole message, of any codec.
  * @param bytes a whole message
- * @return its header and values
- * @throws MessageError if the message is truncated or its sizes do not add up (Malformed), fails
- *         its CRC-32 (Checksum), or is of another version or dtype (Version)
+ * @return its header and values (a TopK message's values it did not keep are 0)
+ * @throws MessageError if the message is truncated or its sizes or indices do not add up
+ *         (Malformed), fails its CRC-32 (Checksum), or is of another version or dtype (Version)
  */
 FactorMessage DecodeMessage(const std::vector<uint8_t>& bytes);
 
