@@ -426,8 +426,9 @@ class Study:
             return pd.Series([run.network["bytes_on_air"].sum() / 1e6 for run in g.runs])
 
         def plot(path):
-            fig, axes = new_figure(len(self.probs), "Final mean client accuracy against bytes "
-                                                    "on air (± standard error over seeds)")
+            fig, axes = new_figure(len(self.probs), "Final accuracy against bytes on air "
+                                                    "(± standard error over seeds)")
+            fig.set_figwidth(max(fig.get_figwidth(), 8.4))  # room for the title and legend
             for ax, p in zip(axes, self.probs):
                 for g in self.at(p):
                     sent, accuracy = megabytes(g), g.final("mean_acc")
