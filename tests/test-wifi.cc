@@ -95,6 +95,9 @@ TEST(Wifi, NodesOutOfRangeDeliverNothingAndKeepTheirOwnFactors)
     apart.wifi.beaconIntervalS = 0; // no neighbour discovery: they do try, and the PHY says no
     ns3::TadLoraExperiment(apart).Run();
     const auto summary = Summary(apart);
+    EXPECT_EQ(summary["network"]["model"],
+              "wifi-adhoc: 80211a constant, 16 dBm, log-distance, grid in 400 m, static, "
+              "routing none");
     EXPECT_GT(summary["network"]["msgs_sent"].get<int>(), 0);
     EXPECT_EQ(summary["network"]["msgs_delivered"].get<int>(), 0);
     for (const auto& [key, w] : RealizedMixing(apart.run.out, 2))

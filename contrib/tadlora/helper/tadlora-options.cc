@@ -245,10 +245,14 @@ private:
                     throw CLI::ConfigError(where + ": every table must set the same options");
                 }
             }
-            std::vector<std::string> options;
-            for (const auto& [option, setting] : tables ? *first : toml::table{{name, 0}})
+            std::vector<std::string> options{name}; // what the axis sets
+            if (tables)
             {
-                options.emplace_back(option.str());
+                options.clear();
+                for (const auto& [option, setting] : *first)
+                {
+                    options.emplace_back(option.str());
+                }
             }
             for (const std::string& option : options)
             {

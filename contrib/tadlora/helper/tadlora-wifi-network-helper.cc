@@ -330,12 +330,16 @@ TadLoraWifiNetworkHelper::Describe() const
     std::ostringstream out;
     out << "wifi-adhoc: " << w.wifiStandard << " " << w.rateControl << ", " << w.txPowerDbm
         << " dBm, " << w.propagation
-        << (w.fading == TadLoraFading::None ? "" : " + " + TadLoraChoiceName(w.fading)) << ", "
-        << (w.mobility == TadLoraMobility::Ns2
-                ? "ns2 trace " + w.mobilityTrace
-                : TadLoraChoiceName(w.placement) + " in " + std::to_string(w.areaM) + " m, " +
-                      TadLoraChoiceName(w.mobility))
-        << ", routing " << w.routing;
+        << (w.fading == TadLoraFading::None ? "" : " + " + TadLoraChoiceName(w.fading)) << ", ";
+    if (w.mobility == TadLoraMobility::Ns2)
+    {
+        out << "ns2 trace " << w.mobilityTrace;
+    }
+    else
+    {
+        out << w.placement << " in " << w.areaM << " m, " << w.mobility;
+    }
+    out << ", routing " << w.routing;
     return out.str();
 }
 

@@ -311,12 +311,12 @@ std::vector<uint8_t>
 Federation::Serialize(uint32_t client, Factor factor, uint64_t round)
 {
     const auto start = std::chrono::steady_clock::now();
+    Impl& s = *m_impl;
     MessageHeader header;
     header.sender = client;
     header.round = round;
     header.factor = factor;
-    header.shapes = m_impl->factors.Shapes(factor);
-    Impl& s = *m_impl;
+    header.shapes = s.factors.Shapes(factor);
     std::vector<float> values = FactorValues(client, factor);
     if (std::binary_search(s.byzantine.begin(), s.byzantine.end(), client))
     {
@@ -333,8 +333,12 @@ Federation::Serialize(uint32_t client, Factor factor, uint64_t round)
     auto message = EncodeMessage(header, values, codec);
     if (round >= s.resumeRound) // a replayed round's verdicts and residuals were restored
     {
-        const std::vector<float> sent =
-            codec.kind == Codec::Kind::Float32 ? values : DecodeMessage(message).values;
+        std::vector<float> decoded;
+        if (codec.kind != Codec::Kind::Float32)
+        {
+            decoded = DecodeMessage(message).values;
+        }
+        const std::vector<float>& sent = codec.kind == Codec::Kind::Float32 ? values : decoded;
         for (size_t k = 0; residual != nullptr && k < values.size(); ++k)
         {
             residual[k] = values[k] - sent[k];
@@ -344,7 +348,7 @@ Federation::Serialize(uint32_t client, Factor factor, uint64_t round)
             s.refusedValues[{round, client, factor}] = problem->Reason();
         }
     }
-    m_impl->exchangeSeconds +=
+    s.exchangeSeconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return message;
 }

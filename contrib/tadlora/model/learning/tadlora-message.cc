@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
-#include <sstream>
 
 namespace tadlora
 {
@@ -360,26 +359,6 @@ Codec::Parse(const std::string& text)
         throw std::invalid_argument("'" + text + "' is not none, fp16, int8 or topk:F");
     }
     return codec;
-}
-
-std::string
-Codec::Name() const
-{
-    switch (kind)
-    {
-        case Kind::Float16:
-            return "fp16";
-        case Kind::Int8:
-            return "int8";
-        case Kind::TopK:
-        {
-            std::ostringstream text;
-            text << "topk:" << fraction;
-            return text.str();
-        }
-        default:
-            return "none";
-    }
 }
 
 uint64_t

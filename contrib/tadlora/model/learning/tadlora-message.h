@@ -89,9 +89,6 @@ struct Codec
      */
     static Codec Parse(const std::string& text);
 
-    /** @return its spelling, as Parse takes it */
-    std::string Name() const;
-
     /** @return how many values of n a TopK message keeps: ceil(F n), at least 1 */
     uint64_t Kept(uint64_t n) const;
 };
