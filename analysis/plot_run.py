@@ -42,7 +42,7 @@ NETWORK_COLUMNS = [
     "msgs_sent", "msgs_delivered", "fragments_sent", "fragments_lost", "w_colsum_dev",
     "bytes_on_air", "airtime_s", "mean_latency_s",
 ]
-TEXT_COLUMNS = {"phase", "factor"}
+TEXT_COLUMNS = {"phase", "factor", "device"}
 NUMBER = (int, float)
 SUMMARY_FIELDS = {
     "config.method": str, "config.switch-interval": NUMBER, "config.link-prob": NUMBER,

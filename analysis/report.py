@@ -613,6 +613,16 @@ def write(sections, preamble, out):
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def write_report(prog, sections, preamble, out):
+    """write(), an unwritable out an exit status of 2 and one line on stderr; the status."""
+    try:
+        write(sections, preamble, out)
+    except OSError as error:
+        print(f"{prog}: error: {error.filename or out}: {describe(error)}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main():
     """Find and group the runs, then write the figures and the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -644,13 +654,7 @@ def main():
         "of the mean (sample standard deviation / √n) over its seeds, without one for a "
         "single seed.",
     ]
-    out = args.out or args.results[0] / "report"
-    try:
-        write(sections, preamble, out)
-    except OSError as error:
-        print(f"{parser.prog}: error: {error.filename or out}: {describe(error)}", file=sys.stderr)
-        return 2
-    return 0
+    return write_report(parser.prog, sections, preamble, args.out or args.results[0] / "report")
 
 
 if __name__ == "__main__":

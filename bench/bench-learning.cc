@@ -116,41 +116,6 @@ ShapesRate(double seconds)
            flops / 1e9;
 }
 
-/**
- * @brief The multiply-adds (x 2) one training sample costs: the matmuls of the forward pass,
- * and those of the backward pass that autograd must run to reach every LoRA factor (README,
- * "Performance"). The last block computes the class token's query, attention output and
- * feed-forward only: nothing reads the other tokens' states.
- */
-double
-TrainingFlopsPerSample(const ModelConfig& c)
-{
-    const double s = static_cast<double>(c.tokens + 1); // keys: every token and the class token
-    const double d = static_cast<double>(c.dModel);
-    const double f = static_cast<double>(c.ffn);
-    const double r = static_cast<double>(c.rank);
-    double flops = (c.vocab > 0 ? 0 : 2 * c.tokens * c.tokenDim * d) // embedding, no backward
-                   + 2 * (2 * d * c.classes);                        // head and its input gradient
-    for (int64_t l = 0; l < c.layers; ++l)
-    {
-        const double sq = l + 1 == c.layers ? 1 : s; // tokens whose queries and outputs count
-        // Forward: query and output over sq tokens, key and value over s; LoRA on query and
-        // value; scores and weighted sum; feed-forward.
-        const double queryOutput = 4 * sq * d * d;
-        const double keyValue = 4 * s * d * d;
-        const double lora = 4 * (sq + s) * d * r;
-        const double attention = 4 * sq * s * d;
-        const double feedForward = 4 * sq * d * f;
-        flops += queryOutput + keyValue + lora + attention + feedForward;
-        // Backward: every frozen matmul's input gradient, both operands of the attention's
-        // products, LoRA's input and factor gradients; the first block's input needs no
-        // gradient: no query, key or value input gradient, no key gradient, none for LoRA's input.
-        flops += l > 0 ? queryOutput + keyValue + feedForward + 2 * attention + 2 * lora
-                       : queryOutput / 2 + feedForward + 1.5 * attention + 1.5 * lora;
-    }
-    return flops;
-}
-
 struct Fixture
 {
     std::shared_ptr<TaskData> task;
@@ -334,7 +299,7 @@ main(int argc, char** argv)
     ConfigureCompute(cores);
     Fixture s = MakeFixture();
     const ModelConfig& c = s.model->config;
-    const double flopsPerStep = TrainingFlopsPerSample(c) * 32;
+    const double flopsPerStep = tadlora::TrainingFlopsPerSample(c) * 32;
     std::printf("model: %lld tokens, width %lld, ffn %lld, %lld layers, r = %lld; batch 32; "
                 "training FLOPs per client-step %.1f M\n",
                 static_cast<long long>(c.tokens + 1), static_cast<long long>(c.dModel),

@@ -379,3 +379,24 @@ TEST(ModelShape, EvaluationsClassTokenAttentionEqualsTheTrainingForm)
         }
     }
 }
+
+TEST(ModelShape, TrainingFlopsAreCountedFromTheShapeAsTheReadmeStatesThem)
+{
+    // README, "Performance": S = 17, d = 64, f = 128, r = 8, L = 2, 16 tokens of 49 features,
+    // 10 classes, LoRA on q and v. Block 1 (S_q = 17): forward 278,528 (q, o) + 278,528 (k, v)
+    // + 69,632 (LoRA) + 73,984 (attention) + 557,056 (feed-forward); backward, its input
+    // needing no gradient, 139,264 + 557,056 + 110,976 + 104,448. Block 2 (S_q = 1): forward
+    // 16,384 + 278,528 + 36,864 + 4,352 + 32,768; backward the same with attention and LoRA
+    // doubled. Embedding 100,352; head 2,560.
+    ModelConfig c;
+    EXPECT_DOUBLE_EQ(TrainingFlopsPerSample(c), 3051392.0);
+    // Every projection adapted (q, k, v, o, ff1, ff2): k and v over 17 tokens, o and the
+    // feed-forward ones over S_q; ff1 is 64 -> 128, ff2 128 -> 64.
+    c.loraTargets = ParseLoraTargets("all");
+    EXPECT_DOUBLE_EQ(TrainingFlopsPerSample(c), 3685248.0);
+    // The synthetic task's shape: 8 tokens of 16 features.
+    c = ModelConfig{};
+    c.tokens = 8;
+    c.tokenDim = 16;
+    EXPECT_DOUBLE_EQ(TrainingFlopsPerSample(c), 1582976.0);
+}

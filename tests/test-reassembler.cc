@@ -246,6 +246,11 @@ public:
         return 1;
     }
 
+    double FlopsPerStep() const override
+    {
+        return 1e6;
+    }
+
     std::vector<tadlora::Factor> MixedFactors(uint64_t) const override
     {
         return {tadlora::Factor::A, tadlora::Factor::B};

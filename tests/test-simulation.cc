@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Whole runs through ns-3: clients on nodes, factors as fragmented UDP over point-to-point links.
 
+#include "tadlora-device-profile.h"
 #include "tadlora-experiment.h"
 #include "tadlora-mixing.h"
 #include "tadlora-p2p-network-helper.h"
@@ -546,4 +547,111 @@ TEST(TraceLevels, AutoWritesFullTracesUpToAHundredClientsAndLinksAbove)
                   std::string::npos);
         EXPECT_NE(config.find("p2p-layout = \"core\""), std::string::npos); // mean degree 99
     }
+}
+
+TEST(Devices, AMixGivesEachProfileItsShareInAnOrderDrawnFromTheSeed)
+{
+    EXPECT_TRUE(ns3::TadLoraAssignDevices("none", 10, 1).empty());
+    const auto names = [](const std::string& spec, uint32_t clients, uint64_t seed)
+    {
+        std::vector<std::string> out;
+        for (const ns3::TadLoraDeviceProfile& p : ns3::TadLoraAssignDevices(spec, clients, seed))
+        {
+            out.push_back(p.name);
+        }
+        return out;
+    };
+    const auto count = [](const std::vector<std::string>& v, const std::string& name)
+    { return std::count(v.begin(), v.end(), name); };
+    EXPECT_EQ(names("rpi4", 3, 1), (std::vector<std::string>{"rpi4", "rpi4", "rpi4"}));
+    // 5, 2.5, 2.5: the client left over goes to the first of the tied remainders.
+    const auto mix = names("mix:rpi4=0.5,jetson-nano=0.25,laptop=0.25", 10, 1);
+    EXPECT_EQ(count(mix, "rpi4"), 5);
+    EXPECT_EQ(count(mix, "jetson-nano"), 3);
+    EXPECT_EQ(count(mix, "laptop"), 2);
+    const auto thirds = names("mix:laptop=0.7,rpi-zero2w=0.3", 10, 1);
+    EXPECT_EQ(count(thirds, "laptop"), 7);
+    EXPECT_EQ(count(thirds, "rpi-zero2w"), 3);
+    EXPECT_EQ(names("mix:laptop=0.7,rpi-zero2w=0.3", 10, 1), thirds);
+    std::set<std::vector<std::string>> orders;
+    for (uint64_t seed = 1; seed <= 6; ++seed)
+    {
+        orders.insert(names("mix:laptop=0.7,rpi-zero2w=0.3", 10, seed));
+    }
+    EXPECT_GE(orders.size(), 4u) << "the order should follow the seed";
+}
+
+TEST(Devices, ASlowDeviceStretchesEveryRoundAndUnderTheDeadlineMissesTheExchange)
+{
+    ns3::TadLoraConfig c = ShortRun("devices");
+    c.run.clients = 4;
+    c.run.rounds = 4;
+    c.run.evalEvery = 1;
+    c.exchange.linkProb = 1;
+    c.exchange.deviceProfile = "mix:laptop=0.75,rpi-zero2w=0.25";
+    // The synthetic task's step: 1,582,976 FLOPs a sample (ModelShape test) x 32 samples.
+    const double flops = 1582976.0 * 32;
+    const double slowTrain = 5 * flops / 0.37e9; // 0.68 s at the zero's 0.37 GFLOP/s
+    const double fastTrain = 5 * flops / 100e9;  // 2.5 ms at the laptop's 100
+    const auto run = [&c](const std::string& name, double deadline)
+    {
+        c.exchange.roundDeadlineS = deadline;
+        c.run.out = (fs::path(test::TempDir()) / name).string();
+        ns3::TadLoraExperiment(c).Run();
+        return std::make_tuple(ReadCsv(fs::path(c.run.out) / "energy.csv"),
+                               ReadCsv(fs::path(c.run.out) / "network.csv"),
+                               RealizedMixing(c.run.out, c.run.clients));
+    };
+    // Within the deadline (1 s > 0.68 s late): the slow client exchanges with everyone.
+    {
+        const auto [energy, network, mixing] = run("devices-in-time", 1);
+        ASSERT_EQ(energy.size(), 16u); // 4 rounds x 4 clients
+        for (const auto& row : energy)
+        {
+            const bool slow = row.at("device") == "rpi-zero2w";
+            // ns-3 keeps a step's time to the nanosecond.
+            EXPECT_NEAR(std::stod(row.at("train_s")), slow ? slowTrain : fastTrain, 3e-9);
+            EXPECT_NEAR(std::stod(row.at("compute_j")),
+                        (slow ? 2.1 : 28.0) * (slow ? slowTrain : fastTrain), 1e-7);
+            EXPECT_EQ(row.at("radio_tx_j"), ""); // point-to-point links: no radio model
+        }
+        for (const auto& row : network)
+        {
+            EXPECT_EQ(row.at("missed_exchanges"), "0");
+            EXPECT_EQ(row.at("confirmed_edges"), "6");
+            EXPECT_GT(std::stod(row.at("round_time_s")), slowTrain); // the barrier waits for it
+        }
+    }
+    // A 0.3 s deadline: the slow client trains 0.68 s after the others are ready; it sends
+    // and mixes nothing, in every round, and the others mix among themselves.
+    const auto [energy, network, mixing] = run("devices-late", 0.3);
+    uint32_t slow = 0;
+    for (const auto& row : energy)
+    {
+        slow = row.at("device") == "rpi-zero2w" ? std::stoul(row.at("client")) : slow;
+    }
+    for (const auto& row : network)
+    {
+        EXPECT_EQ(row.at("missed_exchanges"), "1");
+        EXPECT_EQ(row.at("confirmed_edges"), "3");
+        EXPECT_GT(std::stod(row.at("round_time_s")), slowTrain);
+    }
+    ASSERT_EQ(mixing.size(), 8u); // 4 rounds x 2 factors
+    for (const auto& [key, w] : mixing)
+    {
+        for (uint32_t j = 0; j < c.run.clients; ++j)
+        {
+            EXPECT_EQ(w(slow, j), j == slow ? 1.0 : 0.0) << "round " << key.first;
+            if (j != slow)
+            {
+                EXPECT_EQ(w(j, slow), 0.0) << "round " << key.first;
+                EXPECT_GT(w(j, j), 0.0);
+            }
+        }
+    }
+    const auto summary = nlohmann::json::parse(test::Slurp(fs::path(c.run.out) / "summary.json"));
+    EXPECT_EQ(summary["network"]["missed_exchanges"], 4);
+    EXPECT_EQ(summary["energy"]["radio_tx_j"], nullptr);
+    EXPECT_NEAR(summary["energy"]["compute_j"].get<double>(),
+                4 * (2.1 * slowTrain + 3 * 28.0 * fastTrain), 1e-6);
 }

@@ -143,6 +143,49 @@ TEST(Wifi, InRangeTheFactorsArriveIntact)
     }
 }
 
+TEST(Wifi, TheRadiosJoulesAreItsTimeInEachStateAtTheModelsCurrentAndVoltage)
+{
+    ns3::TadLoraConfig c = WifiRun("energy", 3, 40);
+    c.exchange.deviceProfile = "rpi4";
+    ns3::TadLoraExperiment(c).Run();
+    // ns-3's WifiRadioEnergyModel defaults on its BasicEnergySource's 3 V: TX 0.38 A, RX
+    // 0.313 A, idle and CCA busy 0.273 A.
+    const double tx = 0.38 * 3;
+    const double rx = 0.313 * 3;
+    const double idle = 0.273 * 3;
+    const auto energy = ReadCsv(fs::path(c.run.out) / "energy.csv");
+    const auto network = ReadCsv(fs::path(c.run.out) / "network.csv");
+    ASSERT_EQ(energy.size(), 12u); // 4 rounds x 3 clients
+    double txJoules = 0;
+    for (const auto& row : energy)
+    {
+        const auto round = std::stoul(row.at("round"));
+        // Round 0 runs from the start (the warm-up included), the others from the round before.
+        const double duration =
+            std::stod(network.at(round).at(round == 0 ? "sim_time_s" : "round_time_s"));
+        const double seconds = std::stod(row.at("radio_tx_j")) / tx +
+                               std::stod(row.at("radio_rx_j")) / rx +
+                               std::stod(row.at("radio_idle_j")) / idle;
+        EXPECT_NEAR(seconds, duration, 2e-8) << "client " << row.at("client") << " round " << round;
+        EXPECT_GT(std::stod(row.at("radio_rx_j")), 0.0);
+        EXPECT_NEAR(std::stod(row.at("compute_j")), 7.2 * std::stod(row.at("train_s")), 1e-12);
+        txJoules += std::stod(row.at("radio_tx_j"));
+    }
+    // The seconds the PHYs spent transmitting, as the run's usage probe counts them from the
+    // PHY's state trace, at the TX current: the radios' TX joules, but for a frame in the air
+    // when the last round ended (at most one of about 2 ms per client).
+    const auto summary = Summary(c);
+    const double airtime = summary["network"]["airtime_s"];
+    EXPECT_GT(airtime, 0.01);
+    EXPECT_NEAR(txJoules, airtime * tx, 3 * 0.0025 * tx);
+    EXPECT_NEAR(summary["energy"]["radio_tx_j"].get<double>(), txJoules, 1e-9);
+    EXPECT_NEAR(summary["energy"]["total_j"].get<double>(),
+                summary["energy"]["compute_j"].get<double>() + txJoules +
+                    summary["energy"]["radio_rx_j"].get<double>() +
+                    summary["energy"]["radio_idle_j"].get<double>(),
+                1e-9);
+}
+
 TEST(Wifi, OptionalCapturesAreWritten)
 {
     ns3::TadLoraConfig c = WifiRun("captures", 2, 40);

@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -39,6 +40,8 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -479,6 +482,48 @@ RejectionsJson(const TadLoraRoundReport& totals)
     return json;
 }
 
+/** @return summary.json's energy: joules over every client and round, null where unknown */
+nlohmann::json
+EnergyJson(const std::vector<TadLoraEnergyMeter::Row>& rows)
+{
+    std::optional<double> compute;
+    std::optional<std::array<double, 3>> radio;
+    std::set<uint32_t> clients;
+    for (const TadLoraEnergyMeter::Row& row : rows)
+    {
+        clients.insert(row.client);
+        if (row.compute)
+        {
+            compute = compute.value_or(0) + *row.compute;
+        }
+        if (row.radio)
+        {
+            radio = radio.value_or(std::array<double, 3>{});
+            for (size_t s = 0; s < 3; ++s)
+            {
+                (*radio)[s] += (*row.radio)[s];
+            }
+        }
+    }
+    const double total =
+        compute.value_or(0) + (radio ? (*radio)[0] + (*radio)[1] + (*radio)[2] : 0);
+    nlohmann::json json{
+        {"compute_j", nullptr},  {"radio_tx_j", nullptr},
+        {"radio_rx_j", nullptr}, {"radio_idle_j", nullptr},
+        {"total_j", total},      {"per_client_j", clients.empty() ? 0.0 : total / clients.size()}};
+    if (compute)
+    {
+        json["compute_j"] = *compute;
+    }
+    if (radio)
+    {
+        json["radio_tx_j"] = (*radio)[0];
+        json["radio_rx_j"] = (*radio)[1];
+        json["radio_idle_j"] = (*radio)[2];
+    }
+    return json;
+}
+
 } // namespace
 
 void
@@ -510,6 +555,9 @@ TadLoraCheckConfig(const TadLoraConfig& c)
         {"send-rate",
          {c.exchange.transport != TadLoraTransportKind::Tcp, "the pace of udp and broadcast"}},
         {"hop-limit", {unicast, "the TTL of unicast (udp, tcp)"}},
+        {"step-time-s",
+         {c.exchange.deviceProfile == "none",
+          "the single-number compute model; --device-profile gives each client its own"}},
         {"virtual-payload-bytes",
          {c.exchange.compress == "none",
           "the size of uncompressed factors (a compressed message travels at its own size)"}},
@@ -840,10 +888,14 @@ TadLoraExperiment::Run()
     };
     // A checkpoint: the outputs so far and the learning state, put in --out's place at once.
     std::function<void(const TadLoraRoundReport&)> checkpoint;
+    TadLoraEnergyMeter& energy = scenario.Energy();
+    energy.InstallRadios(scenario.Nodes(), network.Devices());
     TadLoraRecorder recorder(
         c.run.clients, scenario.Graph(), scenario.Usage(), firstRound.Get(), networkTrace,
-        [&c, &evaluate, &checkpoint, &signals, resumeRound](const TadLoraRoundReport& report)
+        [&c, &evaluate, &checkpoint, &signals, &energy,
+         resumeRound](const TadLoraRoundReport& report)
         {
+            energy.EndRound(report.round);
             if (report.round < resumeRound)
             {
                 return; // replayed: learned, evaluated and written before the checkpoint
@@ -913,6 +965,10 @@ TadLoraExperiment::Run()
                                    << std::setprecision(9));
             recorder.WriteMixing(traces.emplace_back(dir / "mixing.csv") << std::setprecision(17));
         }
+        if (energy.Enabled())
+        {
+            energy.Write(traces.emplace_back(dir / "energy.csv") << std::setprecision(9));
+        }
         std::ofstream(dir / "config.toml") << ConfigText(c);
         if (next != 0)
         {
@@ -959,8 +1015,13 @@ TadLoraExperiment::Run()
             {"one_sided_edges", totals.oneSidedEdges},
             {"bytes_on_air", usage.bytes},
             {"airtime_s", usage.airtime},
-            {"mean_round_time_s", totals.roundTimeSum / (totals.round + 1)}};
+            {"mean_round_time_s", totals.roundTimeSum / (totals.round + 1)},
+            {"missed_exchanges", totals.missedExchanges}};
         summary["network"]["model"] = network.Describe();
+        if (energy.Enabled())
+        {
+            summary["energy"] = EnergyJson(energy.Rows());
+        }
         summary["sim_time_s"] = final.simTime;
         // Inside the event loop: training, evaluation, serializing and mixing, and the rest is
         // ns-3's (events, sockets, links or Wi-Fi, the clients' protocol, the traces).

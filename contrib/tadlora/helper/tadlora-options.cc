@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-options.h"
 
+#include "tadlora-device-profile.h"
 #include "tadlora-method.h"
 #include "tadlora-pretrain.h"
 #include "tadlora-transformer.h"
@@ -461,6 +462,12 @@ AddTadLoraOptions(CLI::App& app, TadLoraConfig& c)
               "How factors travel: udp (unicast), broadcast (one-hop), tcp");
     app.add_option("--step-time-s", c.exchange.stepTimeS, "Simulated seconds per local step")
         ->check(CLI::Range(0.0, 1e6));
+    app.add_option("--device-profile", c.exchange.deviceProfile,
+                   "Each client's device, which sets its seconds per local step and compute "
+                   "power: none (--step-time-s), rpi-zero2w, rpi4, jetson-nano, laptop, or "
+                   "mix:NAME=SHARE,... assigned from the seed")
+        ->check(Parses([](const std::string& text) { TadLoraParseDeviceProfile(text); }, "PROFILE",
+                       "DeviceProfile"));
     app.add_option("--round-deadline-s", c.exchange.roundDeadlineS,
                    "Longest exchange phase of a round, seconds")
         ->check(CLI::Range(1e-6, 1e6));

@@ -273,15 +273,16 @@ struct TadLoraExchangeOptions
     TadLoraNetwork network = TadLoraNetwork::P2p;               //!< --network
     TadLoraTransportKind transport = TadLoraTransportKind::Udp; //!< --transport
     double stepTimeS = 0.05;                                    //!< --step-time-s
-    double roundDeadlineS = 1;                                  //!< --round-deadline-s
-    double confirmTimeoutS = 0.2;                               //!< --confirm-timeout-s
-    double exchangeJitterS = 0.01;                              //!< --exchange-jitter-s
-    uint32_t fragmentSize = 1400;                               //!< --fragment-size
-    uint32_t virtualPayloadBytes = 0;                           //!< --virtual-payload-bytes
-    std::string compress = "none"; //!< --compress (tadlora::Codec::Parse)
-    std::string sendRate = "0bps"; //!< --send-rate (UDP pacing; 0: unpaced)
-    uint32_t hopLimit = 0;         //!< --hop-limit (0: the IP default)
-    double maxFactorValue = 100;   //!< --max-factor-value
+    std::string deviceProfile = "none"; //!< --device-profile (TadLoraParseDeviceProfile)
+    double roundDeadlineS = 1;          //!< --round-deadline-s
+    double confirmTimeoutS = 0.2;       //!< --confirm-timeout-s
+    double exchangeJitterS = 0.01;      //!< --exchange-jitter-s
+    uint32_t fragmentSize = 1400;       //!< --fragment-size
+    uint32_t virtualPayloadBytes = 0;   //!< --virtual-payload-bytes
+    std::string compress = "none";      //!< --compress (tadlora::Codec::Parse)
+    std::string sendRate = "0bps";      //!< --send-rate (UDP pacing; 0: unpaced)
+    uint32_t hopLimit = 0;              //!< --hop-limit (0: the IP default)
+    double maxFactorValue = 100;        //!< --max-factor-value
 };
 
 /** @brief Fault injection: corrupted fragments and Byzantine clients. */

@@ -39,6 +39,7 @@ struct NetworkRow
     uint64_t bytesOnAir;
     double airtime;
     double meanLatency;
+    uint32_t missedExchanges;
 };
 
 const TadLoraColumns<NetworkRow> kNetworkColumns{
@@ -57,6 +58,7 @@ const TadLoraColumns<NetworkRow> kNetworkColumns{
     {"bytes_on_air", [](std::ostream& o, const NetworkRow& r) { o << r.bytesOnAir; }},
     {"airtime_s", [](std::ostream& o, const NetworkRow& r) { o << r.airtime; }},
     {"mean_latency_s", [](std::ostream& o, const NetworkRow& r) { o << r.meanLatency; }},
+    {"missed_exchanges", [](std::ostream& o, const NetworkRow& r) { o << r.missedExchanges; }},
 };
 
 /** A messages.csv row: one message to one receiver. */
@@ -177,6 +179,8 @@ TadLoraRecorder::Connect(Ptr<Application> app)
     app->TraceConnectWithoutContext("FactorRejected",
                                     MakeCallback(&TadLoraRecorder::OnRejected, this));
     app->TraceConnectWithoutContext("FactorMixed", MakeCallback(&TadLoraRecorder::OnMixed, this));
+    app->TraceConnectWithoutContext("ExchangeMissed",
+                                    MakeCallback(&TadLoraRecorder::OnMissed, this));
     app->TraceConnectWithoutContext("RoundCompleted",
                                     MakeCallback(&TadLoraRecorder::OnRound, this));
 }
@@ -338,7 +342,8 @@ TadLoraRecorder::OnRound(uint32_t /* client */, uint64_t round, double trainLoss
                            p.attempted.size(), confirmed, oneSided, p.msgsSent, p.msgsDelivered,
                            p.fragmentsSent, p.fragmentsSent - p.fragmentsReceived, deviation,
                            usage.bytes - m_usage.bytes, usage.airtime - m_usage.airtime,
-                           p.msgsDelivered == 0 ? 0.0 : p.latencySum / p.msgsDelivered});
+                           p.msgsDelivered == 0 ? 0.0 : p.latencySum / p.msgsDelivered,
+                           p.missedExchanges});
     m_usage = usage;
 
     m_totals.round = round;
@@ -349,10 +354,17 @@ TadLoraRecorder::OnRound(uint32_t /* client */, uint64_t round, double trainLoss
     m_totals.confirmedEdges += confirmed;
     m_totals.oneSidedEdges += oneSided;
     m_totals.roundTimeSum += roundTime;
+    m_totals.missedExchanges += p.missedExchanges;
     const std::vector<MessageKey> sent = std::move(p.messages);
     m_progress.erase(round);
     EndRound(round, sent);
     m_roundEnd(m_totals);
+}
+
+void
+TadLoraRecorder::OnMissed(uint32_t /* client */, uint64_t round)
+{
+    ++m_progress[round].missedExchanges;
 }
 
 void

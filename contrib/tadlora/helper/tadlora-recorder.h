@@ -43,6 +43,7 @@ struct TadLoraRoundReport
     uint64_t oneSidedEdges = 0;    //!< edges mixed on one side only, from round 0 on
     uint64_t activeEdgesTotal = 0; //!< sum of |E_t| from round 0 on
     double roundTimeSum = 0;       //!< simulated seconds of the rounds so far
+    uint64_t missedExchanges = 0;  //!< exchanges clients trained too late for, from round 0 on
 };
 
 /**
@@ -130,6 +131,7 @@ private:
         double latencySum = 0;             //!< of the delivered messages
         std::set<tadlora::Edge> attempted; //!< links with a message sent either way
         std::vector<MessageKey> messages;  //!< the round's messages, as sent
+        uint32_t missedExchanges = 0;      //!< clients that trained too late to exchange
     };
 
     void OnSent(const TadLoraMessageEvent& e);
@@ -137,6 +139,7 @@ private:
     void OnReceived(const TadLoraMessageEvent& e);
     void OnRejected(const TadLoraMessageEvent& e, tadlora::Rejection reason);
     void OnMixed(const TadLoraMixEvent& e);
+    void OnMissed(uint32_t client, uint64_t round);
     void OnRound(uint32_t client, uint64_t round, double trainLoss);
     /**
      * @brief Add an ended round's messages and weights to the links' totals, and forget them

@@ -41,6 +41,11 @@ public:
         return 4;
     }
 
+    double FlopsPerStep() const override
+    {
+        return 1e6;
+    }
+
     std::vector<Factor> MixedFactors(uint64_t) const override
     {
         return {Factor::A, Factor::B};

@@ -301,6 +301,12 @@ Federation::LocalSteps() const
     return m_impl->config.localSteps;
 }
 
+double
+Federation::FlopsPerStep() const
+{
+    return TrainingFlopsPerSample(m_impl->model->config) * m_impl->config.batchSize;
+}
+
 std::vector<Factor>
 Federation::MixedFactors(uint64_t round) const
 {

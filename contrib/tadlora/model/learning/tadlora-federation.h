@@ -135,6 +135,8 @@ public:
     void EndRound(uint32_t client, uint64_t round) override;
 
     uint32_t LocalSteps() const override;
+    /** @return TrainingFlopsPerSample of the model x the batch size */
+    double FlopsPerStep() const override;
     std::vector<Factor> MixedFactors(uint64_t round) const override;
     /** @copydoc Learner::Serialize; a Byzantine client's values are hostile (ByzantineMode) */
     std::vector<uint8_t> Serialize(uint32_t client, Factor factor, uint64_t round) override;

@@ -33,6 +33,8 @@ public:
 
     /** @return K, the local steps of a round (they set its simulated compute time) */
     virtual uint32_t LocalSteps() const = 0;
+    /** @return the FLOPs of one client's local step; a device profile turns them into time */
+    virtual double FlopsPerStep() const = 0;
 
     /**
      * @param round a round

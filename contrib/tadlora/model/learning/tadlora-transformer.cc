@@ -22,8 +22,8 @@ std::vector<Projection>
 ParseLoraTargets(const std::string& spec)
 {
     const std::vector<std::pair<std::string, Projection>> names{
-        {"q", Projection::Query},        {"k", Projection::Key},
-        {"v", Projection::Value},        {"o", Projection::Output},
+        {"q", Projection::Query},          {"k", Projection::Key},
+        {"v", Projection::Value},          {"o", Projection::Output},
         {"ff1", Projection::FeedForward1}, {"ff2", Projection::FeedForward2}};
     std::vector<bool> chosen(names.size(), spec == "all");
     if (spec != "all")
@@ -88,6 +88,47 @@ ModelConfigFor(const TaskData& task)
     config.vocab = task.vocab;
     config.classes = task.train.numClasses;
     return config;
+}
+
+double
+TrainingFlopsPerSample(const ModelConfig& c)
+{
+    const double s = static_cast<double>(c.tokens + 1); // keys: every token and the class token
+    const double d = static_cast<double>(c.dModel);
+    const double f = static_cast<double>(c.ffn);
+    const double r = static_cast<double>(c.rank);
+    double flops = (c.vocab > 0 ? 0 : 2 * c.tokens * c.tokenDim * d) // embedding, no backward
+                   + 2 * (2 * d * c.classes);                        // head and its input gradient
+    for (int64_t l = 0; l < c.layers; ++l)
+    {
+        const double sq = l + 1 == c.layers ? 1 : s; // tokens whose queries and outputs count
+        // Forward: query and output over sq tokens, key and value over s; scores and weighted
+        // sum; feed-forward.
+        const double queryOutput = 4 * sq * d * d;
+        const double keyValue = 4 * s * d * d;
+        const double attention = 4 * sq * s * d;
+        const double feedForward = 4 * sq * d * f;
+        flops += queryOutput + keyValue + attention + feedForward;
+        // Backward: every frozen matmul's input gradient, both operands of the attention's
+        // products; the first block's input needs no gradient: no query, key or value input
+        // gradient, no key gradient.
+        flops += l > 0 ? queryOutput + keyValue + feedForward + 2 * attention
+                       : queryOutput / 2 + feedForward + 1.5 * attention;
+        // LoRA, x A^T then (x A^T) B^T over t tokens, d_in a -> d_out b: 2 t r (a + b) forward;
+        // backward both factors' gradients and the input's, which the first block's query, key
+        // and value do without.
+        for (Projection p : c.loraTargets)
+        {
+            const bool blockInput =
+                p == Projection::Query || p == Projection::Key || p == Projection::Value;
+            const double t = p == Projection::Key || p == Projection::Value ? s : sq;
+            const double a = p == Projection::FeedForward2 ? f : d;
+            const double b = p == Projection::FeedForward1 ? f : d;
+            flops += 2 * t * r * (a + b) +
+                     (l == 0 && blockInput ? 2 * t * r * (a + 2 * b) : 4 * t * r * (a + b));
+        }
+    }
+    return flops;
 }
 
 namespace
@@ -214,7 +255,8 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
     const int64_t d = x.size(3);
     const int64_t dh = d / heads;
     // Which of lora's factors adapt projection p, if any.
-    auto adapted = [&](Projection p) -> std::optional<size_t> {
+    auto adapted = [&](Projection p) -> std::optional<size_t>
+    {
         const auto it = std::find(targets.begin(), targets.end(), p);
         if (lora == nullptr || it == targets.end())
         {
@@ -224,12 +266,14 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
     };
     // A projection of input [G_in, N, tokens, d_in]: each model's own if LoRA adapts it
     // ([G, ...]), else the frozen one ([G_in, ...]; a shared one broadcasts over the models).
-    auto project = [&](torch::nn::Linear& linear, Projection p, const torch::Tensor& input) {
+    auto project = [&](torch::nn::Linear& linear, Projection p, const torch::Tensor& input)
+    {
         const auto l = adapted(p);
         return l ? Adapted(linear, input, lora->a[*l], lora->b[*l], scaling) : linear(input);
     };
     // [G_w, d_out, d_in]: each model's weight, or the frozen one.
-    auto weight = [&](torch::nn::Linear& linear, Projection p) {
+    auto weight = [&](torch::nn::Linear& linear, Projection p)
+    {
         const auto l = adapted(p);
         return l ? AdaptedWeights(linear, lora->a[*l], lora->b[*l], scaling)
                  : linear->weight.unsqueeze(0);

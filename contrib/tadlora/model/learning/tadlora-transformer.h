@@ -71,6 +71,17 @@ struct ModelConfig
 ModelConfig ModelConfigFor(const TaskData& task);
 
 /**
+ * @brief The floating-point operations of one training sample, counted from the model's shape:
+ * 2 x the multiply-adds of every matmul of the forward pass, and of those of the backward pass
+ * that autograd must run to reach every LoRA factor (README, "Performance"). The last block
+ * computes the class token's query, attention output and feed-forward only: nothing reads the
+ * other tokens' states.
+ * @param config the model's shape
+ * @return FLOPs per sample; a local step costs this x the batch size
+ */
+double TrainingFlopsPerSample(const ModelConfig& config);
+
+/**
  * @brief The LoRA factors of G models over one frozen base, stacked: for every adapted layer
  * (block by block, in each block the config's loraTargets), A [G, r, d_in] and B [G, d_out, r].
  *
@@ -118,8 +129,8 @@ TORCH_MODULE(EncoderBlock);
  * models (tadlora::LoraFactors), so one pass runs many clients' models: every frozen matmul
  * over all of their inputs at once, every adapted one as a batched matmul with each model's
  * weight W + s B A (or, when all models read one input, W x once and each model's rank-r
- * term on top). Inputs carry a leading model axis: [G, N, ...], one batch per model, or [1, N, ...],
- * one batch that all models read; then whatever the base computes before the first adapted
+ * term on top). Inputs carry a leading model axis: [G, N, ...], one batch per model, or [1, N,
+ * ...], one batch that all models read; then whatever the base computes before the first adapted
  * projection runs once.
  *
  * The encoder is pretrained once (see tadlora-pretrain.h); fine-tuning then trains only the

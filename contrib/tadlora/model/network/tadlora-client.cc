@@ -118,6 +118,11 @@ TadLoraClient::GetTypeId()
             .AddTraceSource("FactorMixed", "A factor was mixed: one row of the realized W_t.",
                             MakeTraceSourceAccessor(&TadLoraClient::m_mixedTrace),
                             "ns3::TadLoraClient::MixTracedCallback")
+            .AddTraceSource("ExchangeMissed",
+                            "The client's training ended more than RoundDeadline after the "
+                            "round's exchange opened: it sends and mixes nothing that round.",
+                            MakeTraceSourceAccessor(&TadLoraClient::m_missedTrace),
+                            "ns3::TadLoraClient::ClientRoundTracedCallback")
             .AddTraceSource("RoundCompleted",
                             "The client finished a round (trained, exchanged, mixed).",
                             MakeTraceSourceAccessor(&TadLoraClient::m_roundTrace),
@@ -244,6 +249,7 @@ TadLoraClient::StartRound()
     m_phase = Phase::Training;
     m_trainLoss = m_learner->Train(m_clientId, m_round);
     const Time compute = m_stepTime * static_cast<int64_t>(m_learner->LocalSteps());
+    m_trainingEnd = Simulator::Now() + compute;
     const Time jitter = Seconds(m_jitter->GetValue(0, m_exchangeJitter.GetSeconds()));
     m_event = Simulator::Schedule(compute + jitter, &TadLoraClient::StartExchange, this);
 }
@@ -252,9 +258,17 @@ void
 TadLoraClient::StartExchange()
 {
     NS_LOG_FUNCTION(this << m_round);
+    m_neighbours.clear();
+    m_confirmed.clear();
+    if (m_trainingEnd > m_barrier->OpenExchange() + m_roundDeadline)
+    {
+        NS_LOG_LOGIC("client " << m_clientId << " trained too late for round " << m_round);
+        m_missedTrace(m_clientId, m_round);
+        FinishRound();
+        return;
+    }
     m_phase = Phase::Exchange;
     m_exchangeStart = Simulator::Now();
-    m_neighbours.clear();
     for (uint32_t peer : m_graph->Neighbours(m_clientId, m_round))
     {
         NS_ABORT_MSG_IF(m_peers.count(peer) == 0,
@@ -335,7 +349,6 @@ TadLoraClient::EndExchange()
 {
     NS_LOG_FUNCTION(this << m_round);
     m_phase = Phase::Confirm;
-    m_confirmed.clear();
     for (uint32_t j : m_neighbours)
     {
         if (Exchanged(j))

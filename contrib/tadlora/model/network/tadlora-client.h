@@ -68,7 +68,11 @@ struct TadLoraMixEvent
  * a message that comes early is kept for the round it belongs to):
  * 1. Train K local steps, run for real by the learning side; they last K x StepTime, plus a
  *    random jitter of up to ExchangeJitter (clients that start in lockstep would make every
- *    first frame collide on a shared channel).
+ *    first frame collide on a shared channel). The round's exchange opens when its first
+ *    client is ready to send: a client whose training ends more than RoundDeadline later
+ *    (a slow device, StepTime set from its profile) misses the exchange. Its neighbours have
+ *    given up on it by then: it sends nothing, mixes nothing (ExchangeMissed), and its round
+ *    ends with its training, which the other clients wait for at the barrier.
  * 2. Exchange: send the round's mixed factors to the neighbours active in the round, as
  *    fragments (UDP unicast, one UDP broadcast, or TCP). Whoever holds all of a neighbour's
  *    factors acknowledges them. The exchange ends when every neighbour's factors and
@@ -137,6 +141,8 @@ public:
     typedef void (*FragmentTracedCallback)(uint32_t sender, uint32_t receiver, uint32_t messageId);
     /** TracedCallback signature for a mix event. */
     typedef void (*MixTracedCallback)(const TadLoraMixEvent& event);
+    /** TracedCallback signature for a client's round. */
+    typedef void (*ClientRoundTracedCallback)(uint32_t client, uint64_t round);
     /** TracedCallback signature for the end of a round. */
     typedef void (*RoundTracedCallback)(uint32_t client, uint64_t round, double trainLoss);
 
@@ -212,6 +218,7 @@ private:
 
     uint64_t m_round;                   //!< current round
     Phase m_phase;                      //!< where the round is
+    Time m_trainingEnd;                 //!< when the round's local steps are done
     Time m_exchangeStart;               //!< when the round's exchange began
     double m_trainLoss;                 //!< this round's mean training loss
     std::vector<uint32_t> m_neighbours; //!< the round's intended neighbours in reach
@@ -224,6 +231,7 @@ private:
     TracedCallback<const TadLoraMessageEvent&> m_receivedTrace;   //!< received whole and in time
     TracedCallback<const TadLoraMessageEvent&, tadlora::Rejection> m_rejectedTrace; //!< refused
     TracedCallback<const TadLoraMixEvent&> m_mixedTrace;     //!< a factor mixed
+    TracedCallback<uint32_t, uint64_t> m_missedTrace;        //!< trained too late to exchange
     TracedCallback<uint32_t, uint64_t, double> m_roundTrace; //!< a round completed
 };
 

@@ -25,6 +25,17 @@ TadLoraRoundBarrier::Arrive(std::function<void()> next)
         Simulator::ScheduleNow(start);
     }
     m_waiting.clear();
+    m_exchangeOpened.reset();
+}
+
+Time
+TadLoraRoundBarrier::OpenExchange()
+{
+    if (!m_exchangeOpened)
+    {
+        m_exchangeOpened = Simulator::Now();
+    }
+    return *m_exchangeOpened;
 }
 
 } // namespace ns3
