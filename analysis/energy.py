@@ -43,7 +43,7 @@ def load(directory):
         "seed": config.get("seed"),
         "summary": summary,
         "rounds": read_csv(directory / "rounds.csv", ["round", "mean_acc", "sim_time_s"]),
-        "energy": read_csv(energy, ["round", "client", "device"] + [c for c, _ in PARTS])
+        "energy": read_csv(energy, ["round", "client", "device", "train_s"] + [c for c, _ in PARTS])
         if energy.exists() else None,
     }
 
@@ -62,7 +62,19 @@ def groups_of(runs):
         label = ", ".join(f"{k} {setting[k]}" for k in swept) or "all runs"
         groups.append({"label": label, "setting": setting, "swept": swept,
                        "runs": [by_seed[s] for s in sorted(by_seed, key=str)]})
+    groups.sort(key=lambda g: [order_value(g, k) for k in swept])
     return groups, swept
+
+
+def order_value(group, option):
+    """Where a group goes along a swept option: a device mix by its clients' mean training
+    seconds per round (slower mixes later), a number as itself, anything else as text."""
+    value = group["setting"][option]
+    if option == "device-profile" and all(run["energy"] is not None for run in group["runs"]):
+        return (0, sum(run["energy"]["train_s"].mean() for run in group["runs"]), "")
+    if isinstance(value, (int, float)):
+        return (0, value, "")
+    return (1, 0, str(value))
 
 
 def to_target(run, target):
@@ -75,7 +87,8 @@ def to_target(run, target):
     energy = run["energy"]
     upto = energy.loc[energy["round"] <= first["round"]]
     clients = energy["client"].nunique()
-    joules = {part: upto[part].sum() / clients for part, _ in PARTS}
+    # a part not metered (empty in energy.csv) stays unknown, not 0
+    joules = {part: upto[part].sum(min_count=1) / clients for part, _ in PARTS}
     return int(first["round"]), float(first["sim_time_s"]), joules
 
 
@@ -91,11 +104,12 @@ def energy_section(groups, swept, target):
         if not hits:
             rows.append([g["label"], reached] + ["–"] * (3 + len(PARTS)))
             continue
-        parts = pd.DataFrame([joules for _, _, joules in hits]).fillna(0)
-        total = parts.sum(axis=1)
+        parts = pd.DataFrame([joules for _, _, joules in hits])
+        total = parts.fillna(0).sum(axis=1)
         rows.append([g["label"], reached, cell(pd.Series([r for r, _, _ in hits]) + 1, fmt=".1f"),
                      cell(pd.Series([s for _, s, _ in hits]), fmt=".1f"),
-                     *[cell(parts[part], fmt=".2f") for part, _ in PARTS],
+                     *[cell(parts[part], fmt=".2f") if parts[part].notna().all() else "–"
+                       for part, _ in PARTS],
                      cell(total, fmt=".2f")])
         points.append((g, parts, total))
     x_option = swept[0] if len(swept) == 1 else None
@@ -107,7 +121,7 @@ def energy_section(groups, swept, target):
         positions = range(len(points))
         bottom = pd.Series([0.0] * len(points))
         for k, (part, name) in enumerate(PARTS):
-            heights = pd.Series([parts[part].mean() for _, parts, _ in points])
+            heights = pd.Series([parts[part].fillna(0).mean() for _, parts, _ in points])
             ax.bar(positions, heights, bottom=bottom, label=name, color=run_style(k)["color"])
             bottom += heights
         ax.errorbar(positions, bottom, [t.sem() if len(t) > 1 else 0 for _, _, t in points],
