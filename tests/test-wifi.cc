@@ -2,6 +2,7 @@
 // Gossip over 802.11 ad hoc: what gets through is decided by ns-3's Wi-Fi PHY and MAC.
 
 #include "tadlora-client.h"
+#include "tadlora-energy-meter.h"
 #include "tadlora-experiment.h"
 #include "tadlora-federation.h"
 #include "tadlora-ns2-trace.h"
@@ -184,6 +185,57 @@ TEST(Wifi, TheRadiosJoulesAreItsTimeInEachStateAtTheModelsCurrentAndVoltage)
                     summary["energy"]["radio_rx_j"].get<double>() +
                     summary["energy"]["radio_idle_j"].get<double>(),
                 1e-9);
+}
+
+TEST(Wifi, OneFrameCostsItsAirtimeWorkedOutByHandAtTheTxCurrent)
+{
+    // Two 802.11a nodes 10 m apart at 6 Mbit/s, no IP: node 0 broadcasts one 1000-byte
+    // payload at 1 s (no ARP, no acknowledgement), the round is closed at 1.5 s.
+    ns3::NodeContainer nodes(2);
+    ns3::WifiHelper wifi;
+    wifi.SetStandard(ns3::WIFI_STANDARD_80211a);
+    wifi.SetRemoteStationManager("ns3::ConstantRateWifiManager", "DataMode",
+                                 ns3::StringValue("OfdmRate6Mbps"), "ControlMode",
+                                 ns3::StringValue("OfdmRate6Mbps"));
+    ns3::YansWifiPhyHelper phy;
+    phy.SetChannel(ns3::YansWifiChannelHelper::Default().Create());
+    ns3::WifiMacHelper mac;
+    mac.SetType("ns3::AdhocWifiMac", "QosSupported", ns3::BooleanValue(false));
+    const ns3::NetDeviceContainer devices = wifi.Install(phy, mac, nodes);
+    ns3::MobilityHelper mobility;
+    auto positions = ns3::CreateObject<ns3::ListPositionAllocator>();
+    positions->Add(ns3::Vector(0, 0, 0));
+    positions->Add(ns3::Vector(10, 0, 0));
+    mobility.SetPositionAllocator(positions);
+    mobility.Install(nodes);
+    ns3::TadLoraEnergyMeter meter;
+    meter.InstallRadios(nodes, devices);
+    meter.SetCompute({}, {0.0, 0.0});
+    ns3::Simulator::Schedule(ns3::Seconds(1),
+                             [&devices]()
+                             {
+                                 devices.Get(0)->Send(ns3::Create<ns3::Packet>(1000),
+                                                      ns3::Mac48Address::GetBroadcast(), 0x0800);
+                             });
+    ns3::Simulator::Schedule(ns3::Seconds(1.5), [&meter]() { meter.EndRound(0); });
+    ns3::Simulator::Stop(ns3::Seconds(1.6)); // the energy sources' updates never stop
+    ns3::Simulator::Run();
+    ns3::Simulator::Destroy();
+    // The MPDU: 1000 bytes + LLC/SNAP 8 + MAC header 24 + FCS 4 = 1036 bytes; at 24 data bits a
+    // 4 us OFDM symbol, ceil((16 + 8 x 1036 + 6) / 24) = 347 symbols, 1388 us, after the 16 us
+    // preamble and the 4 us SIGNAL field: 1408 us on the air.
+    const double airtime = 1408e-6;
+    const auto& rows = meter.Rows();
+    ASSERT_EQ(rows.size(), 2u);
+    const std::array<double, 3> sender = *rows[0].radio;
+    const std::array<double, 3> receiver = *rows[1].radio;
+    EXPECT_NEAR(sender[0], airtime * 0.38 * 3, 1e-12);
+    EXPECT_EQ(sender[1], 0.0);
+    EXPECT_NEAR(sender[2], (1.5 - airtime) * 0.273 * 3, 1e-12);
+    EXPECT_EQ(receiver[0], 0.0);
+    // The receiver decodes the frame after its preamble and SIGNAL field (20 us CCA busy).
+    EXPECT_NEAR(receiver[1], (airtime - 20e-6) * 0.313 * 3, 1e-12);
+    EXPECT_NEAR(receiver[2], (1.5 - airtime + 20e-6) * 0.273 * 3, 1e-12);
 }
 
 TEST(Wifi, OptionalCapturesAreWritten)
