@@ -103,13 +103,13 @@ Bucket(WifiPhyState state)
     return state == WifiPhyState::TX ? 0 : state == WifiPhyState::RX ? 1 : 2;
 }
 
-/** Writes an optional number, or nothing. */
+/** Writes one radio state's joules (0 tx, 1 rx, 2 idle), or nothing if the radio is not metered. */
 void
-WriteOptional(std::ostream& out, const std::optional<double>& value)
+WriteRadio(std::ostream& out, const TadLoraEnergyMeter::Row& row, size_t state)
 {
-    if (value)
+    if (row.radio)
     {
-        out << *value;
+        out << (*row.radio)[state];
     }
 }
 
@@ -119,13 +119,17 @@ const TadLoraColumns<TadLoraEnergyMeter::Row> kEnergyColumns{
     {"device", [](std::ostream& o, const TadLoraEnergyMeter::Row& r) { o << r.device; }},
     {"train_s", [](std::ostream& o, const TadLoraEnergyMeter::Row& r) { o << r.trainSeconds; }},
     {"compute_j",
-     [](std::ostream& o, const TadLoraEnergyMeter::Row& r) { WriteOptional(o, r.compute); }},
-    {"radio_tx_j", [](std::ostream& o, const TadLoraEnergyMeter::Row& r)
-     { WriteOptional(o, r.radio ? std::optional<double>((*r.radio)[0]) : std::nullopt); }},
-    {"radio_rx_j", [](std::ostream& o, const TadLoraEnergyMeter::Row& r)
-     { WriteOptional(o, r.radio ? std::optional<double>((*r.radio)[1]) : std::nullopt); }},
-    {"radio_idle_j", [](std::ostream& o, const TadLoraEnergyMeter::Row& r)
-     { WriteOptional(o, r.radio ? std::optional<double>((*r.radio)[2]) : std::nullopt); }},
+     [](std::ostream& o, const TadLoraEnergyMeter::Row& r)
+     {
+         if (r.compute)
+         {
+             o << *r.compute;
+         }
+     }},
+    {"radio_tx_j", [](std::ostream& o, const TadLoraEnergyMeter::Row& r) { WriteRadio(o, r, 0); }},
+    {"radio_rx_j", [](std::ostream& o, const TadLoraEnergyMeter::Row& r) { WriteRadio(o, r, 1); }},
+    {"radio_idle_j",
+     [](std::ostream& o, const TadLoraEnergyMeter::Row& r) { WriteRadio(o, r, 2); }},
 };
 
 } // namespace
