@@ -49,6 +49,34 @@ DefaultPretrainSamples(int64_t trainSize)
     return std::max<int64_t>(1, trainSize / 12);
 }
 
+namespace
+{
+
+/**
+ * @brief Keeps the rows `kept` of t, in place: each kept row moves down to its new index (the
+ * indices ascend, so none is overwritten before it moves). A copy of the training set would
+ * cost its fresh pages (MappedFile in tadlora-dataset.cc). Tensors that share t's storage
+ * (t's views, or the tensor t views) see the rows move.
+ *
+ * @param t [n, ...]
+ * @param kept ascending row indices, int64
+ */
+void
+KeepRows(torch::Tensor& t, const torch::Tensor& kept)
+{
+    t = t.contiguous();
+    const int64_t rowBytes = t.numel() / t.size(0) * static_cast<int64_t>(t.element_size());
+    auto* rows = static_cast<uint8_t*>(t.data_ptr());
+    const int64_t* from = kept.data_ptr<int64_t>();
+    for (int64_t i = 0; i < kept.size(0); ++i)
+    {
+        std::memmove(rows + i * rowBytes, rows + from[i] * rowBytes, rowBytes);
+    }
+    t = t.narrow(0, 0, kept.size(0));
+}
+
+} // namespace
+
 Dataset
 TakePretrainingData(Dataset& train, const PretrainConfig& recipe)
 {
@@ -71,8 +99,8 @@ TakePretrainingData(Dataset& train, const PretrainConfig& recipe)
     Dataset split = train;
     split.inputs = train.inputs.index_select(0, held);
     split.labels = train.labels.index_select(0, held);
-    train.inputs = train.inputs.index_select(0, kept);
-    train.labels = train.labels.index_select(0, kept);
+    KeepRows(train.inputs, kept);
+    KeepRows(train.labels, kept);
     return split;
 }
 

@@ -58,7 +58,8 @@ int64_t DefaultPretrainSamples(int64_t trainSize);
  * Supervised: recipe.samples training samples, drawn by recipe.seed (so every run's seed
  * shares the base), taken out of train so that no client ever holds them.
  *
- * @param train the training set; loses the supervised split
+ * @param train the training set; loses the supervised split, its other samples moving down in
+ *        its own storage (tensors sharing that storage see them move)
  * @param recipe the pretraining recipe
  * @return the pretraining data
  * @throws std::invalid_argument when the split would leave
