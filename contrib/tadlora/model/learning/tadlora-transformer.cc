@@ -178,6 +178,32 @@ Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& 
 }
 
 /**
+ * @param x [G_x, heads, N, K]
+ * @param w [G_w, heads, K, M]: each model's, or one for every model (G_w = 1)
+ * @param g the number of models, G_x or G_w where the other is 1
+ * @return x w for every model and head: [G, heads, N, M]; with one w, one product per head
+ * over every model's rows, not one per model and head
+ */
+torch::Tensor
+PerHead(const torch::Tensor& x, const torch::Tensor& w, int64_t g)
+{
+    const int64_t heads = x.size(1);
+    const int64_t n = x.size(2);
+    const int64_t k = x.size(3);
+    const int64_t m = w.size(3);
+    if (w.size(0) == 1)
+    {
+        return torch::bmm(x.transpose(0, 1).reshape({heads, -1, k}), w[0]) // [heads, G_x N, M]
+            .view({heads, x.size(0), n, m})
+            .transpose(0, 1)
+            .expand({g, heads, n, m});
+    }
+    return torch::bmm(x.expand({g, heads, n, k}).reshape({g * heads, n, k}),
+                      w.expand({g, heads, k, m}).reshape({g * heads, k, m}))
+        .view({g, heads, n, m});
+}
+
+/**
  * @brief The class token's attention output in a last block, without autograd: per head h,
  * softmax_j(q^h . k_j^h) v_j^h with k_j = W_k x_j + b_k and v_j = W_v x_j + b_v equals
  * W_v^h (sum_j p_j x_j) + b_v^h with p = softmax_j((W_k^h^T q^h) . x_j): the key bias adds
@@ -199,26 +225,16 @@ ClassTokenAttention(const torch::Tensor& q, const torch::Tensor& h, const torch:
     const int64_t n = q.size(1);
     const int64_t d = q.size(3);
     const int64_t dh = d / heads;
-    // Per (model, head): [N, dh] x [dh, d].
-    auto perHead = [&](const torch::Tensor& w) {
-        return w.view({w.size(0), heads, dh, d})
-            .expand({g, heads, dh, d})
-            .reshape({g * heads, dh, d});
-    };
-    const auto queries = q.view({q.size(0), n, heads, dh})
-                             .permute({0, 2, 1, 3})
-                             .expand({g, heads, n, dh})
-                             .reshape({g * heads, n, dh});
-    const auto keyed = torch::bmm(queries, perHead(wk)) // [G heads, N, d]
-                           .view({g, heads, n, d})
+    const auto queries =
+        q.view({q.size(0), n, heads, dh}).permute({0, 2, 1, 3}); // [G_q, heads, N, dh]
+    const auto keyed = PerHead(queries, wk.view({wk.size(0), heads, dh, d}), g) // [G, heads, N, d]
                            .permute({0, 2, 1, 3})
                            .reshape({g, n, 1, heads * d});
     const auto mixed = Attention(keyed, h, h, heads, scale) // [G, N, 1, heads d]: sum_j p_j x_j
                            .view({g, n, heads, d})
-                           .permute({0, 2, 1, 3})
-                           .reshape({g * heads, n, d});
-    return torch::bmm(mixed, perHead(wv).transpose(1, 2)) // [G heads, N, dh]
-               .view({g, heads, n, dh})
+                           .permute({0, 2, 1, 3}); // [G, heads, N, d]
+    return PerHead(mixed, wv.view({wv.size(0), heads, dh, d}).transpose(2, 3),
+                   g) // [G, heads, N, dh]
                .permute({0, 2, 1, 3})
                .reshape({g, n, 1, d}) +
            bv;
