@@ -134,6 +134,26 @@ TrainingFlopsPerSample(const ModelConfig& c)
 namespace
 {
 
+/**
+ * @return linear(x) for x [..., d_in]. A frozen layer runs as one addmm over x's rows: the
+ * product accumulates onto the bias, where LibTorch's linear of an input of more than 3
+ * dimensions zeroes an output, multiplies into it and adds the bias in a pass of its own (the
+ * same sums: K is below OpenBLAS's blocking, so each output is bias + one dot product either
+ * way; traces are byte-identical). A trainable one (pretraining) keeps linear's autograd form,
+ * whose bias gradient sums in an order of its own.
+ */
+torch::Tensor
+Affine(torch::nn::Linear& linear, const torch::Tensor& x)
+{
+    if (linear->bias.requires_grad())
+    {
+        return linear(x);
+    }
+    auto sizes = x.sizes().vec();
+    sizes.back() = linear->weight.size(0);
+    return torch::addmm(linear->bias, x.reshape({-1, x.size(-1)}), linear->weight.t()).view(sizes);
+}
+
 /** @return each model's W + scaling B A: [G, d_out, d_in] */
 torch::Tensor
 AdaptedWeights(torch::nn::Linear& linear, const torch::Tensor& a, const torch::Tensor& b,
@@ -165,7 +185,8 @@ Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& 
         const auto down = torch::matmul(rows[0], a.reshape({g * r, -1}).t()) // [N S, G r]
                               .view({-1, g, r})
                               .transpose(0, 1);
-        y = torch::baddbmm(linear(rows[0]).unsqueeze(0), down, b.transpose(1, 2), 1, scaling);
+        y = torch::baddbmm(Affine(linear, rows[0]).unsqueeze(0), down, b.transpose(1, 2), 1,
+                           scaling);
     }
     else
     {
@@ -285,7 +306,8 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
     auto project = [&](torch::nn::Linear& linear, Projection p, const torch::Tensor& input)
     {
         const auto l = adapted(p);
-        return l ? Adapted(linear, input, lora->a[*l], lora->b[*l], scaling) : linear(input);
+        return l ? Adapted(linear, input, lora->a[*l], lora->b[*l], scaling)
+                 : Affine(linear, input);
     };
     // [G_w, d_out, d_in]: each model's weight, or the frozen one.
     auto weight = [&](torch::nn::Linear& linear, Projection p)
@@ -338,7 +360,7 @@ TransformerClassifierImpl::TransformerClassifierImpl(const ModelConfig& c)
 torch::Tensor
 TransformerClassifierImpl::Encode(const torch::Tensor& x, const LoraFactors* lora, int64_t outputs)
 {
-    auto h = config.vocab > 0 ? embedIds(x) : embedFeatures(x); // [G_x, N, tokens, d]
+    auto h = config.vocab > 0 ? embedIds(x) : Affine(embedFeatures, x); // [G_x, N, tokens, d]
     h = torch::cat({classToken.expand({h.size(0), h.size(1), 1, h.size(3)}), h}, 2) + position;
     for (size_t l = 0; l < blocks->size(); ++l)
     {
@@ -352,7 +374,7 @@ TransformerClassifierImpl::Encode(const torch::Tensor& x, const LoraFactors* lor
 torch::Tensor
 TransformerClassifierImpl::forward(const torch::Tensor& x, const LoraFactors* lora)
 {
-    return head(Encode(x, lora, 1).select(2, 0));
+    return Affine(head, Encode(x, lora, 1).select(2, 0));
 }
 
 std::vector<std::pair<int64_t, int64_t>>
