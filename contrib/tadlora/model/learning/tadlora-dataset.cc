@@ -105,7 +105,7 @@ private:
  * @return a uint8 tensor of `bytes` bytes, uninitialized, in memory that the kernel may back
  * with 2 MB pages: a set's images are written once into fresh memory, and the first touch of
  * 4 KB pages cost about 14 us each on this project's virtual machines (47 MB: 160 ms; with
- * huge pages 76-107 ms; README, "Performance")
+ * huge pages 6-107 ms, depending on what the kernel has free; README, "Performance")
  */
 torch::Tensor
 UninitializedBytes(size_t bytes)
@@ -247,7 +247,7 @@ LoadFashionSplit(const std::string& dir, const std::string& prefix, int64_t limi
     // Image [28, 28] = [4 patch rows, 7 pixel rows, 4 patch columns, 7 pixel columns] -> tokens
     // [16, 49] = [4 patch rows, 4 patch columns, 7 pixel rows, 7 pixel columns] (patch side 7).
     // In place, a block of images at a time through a copy of the block: a second buffer of the
-    // whole set would cost its fresh pages (MappedFile).
+    // whole set would cost its fresh pages (UninitializedBytes).
     constexpr int64_t kBlock = 1024;
     for (int64_t first = 0; first < n; first += kBlock)
     {

@@ -55,7 +55,7 @@ namespace
 /**
  * @brief Keeps the rows `kept` of t, in place: each kept row moves down to its new index (the
  * indices ascend, so none is overwritten before it moves). A copy of the training set would
- * cost its fresh pages (MappedFile in tadlora-dataset.cc). Tensors that share t's storage
+ * cost its fresh pages (UninitializedBytes in tadlora-dataset.cc). Tensors that share t's storage
  * (t's views, or the tensor t views) see the rows move.
  *
  * @param t [n, ...]
