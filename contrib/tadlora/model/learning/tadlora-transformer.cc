@@ -201,12 +201,11 @@ Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& 
 /**
  * @param x [G_x, heads, N, K]
  * @param w [G_w, heads, K, M]: each model's, or one for every model (G_w = 1)
- * @param g the number of models, G_x or G_w where the other is 1
- * @return x w for every model and head: [G, heads, N, M]; with one w, one product per head
- * over every model's rows, not one per model and head
+ * @return x w for every model and head: [max(G_x, G_w), heads, N, M]; with one w, one product
+ * per head over all of x's models' rows, not one per model and head
  */
 torch::Tensor
-PerHead(const torch::Tensor& x, const torch::Tensor& w, int64_t g)
+PerHead(const torch::Tensor& x, const torch::Tensor& w)
 {
     const int64_t heads = x.size(1);
     const int64_t n = x.size(2);
@@ -216,11 +215,11 @@ PerHead(const torch::Tensor& x, const torch::Tensor& w, int64_t g)
     {
         return torch::bmm(x.transpose(0, 1).reshape({heads, -1, k}), w[0]) // [heads, G_x N, M]
             .view({heads, x.size(0), n, m})
-            .transpose(0, 1)
-            .expand({g, heads, n, m});
+            .transpose(0, 1);
     }
+    const int64_t g = w.size(0);
     return torch::bmm(x.expand({g, heads, n, k}).reshape({g * heads, n, k}),
-                      w.expand({g, heads, k, m}).reshape({g * heads, k, m}))
+                      w.reshape({g * heads, k, m}))
         .view({g, heads, n, m});
 }
 
@@ -248,14 +247,15 @@ ClassTokenAttention(const torch::Tensor& q, const torch::Tensor& h, const torch:
     const int64_t dh = d / heads;
     const auto queries =
         q.view({q.size(0), n, heads, dh}).permute({0, 2, 1, 3}); // [G_q, heads, N, dh]
-    const auto keyed = PerHead(queries, wk.view({wk.size(0), heads, dh, d}), g) // [G, heads, N, d]
-                           .permute({0, 2, 1, 3})
-                           .reshape({g, n, 1, heads * d});
-    const auto mixed = Attention(keyed, h, h, heads, scale) // [G, N, 1, heads d]: sum_j p_j x_j
-                           .view({g, n, heads, d})
-                           .permute({0, 2, 1, 3}); // [G, heads, N, d]
-    return PerHead(mixed, wv.view({wv.size(0), heads, dh, d}).transpose(2, 3),
-                   g) // [G, heads, N, dh]
+    const auto keyed =
+        PerHead(queries, wk.view({wk.size(0), heads, dh, d})) // [max(G_q, G_k), heads, N, d]
+            .permute({0, 2, 1, 3});
+    // sum_j p_j x_j per head; the attention broadcasts whichever of keyed and h is shared
+    const auto mixed =
+        Attention(keyed.reshape({keyed.size(0), n, 1, heads * d}), h, h, heads, scale)
+            .view({-1, n, heads, d})
+            .permute({0, 2, 1, 3}); // [max(G_q, G_k, G_x), heads, N, d]
+    return PerHead(mixed, wv.view({wv.size(0), heads, dh, d}).transpose(2, 3)) // [G, heads, N, dh]
                .permute({0, 2, 1, 3})
                .reshape({g, n, 1, d}) +
            bv;
