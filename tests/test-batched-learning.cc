@@ -6,6 +6,7 @@
 
 #include "tadlora-attention.h"
 #include "tadlora-batched-evaluator.h"
+#include "tadlora-exp.h"
 #include "tadlora-federation.h"
 #include "tadlora-gelu.h"
 #include "tadlora-layer-norm.h"
@@ -419,6 +420,52 @@ TEST(Attention, KernelEqualsMatmulAndSoftmaxInValuesAndGradients)
             EXPECT_GT(expected[i].abs().max().item<double>(), 0.1);
         }
     }
+}
+
+TEST(Attention, InferenceKernelEqualsTheTrainingKernelsBitForBit)
+{
+    if (!HaveExpLikeLibTorch())
+    {
+        GTEST_SKIP() << "LibTorch's exp is not Sleef_expf8_u10 here: inference takes the "
+                        "training kernels";
+    }
+    // The first block's attention in evaluation: 17 tokens of 4 heads of 16 features, keys
+    // shared by the models (the default) or each model's own, values each model's own.
+    for (const int64_t keyModels : {1, 3})
+    {
+        SCOPED_TRACE(testing::Message() << keyModels << " key models");
+        torch::manual_seed(5);
+        const auto q = torch::randn({3, 5, 17, 64});
+        const auto k = torch::randn({keyModels, 5, 17, 64});
+        const auto v = torch::randn({3, 5, 17, 64});
+        const auto training = Attention(q, k, v, 4, 0.25); // grad mode: the autograd kernels
+        torch::NoGradGuard inference;
+        const auto fused = Attention(q, k, v, 4, 0.25);
+        EXPECT_TRUE(torch::equal(fused, training));
+        EXPECT_GT(fused.abs().max().item<double>(), 0.1);
+        // and it is attention: within float rounding of LibTorch's matmul and softmax
+        auto split = [](const torch::Tensor& t) {
+            return t.view({t.size(0), 5, 17, 4, 16}).transpose(2, 3);
+        };
+        const auto plain = PlainAttention(split(q), split(k), split(v), 0.25)
+                               .transpose(2, 3)
+                               .reshape({3, 5, 17, 64});
+        EXPECT_LT((fused - plain).abs().max().item<double>(), 1e-5);
+    }
+}
+
+TEST(Exp, LikeLibTorchsBitForBit)
+{
+    if (!HaveExpLikeLibTorch())
+    {
+        GTEST_SKIP() << "LibTorch's exp is not Sleef_expf8_u10 here";
+    }
+    torch::manual_seed(6);
+    // Softmax's inputs (at most 0) and the rest of exp's range, to overflow.
+    const auto x = torch::cat({-torch::rand({1 << 20}) * 110, torch::randn({1 << 16}) * 50});
+    auto ours = x.clone();
+    ExpLikeLibTorch(ours.data_ptr<float>(), ours.numel());
+    EXPECT_TRUE(torch::equal(ours, x.exp()));
 }
 
 TEST(LayerNorm, KernelEqualsLibTorchsInValuesAndGradients)

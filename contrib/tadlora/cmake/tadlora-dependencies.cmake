@@ -14,6 +14,11 @@ find_library(LIBDEFLATE_LIBRARY deflate REQUIRED)
 add_library(libdeflate::libdeflate UNKNOWN IMPORTED GLOBAL)
 set_target_properties(libdeflate::libdeflate PROPERTIES IMPORTED_LOCATION "${LIBDEFLATE_LIBRARY}"
                       INTERFACE_INCLUDE_DIRECTORIES "${LIBDEFLATE_INCLUDE_DIR}")
+# SLEEF, the vectorized math library LibTorch runs on (libtorch depends on libsleef3):
+# tadlora-exp.cc calls the exp LibTorch calls.
+find_library(SLEEF_LIBRARY NAMES sleef libsleef.so.3 REQUIRED)
+add_library(sleef::sleef UNKNOWN IMPORTED GLOBAL)
+set_target_properties(sleef::sleef PROPERTIES IMPORTED_LOCATION "${SLEEF_LIBRARY}")
 find_package(nlohmann_json REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(OpenMP REQUIRED)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-attention.h"
 
+#include "tadlora-exp.h"
 #include "tadlora-kernel.h"
 #include "tadlora-parallel.h"
 
@@ -34,10 +35,10 @@ struct Sizes
  */
 struct Layout
 {
-    int64_t gStride; //!< between models (0: shared)
-    int64_t nStride; //!< between samples
-    int64_t token;   //!< between tokens
-    int64_t samples; //!< N
+    int64_t gStride;    //!< between models (0: shared)
+    int64_t nStride;    //!< between samples
+    int64_t token;      //!< between tokens
+    int64_t samples;    //!< N
     int64_t heads;      //!< sequences per token row
     int64_t headStride; //!< between heads: dh, or 0 when every head reads the same features
 
@@ -64,15 +65,115 @@ constexpr int64_t kRegisterKeys = 32;
  * over the tokens is not unrolled.)
  */
 using KeyRow = float __attribute__((vector_size(kRegisterKeys * sizeof(float))));
+/** A token's kHeadWidth features in one head, in registers likewise. */
+using HeadRow = float __attribute__((vector_size(kHeadWidth * sizeof(float))));
 
 /**
- * scores[b, i, j] = scale x[b, i] . y[b, j] for the sequences [begin, end), x [B, Sq, dh],
- * y [B, Sk, dh]; with shift, each row less its maximum (what softmax subtracts before exp).
+ * out[t] = sum_f weight(t, f) y[f] for the output tokens t < to over the source tokens f < from,
+ * each of kHeadWidth features (y's tokens yStride apart, out's outStride), summed from f = 0 up
+ * as a plain loop would. Four output tokens at a time, in registers: one token's sum is a chain
+ * of dependent FMAs, four are independent (1.2 times faster in evaluation's attention).
+ */
+template<typename Weight>
+__attribute__((always_inline)) inline void // into each kernel clone, compiled for its target
+WeightedRows(int64_t to, int64_t from, Weight weight, const float* __restrict y, int64_t yStride,
+             float* __restrict out, int64_t outStride)
+{
+    for (int64_t t = 0; t < to; t += 4)
+    {
+        // Past the last token, the last again (computed, not stored).
+        const int64_t t1 = std::min(t + 1, to - 1);
+        const int64_t t2 = std::min(t + 2, to - 1);
+        const int64_t t3 = std::min(t + 3, to - 1);
+        HeadRow sum0{}, sum1{}, sum2{}, sum3{};
+        for (int64_t f = 0; f < from; ++f)
+        {
+            HeadRow source;
+            std::memcpy(&source, y + f * yStride, sizeof(source));
+            sum0 += weight(t, f) * source;
+            sum1 += weight(t1, f) * source;
+            sum2 += weight(t2, f) * source;
+            sum3 += weight(t3, f) * source;
+        }
+        const HeadRow* sums[] = {&sum0, &sum1, &sum2, &sum3};
+        for (int64_t r = 0; r < 4 && t + r < to; ++r)
+        {
+            std::memcpy(out + (t + r) * outStride, sums[r], sizeof(HeadRow));
+        }
+    }
+}
+
+/** columns[c width + j] = feature c of token j: a sequence's s tokens (token apart), transposed */
+__attribute__((always_inline)) inline void
+Transpose(const float* __restrict y, int64_t token, int64_t s, int64_t d, int64_t width,
+          float* __restrict columns)
+{
+    for (int64_t j = 0; j < s; ++j)
+    {
+        for (int64_t c = 0; c < d; ++c)
+        {
+            columns[c * width + j] = y[j * token + c];
+        }
+    }
+}
+
+/**
+ * One sequence's scores: scores[i s + j] = scale x_i . y_j for its queries (x_i token apart) and
+ * s keys, given the keys transposed (Transpose, columns of width); with shift, each row less its
+ * maximum (what softmax subtracts before exp). sum: width floats of scratch.
  *
  * A row of scores is a sum over the features of x's feature times y's feature column: with y
  * transposed, each term is a vector operation over the keys, with no horizontal sums. The
  * columns are padded with zeros to kRegisterKeys when the keys fit (kKeys), so that the row is
  * summed in registers.
+ */
+template<int kD, int64_t kKeys>
+__attribute__((always_inline)) inline void
+SequenceScores(int64_t queries, int64_t s, int64_t d, float scale, bool shift,
+               const float* __restrict x, int64_t token, const float* __restrict columns,
+               int64_t width, float* __restrict sum, float* __restrict scores)
+{
+    for (int64_t i = 0; i < queries; ++i)
+    {
+        const float* xi = x + i * token;
+        if constexpr (kKeys > 0)
+        {
+            static_assert(kKeys == kRegisterKeys && kD == kHeadWidth);
+            KeyRow row{};
+            for (int64_t c = 0; c < kD; ++c)
+            {
+                KeyRow column;
+                std::memcpy(&column, columns + c * kKeys, sizeof(column));
+                row += xi[c] * scale * column;
+            }
+            std::memcpy(sum, &row, sizeof(row));
+        }
+        else
+        {
+            std::fill(sum, sum + width, 0.0f);
+            for (int64_t c = 0; c < d; ++c)
+            {
+                const float xc = xi[c] * scale;
+                const float* column = columns + c * width;
+#pragma omp simd
+                for (int64_t j = 0; j < width; ++j)
+                {
+                    sum[j] += xc * column[j];
+                }
+            }
+        }
+        const float max = shift ? *std::max_element(sum, sum + s) : 0.0f;
+        float* row = scores + i * s;
+        for (int64_t j = 0; j < s; ++j)
+        {
+            row[j] = sum[j] - max;
+        }
+    }
+}
+
+/**
+ * scores[b, i, j] = scale x[b, i] . y[b, j] for the sequences [begin, end), x [B, Sq, dh],
+ * y [B, Sk, dh]; with shift, each row less its maximum (SequenceScores).
  */
 template<int kD, int64_t kKeys>
 TADLORA_KERNEL void
@@ -83,55 +184,12 @@ Scores(Sizes n, int64_t begin, int64_t end, float scale, bool shift, const float
     const int64_t s = n.keys;
     const int64_t width = kKeys > 0 ? kKeys : s; // a column's length
     std::vector<float> columns(d * width, 0.0f);
-    std::vector<float> sums(width);
-    float* __restrict yt = columns.data();
-    float* __restrict sum = sums.data();
+    std::vector<float> sum(width);
     for (int64_t b = begin; b < end; ++b)
     {
-        const float* yb = y + yl.Base(b);
-        for (int64_t j = 0; j < s; ++j)
-        {
-            for (int64_t c = 0; c < d; ++c)
-            {
-                yt[c * width + j] = yb[j * yl.token + c];
-            }
-        }
-        for (int64_t i = 0; i < n.queries; ++i)
-        {
-            const float* xi = x + xl.Base(b) + i * xl.token;
-            if constexpr (kKeys > 0)
-            {
-                static_assert(kKeys == kRegisterKeys);
-                KeyRow row{};
-                for (int64_t c = 0; c < d; ++c)
-                {
-                    KeyRow column;
-                    std::memcpy(&column, yt + c * width, sizeof(column));
-                    row += xi[c] * scale * column;
-                }
-                std::memcpy(sum, &row, sizeof(row));
-            }
-            else
-            {
-                std::fill(sum, sum + width, 0.0f);
-                for (int64_t c = 0; c < d; ++c)
-                {
-                    const float xc = xi[c] * scale;
-                    const float* column = yt + c * width;
-#pragma omp simd
-                    for (int64_t j = 0; j < width; ++j)
-                    {
-                        sum[j] += xc * column[j];
-                    }
-                }
-            }
-            const float max = shift ? *std::max_element(sum, sum + s) : 0.0f;
-            float* row = scores + (b * n.queries + i) * s;
-            for (int64_t j = 0; j < s; ++j)
-            {
-                row[j] = sum[j] - max;
-            }
-        }
+        Transpose(y + yl.Base(b), yl.token, s, d, width, columns.data());
+        SequenceScores<kD, kKeys>(n.queries, s, d, scale, shift, x + xl.Base(b), xl.token,
+                                  columns.data(), width, sum.data(), scores + b * n.queries * s);
     }
 }
 
@@ -230,9 +288,15 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
     {
         const float* pb = p + b * n.queries * n.keys;
         const float* yb = y + yl.Base(b);
+        if constexpr (kD == kHeadWidth)
+        {
+            WeightedRows(
+                to, from, [&](int64_t t, int64_t f) { return pb[t * pTo + f * pFrom] * scale; }, yb,
+                yl.token, out + outl.Base(b), outl.token);
+            continue;
+        }
         for (int64_t t = 0; t < to; ++t)
         {
-            // One output token at a time, so that it stays in registers.
             float* target = out + outl.Base(b) + t * outl.token;
             std::fill(target, target + d, 0.0f);
             for (int64_t f = 0; f < from; ++f)
@@ -245,6 +309,57 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
                     target[c] += w * source[c];
                 }
             }
+        }
+    }
+}
+
+/**
+ * Inference, for sequences of more than one query, at most kRegisterKeys keys and kHeadWidth
+ * features: softmax(scale q k^T) v in one pass over each sequence, from the scores to the
+ * output, with the arithmetic of Scores, LibTorch's exp, SoftmaxRows and Weighted in the same
+ * order: the same bits, without the passes over memory and LibTorch's exp operator between them.
+ * The units [begin, end) are (sample, head) pairs, each run for every model in turn, so that keys
+ * shared by the models are transposed once.
+ */
+TADLORA_KERNEL void
+FusedInference(Sizes n, int64_t models, int64_t begin, int64_t end, float scale,
+               const float* __restrict q, Layout ql, const float* __restrict k, Layout kl,
+               const float* __restrict v, Layout vl, float* __restrict out, Layout outl)
+{
+    constexpr int64_t width = kRegisterKeys;
+    const int64_t s = n.keys;
+    const int64_t units = n.sequences / models; // N x heads
+    std::vector<float> columns(kHeadWidth * width, 0.0f);
+    std::vector<float> sum(width);
+    // A sequence's scores, rows of s, padded to a whole number of ExpLikeLibTorch's vectors.
+    std::vector<float> scores((n.queries * s + 7) / 8 * 8);
+    float* __restrict p = scores.data();
+    std::vector<float> inverse(n.queries); // 1 / each row's sum
+    for (int64_t u = begin; u < end; ++u)
+    {
+        for (int64_t g = 0; g < models; ++g)
+        {
+            const int64_t b = g * units + u;
+            if (g == 0 || kl.gStride != 0)
+            {
+                Transpose(k + kl.Base(b), kl.token, s, kHeadWidth, width, columns.data());
+            }
+            SequenceScores<kHeadWidth, kRegisterKeys>(n.queries, s, kHeadWidth, scale, true,
+                                                      q + ql.Base(b), ql.token, columns.data(),
+                                                      width, sum.data(), p);
+            ExpLikeLibTorch(p, static_cast<int64_t>(scores.size()));
+            for (int64_t i = 0; i < n.queries; ++i)
+            {
+                float rowSum = 0; // in SoftmaxRows' order
+                for (int64_t j = 0; j < s; ++j)
+                {
+                    rowSum += p[i * s + j];
+                }
+                inverse[i] = 1 / rowSum;
+            }
+            WeightedRows(
+                n.queries, s, [&](int64_t i, int64_t f) { return p[i * s + f] * inverse[i]; },
+                v + vl.Base(b), vl.token, out + outl.Base(b), outl.token);
         }
     }
 }
@@ -266,7 +381,11 @@ LayoutOf(const torch::Tensor& t, int64_t heads, int64_t features)
     TORCH_CHECK(t.dim() == 4 && t.stride(3) == 1 && t.scalar_type() == torch::kFloat32 &&
                     (t.size(3) == heads * features || t.size(3) == features),
                 "Attention: expects float32 [G, N, S, d] with contiguous features");
-    return {t.size(0) == 1 ? 0 : t.stride(0), t.stride(1), t.stride(2), t.size(1), heads,
+    return {t.size(0) == 1 ? 0 : t.stride(0),
+            t.stride(1),
+            t.stride(2),
+            t.size(1),
+            heads,
             t.size(3) == heads * features ? features : 0};
 }
 
@@ -277,8 +396,8 @@ BatchedScores(const Sizes& n, const torch::Tensor& x, Layout xl, const torch::Te
 {
     auto scores = torch::empty({n.sequences, n.queries, n.keys});
     const auto kernel =
-        n.queries == 1 ? ForWidth<kHeadWidth>(n.features, &ScoresOfOneQuery<kHeadWidth>,
-                                              &ScoresOfOneQuery<0>)
+        n.queries == 1
+            ? ForWidth<kHeadWidth>(n.features, &ScoresOfOneQuery<kHeadWidth>, &ScoresOfOneQuery<0>)
         : n.keys <= kRegisterKeys
             ? ForWidth<kHeadWidth>(n.features, &Scores<kHeadWidth, kRegisterKeys>, &Scores<0, 0>)
             : ForWidth<kHeadWidth>(n.features, &Scores<kHeadWidth, 0>, &Scores<0, 0>);
@@ -312,16 +431,16 @@ torch::Tensor
 BatchedWeighted(const Sizes& n, int64_t models, const torch::Tensor& p, const torch::Tensor& y,
                 Layout yl, bool transposed, double scale)
 {
-    auto out = torch::empty(
-        {models, yl.samples, transposed ? n.keys : n.queries, yl.heads * n.features});
+    auto out =
+        torch::empty({models, yl.samples, transposed ? n.keys : n.queries, yl.heads * n.features});
     const Layout outl = LayoutOf(out, yl.heads, n.features);
     const auto kernel = ForWidth<kHeadWidth>(n.features, &Weighted<kHeadWidth>, &Weighted<0>);
     at::parallel_for(0, n.sequences, Grain(n),
                      [&](int64_t begin, int64_t end)
                      {
                          kernel(n, begin, end, transposed, static_cast<float>(scale),
-                                p.data_ptr<float>(), y.data_ptr<float>(), yl,
-                                out.data_ptr<float>(), outl);
+                                p.data_ptr<float>(), y.data_ptr<float>(), yl, out.data_ptr<float>(),
+                                outl);
                      });
     return out;
 }
@@ -399,6 +518,27 @@ at::Tensor
 Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads,
           double scale)
 {
+    const int64_t models = std::max({q.size(0), k.size(0), v.size(0)});
+    const Sizes n{models * q.size(1) * heads, q.size(2), k.size(2), q.size(3) / heads};
+    // Evaluation's full sequences (the first block's) in one fused pass, where its exp can be
+    // LibTorch's: the same bits as the autograd kernels below.
+    if (!torch::GradMode::is_enabled() && n.queries > 1 && n.keys <= kRegisterKeys &&
+        n.features == kHeadWidth && HaveExpLikeLibTorch())
+    {
+        auto out = torch::empty({models, q.size(1), n.queries, heads * n.features});
+        const Layout ql = LayoutOf(q, heads, n.features);
+        const Layout kl = LayoutOf(k, heads, n.features);
+        const Layout vl = LayoutOf(v, heads, n.features);
+        const Layout outl = LayoutOf(out, heads, n.features);
+        at::parallel_for(0, q.size(1) * heads, std::max<int64_t>(1, Grain(n) / models),
+                         [&](int64_t begin, int64_t end)
+                         {
+                             FusedInference(n, models, begin, end, static_cast<float>(scale),
+                                            q.data_ptr<float>(), ql, k.data_ptr<float>(), kl,
+                                            v.data_ptr<float>(), vl, out.data_ptr<float>(), outl);
+                         });
+        return out;
+    }
     return AttentionFunction::apply(q, k, v, heads, scale);
 }
 
