@@ -61,8 +61,10 @@ constexpr int64_t kRegisterKeys = 32;
 /**
  * A row of scores held in registers: a GCC generic vector, which each target_clones clone lowers
  * to its own registers (four with AVX2). Summed in an array instead, the row went through memory
- * on every term. (The same for a head's features in Weighted kept them on the stack: its loop
- * over the tokens is not unrolled.)
+ * on every term. Two pitfalls of GCC 12: such a type declared inside a template with a size
+ * that depends on a template parameter is silently a plain float; and a helper that is not
+ * inlined into a kernel clone is compiled for baseline x86-64 (SSE), hence the always_inline
+ * helpers below.
  */
 using KeyRow = float __attribute__((vector_size(kRegisterKeys * sizeof(float))));
 /** A token's kHeadWidth features in one head, in registers likewise. */
