@@ -20,16 +20,6 @@ constexpr int64_t kEvalChunk = 25;
 // Models per pass, for the same reason: 501 models in one pass of 25 samples ran at a tenth
 // of the speed of 11 (tadlora-sim --clients 500 against 10; README, "Hundreds of clients").
 constexpr int64_t kMaxModelsPerPass = 16;
-// What the held-out chunks' FrozenPrefix may take: 64 MB, 2900 samples of the default model.
-constexpr int64_t kMaxPrefixBytes = int64_t{64} << 20;
-
-/** @return the inputs of held-out chunk c, [1, N, ...] */
-torch::Tensor
-ChunkInputs(const Dataset& test, int64_t c)
-{
-    const int64_t start = c * kEvalChunk;
-    return test.ModelInputs(test.inputs.slice(0, start, start + kEvalChunk)).unsqueeze(0);
-}
 } // namespace
 
 BatchedEvaluator::BatchedEvaluator(TransformerClassifier model,
@@ -39,43 +29,9 @@ BatchedEvaluator::BatchedEvaluator(TransformerClassifier model,
 {
 }
 
-void
-BatchedEvaluator::KeepPrefixes()
-{
-    m_prefixesKept = true;
-    const Dataset& test = m_data->test;
-    const int64_t chunks = (test.inputs.size(0) + kEvalChunk - 1) / kEvalChunk;
-    c10::InferenceMode inference;
-    const FrozenPrefix first = m_model->Prefix(ChunkInputs(test, 0));
-    int64_t bytes = 0;
-    for (const auto& t : {first.input, first.normed, first.query, first.key, first.value})
-    {
-        bytes += static_cast<int64_t>(t.nbytes());
-    }
-    m_prefixes.resize(std::min(chunks, kMaxPrefixBytes / bytes));
-    if (m_prefixes.empty())
-    {
-        return;
-    }
-    m_prefixes[0] = first;
-    at::parallel_for(1, static_cast<int64_t>(m_prefixes.size()), 1,
-                     [&](int64_t begin, int64_t end)
-                     {
-                         c10::InferenceMode inference; // per thread: the mode is thread-local
-                         for (int64_t c = begin; c < end; ++c)
-                         {
-                             m_prefixes[c] = m_model->Prefix(ChunkInputs(test, c));
-                         }
-                     });
-}
-
 std::vector<double>
 BatchedEvaluator::Accuracies(const LoraFactors& models)
 {
-    if (!m_prefixesKept)
-    {
-        KeepPrefixes();
-    }
     const Dataset& test = m_data->test;
     const int64_t samples = test.inputs.size(0);
     // The models in groups of at most kMaxModelsPerPass, each group over every sample chunk.
@@ -93,32 +49,29 @@ BatchedEvaluator::Accuracies(const LoraFactors& models)
     // The passes spread over the threads, each thread's passes with its operators on it.
     const int64_t threads = std::min<int64_t>(at::get_num_threads(), passes);
     std::vector<torch::Tensor> correctBy(threads); // each thread's count per model
-    at::parallel_for(0, threads, 1,
-                     [&](int64_t begin, int64_t end)
-                     {
-                         c10::InferenceMode inference; // per thread: the mode is thread-local
-                         for (int64_t t = begin; t < end; ++t)
-                         {
-                             auto& count = correctBy[t];
-                             count = torch::zeros({models.Models()}, torch::kLong);
-                             for (int64_t pass = t * passes / threads;
-                                  pass < (t + 1) * passes / threads; ++pass)
-                             {
-                                 const int64_t group = pass / samplePasses;
-                                 const int64_t chunk = pass % samplePasses;
-                                 const int64_t first = group * models.Models() / groups;
-                                 const LoraFactors& factors = modelGroups[group];
-                                 const auto logits = // [G_k, N, classes]
-                                     chunk < static_cast<int64_t>(m_prefixes.size())
-                                         ? m_model->forward(m_prefixes[chunk], &factors)
-                                         : m_model->forward(ChunkInputs(test, chunk), &factors);
-                                 const auto y = test.labels.slice(0, chunk * kEvalChunk,
-                                                                  (chunk + 1) * kEvalChunk); // [N]
-                                 const auto correct = logits.argmax(2).eq(y).sum(1); // [G_k]
-                                 count.narrow(0, first, correct.size(0)) += correct;
-                             }
-                         }
-                     });
+    at::parallel_for(
+        0, threads, 1,
+        [&](int64_t begin, int64_t end)
+        {
+            c10::InferenceMode inference; // per thread: the mode is thread-local
+            for (int64_t t = begin; t < end; ++t)
+            {
+                auto& count = correctBy[t];
+                count = torch::zeros({models.Models()}, torch::kLong);
+                for (int64_t pass = t * passes / threads; pass < (t + 1) * passes / threads; ++pass)
+                {
+                    const int64_t group = pass / samplePasses;
+                    const int64_t start = (pass % samplePasses) * kEvalChunk;
+                    const int64_t first = group * models.Models() / groups;
+                    const auto x = test.ModelInputs(test.inputs.slice(0, start, start + kEvalChunk))
+                                       .unsqueeze(0);                               // [1, N, ...]
+                    const auto y = test.labels.slice(0, start, start + kEvalChunk); // [N]
+                    const auto correct =
+                        m_model->forward(x, &modelGroups[group]).argmax(2).eq(y).sum(1); // [G_k]
+                    count.narrow(0, first, correct.size(0)) += correct;
+                }
+            }
+        });
     auto correct = torch::zeros({models.Models()}, torch::kLong);
     for (const auto& c : correctBy)
     {

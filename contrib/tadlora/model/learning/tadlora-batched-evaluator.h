@@ -22,10 +22,8 @@ class LoraFactors;
  * @brief Evaluates G models (clients' own, the averaged one) on the held-out set together.
  *
  * Every batch of held-out samples goes through the model once for all G models: whatever the
- * frozen base computes before the first block's LoRA terms (embedding, first norm, the first
- * block's frozen projections: FrozenPrefix) runs once per sample, and is kept for the next
- * evaluations (up to 64 MB; about 22 KB a sample for the default model); the rest runs over all
- * models at once. Runs without autograd.
+ * frozen base computes before the first adapted projection (embedding, first norm, first key)
+ * runs once per sample, the rest over all models at once. Runs without autograd.
  */
 class BatchedEvaluator
 {
@@ -43,13 +41,8 @@ public:
     std::vector<double> Accuracies(const LoraFactors& models);
 
 private:
-    /** @brief Compute the prefixes of the held-out chunks that fit in the budget, once. */
-    void KeepPrefixes();
-
     TransformerClassifier m_model;          //!< frozen base and head
     std::shared_ptr<const TaskData> m_data; //!< the task
-    bool m_prefixesKept = false;            //!< KeepPrefixes() ran
-    std::vector<FrozenPrefix> m_prefixes;   //!< of the first held-out chunks
 };
 
 } // namespace tadlora

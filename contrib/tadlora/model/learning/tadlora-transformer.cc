@@ -168,12 +168,11 @@ AdaptedWeights(torch::nn::Linear& linear, const torch::Tensor& a, const torch::T
  * @param a [G, r, d_in]
  * @param b [G, d_out, r]
  * @param scaling alpha / r
- * @param frozen W x + bias, if already computed for a shared x (else undefined)
  * @return (W + scaling B A) x + bias for each of the G models: [G, N, S, d_out]
  */
 torch::Tensor
 Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& a,
-        const torch::Tensor& b, double scaling, const torch::Tensor& frozen)
+        const torch::Tensor& b, double scaling)
 {
     const int64_t g = a.size(0);
     const int64_t r = a.size(1);
@@ -186,9 +185,8 @@ Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& 
         const auto down = torch::matmul(rows[0], a.reshape({g * r, -1}).t()) // [N S, G r]
                               .view({-1, g, r})
                               .transpose(0, 1);
-        const auto base =
-            frozen.defined() ? frozen.reshape({-1, out}) : Affine(linear, rows[0]); // [N S, d_out]
-        y = torch::baddbmm(base.unsqueeze(0), down, b.transpose(1, 2), 1, scaling);
+        y = torch::baddbmm(Affine(linear, rows[0]).unsqueeze(0), down, b.transpose(1, 2), 1,
+                           scaling);
     }
     else
     {
@@ -287,16 +285,9 @@ EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& c)
 {
 }
 
-FrozenPrefix
-EncoderBlockImpl::Prefix(const torch::Tensor& x)
-{
-    const auto h = Normalize(norm1, x);
-    return {x, h, Affine(query, h), Affine(key, h), Affine(value, h)};
-}
-
 torch::Tensor
 EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_t layer,
-                          int64_t outputs, const FrozenPrefix* prefix)
+                          int64_t outputs)
 {
     const int64_t d = x.size(3);
     const int64_t dh = d / heads;
@@ -312,20 +303,12 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
     };
     // A projection of input [G_in, N, tokens, d_in]: each model's own if LoRA adapts it
     // ([G, ...]), else the frozen one ([G_in, ...]; a shared one broadcasts over the models).
-    // frozen: the frozen one, if the prefix has it.
-    auto project = [&](torch::nn::Linear& linear, Projection p, const torch::Tensor& input,
-                       const torch::Tensor& frozen = {})
+    auto project = [&](torch::nn::Linear& linear, Projection p, const torch::Tensor& input)
     {
         const auto l = adapted(p);
-        if (!l)
-        {
-            return frozen.defined() ? frozen : Affine(linear, input);
-        }
-        return Adapted(linear, input, lora->a[*l], lora->b[*l], scaling, frozen);
+        return l ? Adapted(linear, input, lora->a[*l], lora->b[*l], scaling)
+                 : Affine(linear, input);
     };
-    // The prefix's frozen projection of the first outputs tokens, or none.
-    auto fromPrefix = [&](torch::Tensor FrozenPrefix::*member, int64_t tokens)
-    { return prefix != nullptr ? (prefix->*member).narrow(2, 0, tokens) : torch::Tensor{}; };
     // [G_w, d_out, d_in]: each model's weight, or the frozen one.
     auto weight = [&](torch::nn::Linear& linear, Projection p)
     {
@@ -333,19 +316,17 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
         return l ? AdaptedWeights(linear, lora->a[*l], lora->b[*l], scaling)
                  : linear->weight.unsqueeze(0);
     };
-    const auto h = prefix != nullptr ? prefix->normed : Normalize(norm1, x); // [G_x, N, S, d]
+    const auto h = Normalize(norm1, x);      // [G_x, N, S, d]
     const auto hq = h.narrow(2, 0, outputs); // [G_x, N, outputs, d]: the queries' tokens
-    const auto q = project(query, Projection::Query, hq, fromPrefix(&FrozenPrefix::query, outputs));
+    const auto q = project(query, Projection::Query, hq);
     const double scale = 1 / std::sqrt(double(dh));
     // [G, N, outputs, d]; evaluating a last block, the cheaper form of the same attention
     const auto mixed =
         outputs == 1 && !torch::GradMode::is_enabled()
             ? ClassTokenAttention(q, h, weight(key, Projection::Key),
                                   weight(value, Projection::Value), value->bias, heads, scale)
-            : Attention(
-                  q, project(key, Projection::Key, h, fromPrefix(&FrozenPrefix::key, h.size(2))),
-                  project(value, Projection::Value, h, fromPrefix(&FrozenPrefix::value, h.size(2))),
-                  heads, scale);
+            : Attention(q, project(key, Projection::Key, h), project(value, Projection::Value, h),
+                        heads, scale);
     auto y = x.narrow(2, 0, outputs) + project(output, Projection::Output, mixed);
     const auto hidden = project(ff1, Projection::FeedForward1, Normalize(norm2, y));
     return y + project(ff2, Projection::FeedForward2, Gelu(hidden));
@@ -376,59 +357,24 @@ TransformerClassifierImpl::TransformerClassifierImpl(const ModelConfig& c)
     }
 }
 
-namespace
-{
-
-/** @return the first block's input: x embedded, the class token first, positions added */
-torch::Tensor
-Embed(TransformerClassifierImpl& model, const torch::Tensor& x)
-{
-    auto h = model.config.vocab > 0 ? model.embedIds(x)
-                                    : Affine(model.embedFeatures, x); // [G_x, N, tokens, d]
-    return torch::cat({model.classToken.expand({h.size(0), h.size(1), 1, h.size(3)}), h}, 2) +
-           model.position;
-}
-
-/** @return Encode's states from the first block's input h (and its prefix, if any) on */
-torch::Tensor
-EncodeFrom(TransformerClassifierImpl& model, torch::Tensor h, const FrozenPrefix* prefix,
-           const LoraFactors* lora, int64_t outputs)
-{
-    for (size_t l = 0; l < model.blocks->size(); ++l)
-    {
-        const bool last = l + 1 == model.blocks->size();
-        h = model.blocks[l]->as<EncoderBlock>()->forward(
-            h, lora, l * model.config.loraTargets.size(), last ? outputs : h.size(2),
-            l == 0 ? prefix : nullptr);
-    }
-    return Normalize(model.norm, h);
-}
-
-} // namespace
-
 torch::Tensor
 TransformerClassifierImpl::Encode(const torch::Tensor& x, const LoraFactors* lora, int64_t outputs)
 {
-    return EncodeFrom(*this, Embed(*this, x), nullptr, lora, outputs);
+    auto h = config.vocab > 0 ? embedIds(x) : Affine(embedFeatures, x); // [G_x, N, tokens, d]
+    h = torch::cat({classToken.expand({h.size(0), h.size(1), 1, h.size(3)}), h}, 2) + position;
+    for (size_t l = 0; l < blocks->size(); ++l)
+    {
+        const bool last = l + 1 == blocks->size();
+        h = blocks[l]->as<EncoderBlock>()->forward(h, lora, l * config.loraTargets.size(),
+                                                   last ? outputs : h.size(2));
+    }
+    return Normalize(norm, h);
 }
 
 torch::Tensor
 TransformerClassifierImpl::forward(const torch::Tensor& x, const LoraFactors* lora)
 {
     return Affine(head, Encode(x, lora, 1).select(2, 0));
-}
-
-FrozenPrefix
-TransformerClassifierImpl::Prefix(const torch::Tensor& x)
-{
-    TORCH_CHECK(x.size(0) == 1, "Prefix: inputs that every model reads, [1, N, ...]");
-    return blocks[0]->as<EncoderBlock>()->Prefix(Embed(*this, x));
-}
-
-torch::Tensor
-TransformerClassifierImpl::forward(const FrozenPrefix& prefix, const LoraFactors* lora)
-{
-    return Affine(head, EncodeFrom(*this, prefix.input, &prefix, lora, 1).select(2, 0));
 }
 
 std::vector<std::pair<int64_t, int64_t>>

@@ -89,20 +89,6 @@ double TrainingFlopsPerSample(const ModelConfig& config);
  */
 class LoraFactors;
 
-/**
- * @brief What the frozen base computes for inputs that every model reads, before the first
- * block's LoRA terms: it depends on the base and the inputs alone, so an evaluator keeps it
- * across evaluations of the same held-out samples.
- */
-struct FrozenPrefix
-{
-    torch::Tensor input;  //!< [1, N, S, d]: the first block's input (embedded tokens, positions)
-    torch::Tensor normed; //!< its first norm
-    torch::Tensor query;  //!< W h + b of the first block's query projection, on normed
-    torch::Tensor key;    //!< likewise, key
-    torch::Tensor value;  //!< likewise, value
-};
-
 /** @brief Pre-norm multi-head self-attention and feed-forward block. */
 struct EncoderBlockImpl : torch::nn::Module
 {
@@ -114,14 +100,10 @@ struct EncoderBlockImpl : torch::nn::Module
      * @param layer index in lora of this block's first adapted projection's factors
      * @param outputs how many leading tokens' states to compute (keys and values are always
      *        every token's): S, or 1 when only the class token matters next
-     * @param prefix for the first block, what the base computed of x before (x is its input),
-     *        or nullptr
      * @return [G, N, outputs, d]
      */
     torch::Tensor forward(const torch::Tensor& x, const LoraFactors* lora, size_t layer,
-                          int64_t outputs, const FrozenPrefix* prefix = nullptr);
-    /** @return the prefix of x [1, N, S, d] (the block's input) */
-    FrozenPrefix Prefix(const torch::Tensor& x);
+                          int64_t outputs);
 
     int64_t heads;                       //!< attention heads
     double scaling;                      //!< LoRA's alpha / r
@@ -173,17 +155,6 @@ struct TransformerClassifierImpl : torch::nn::Module
      * @return class logits [G, N, classes], from the class token's final state
      */
     torch::Tensor forward(const torch::Tensor& x, const LoraFactors* lora);
-    /**
-     * @param x inputs [1, N, ...] that every model reads
-     * @return what the base computes of x before the first block's LoRA terms
-     */
-    FrozenPrefix Prefix(const torch::Tensor& x);
-    /**
-     * @param prefix Prefix(x)
-     * @param lora G models' factors
-     * @return forward(x, lora), the same values, from the prefix on
-     */
-    torch::Tensor forward(const FrozenPrefix& prefix, const LoraFactors* lora);
     /** @return [in, out] of every adapted projection, block by block, in loraTargets' order */
     std::vector<std::pair<int64_t, int64_t>> AdaptedShapes() const;
     /** @brief Freeze every parameter: only LoRA factors, held outside, are trained. */
