@@ -11,6 +11,7 @@
 #include "tadlora-gelu.h"
 #include "tadlora-layer-norm.h"
 #include "tadlora-lora-factors.h"
+#include "tadlora-low-rank.h"
 #include "tadlora-message.h"
 #include "tadlora-partition.h"
 #include "tadlora-seed.h"
@@ -451,6 +452,43 @@ TEST(Attention, InferenceKernelEqualsTheTrainingKernelsBitForBit)
                                .transpose(2, 3)
                                .reshape({3, 5, 17, 64});
         EXPECT_LT((fused - plain).abs().max().item<double>(), 1e-5);
+    }
+}
+
+TEST(LowRankUpdate, EqualsTheProductInDoublePrecisionInValuesAndGradients)
+{
+    torch::manual_seed(10);
+    // The default width (the kernel compiled for 64) and another; down strided as the
+    // evaluator's is (every model's A x side by side in one product's rows).
+    for (int64_t d : {64, 40})
+    {
+        const int64_t g = 3, rows = 37, r = 8;
+        const auto base = torch::randn({rows, d}).requires_grad_();
+        const auto downRows = torch::randn({rows, g, r}).requires_grad_();
+        const auto down = downRows.transpose(0, 1); // [G, R, r], not contiguous
+        const auto b = torch::randn({g, d, r}).requires_grad_();
+        const auto out = LowRankUpdate(base, down, b, 2.0);
+        ASSERT_EQ(out.sizes(), (std::vector<int64_t>{g, rows, d}));
+        const auto base64 = base.detach().to(torch::kDouble).requires_grad_();
+        const auto down64 = down.detach().to(torch::kDouble).requires_grad_();
+        const auto b64 = b.detach().to(torch::kDouble).requires_grad_();
+        const auto expected = base64.unsqueeze(0) + 2.0 * torch::bmm(down64, b64.transpose(1, 2));
+        // |terms| are about 2 sqrt(r) ~ 6: a few float roundings of that
+        EXPECT_LT((out.to(torch::kDouble) - expected).abs().max().item<double>(), 1e-5)
+            << "d = " << d;
+        EXPECT_GT((out - base).abs().min().item<float>(), 0); // every model's term is there
+        const auto weights = torch::randn({g, rows, d});
+        (out * weights).sum().backward();
+        (expected * weights.to(torch::kDouble)).sum().backward();
+        const std::vector<std::pair<torch::Tensor, torch::Tensor>> grads{
+            {base.grad(), base64.grad()},
+            {downRows.grad().transpose(0, 1), down64.grad()},
+            {b.grad(), b64.grad()}};
+        for (const auto& [ours, reference] : grads)
+        {
+            EXPECT_LT((ours.to(torch::kDouble) - reference).abs().max().item<double>(), 1e-4)
+                << "d = " << d;
+        }
     }
 }
 

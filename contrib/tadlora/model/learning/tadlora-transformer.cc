@@ -6,6 +6,7 @@
 #include "tadlora-gelu.h"
 #include "tadlora-layer-norm.h"
 #include "tadlora-lora-factors.h"
+#include "tadlora-low-rank.h"
 
 #include <torch/torch.h>
 
@@ -181,12 +182,12 @@ Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& 
     torch::Tensor y;                                          // [G, N S, d_out]
     if (x.size(0) == 1 && g > 1)
     {
-        // One input for every model: W x once, and every model's A x in one matmul.
+        // One input for every model (evaluation): W x once, every model's A x in one matmul, and
+        // each model's B on top by a kernel of our own.
         const auto down = torch::matmul(rows[0], a.reshape({g * r, -1}).t()) // [N S, G r]
                               .view({-1, g, r})
                               .transpose(0, 1);
-        y = torch::baddbmm(Affine(linear, rows[0]).unsqueeze(0), down, b.transpose(1, 2), 1,
-                           scaling);
+        y = LowRankUpdate(Affine(linear, rows[0]), down, b, scaling);
     }
     else
     {
