@@ -56,6 +56,13 @@ struct Layout
 /** The head width the kernels are compiled for: the default model's 16. */
 constexpr int kHeadWidth = 16;
 
+/**
+ * The width the class-token attention's queries and values have in the default model
+ * (ClassTokenAttention in tadlora-transformer.cc: each head's query mapped back to the model's
+ * 64 features).
+ */
+constexpr int kModelWidth = 64;
+
 /** Sequences of at most this many keys keep a row of scores in vector registers. */
 constexpr int64_t kRegisterKeys = 32;
 
@@ -416,7 +423,9 @@ BatchedScores(const Sizes& n, const torch::Tensor& x, Layout xl, const torch::Te
     auto scores = torch::empty({n.sequences, n.queries, n.keys});
     const auto kernel =
         n.queries == 1
-            ? ForWidth<kHeadWidth>(n.features, &ScoresOfOneQuery<kHeadWidth>, &ScoresOfOneQuery<0>)
+            ? ForWidth<kHeadWidth>(n.features, &ScoresOfOneQuery<kHeadWidth>,
+                                   ForWidth<kModelWidth>(n.features, &ScoresOfOneQuery<kModelWidth>,
+                                                         &ScoresOfOneQuery<0>))
         : n.keys <= kRegisterKeys
             ? ForWidth<kHeadWidth>(n.features, &Scores<kHeadWidth, kRegisterKeys>, &Scores<0, 0>)
             : ForWidth<kHeadWidth>(n.features, &Scores<kHeadWidth, 0>, &Scores<0, 0>);
@@ -453,7 +462,9 @@ BatchedWeighted(const Sizes& n, int64_t models, const torch::Tensor& p, const to
     auto out =
         torch::empty({models, yl.samples, transposed ? n.keys : n.queries, yl.heads * n.features});
     const Layout outl = LayoutOf(out, yl.heads, n.features);
-    const auto kernel = ForWidth<kHeadWidth>(n.features, &Weighted<kHeadWidth>, &Weighted<0>);
+    const auto kernel = ForWidth<kHeadWidth>(
+        n.features, &Weighted<kHeadWidth>,
+        ForWidth<kModelWidth>(n.features, &Weighted<kModelWidth>, &Weighted<0>));
     at::parallel_for(0, n.sequences, Grain(n),
                      [&](int64_t begin, int64_t end)
                      {

@@ -328,9 +328,27 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
                                   weight(value, Projection::Value), value->bias, heads, scale)
             : Attention(q, project(key, Projection::Key, h), project(value, Projection::Value, h),
                         heads, scale);
-    auto y = x.narrow(2, 0, outputs) + project(output, Projection::Output, mixed);
+    // base + the projection p of input. Evaluating, a frozen projection's product accumulates
+    // onto base + bias (fewer passes over the outputs than adding its result to base; the sums
+    // round in another order, which evaluation's accuracies do not see).
+    auto residual = [&](const torch::Tensor& base, torch::nn::Linear& linear, Projection p,
+                        const torch::Tensor& input)
+    {
+        if (adapted(p) || torch::GradMode::is_enabled())
+        {
+            return base + project(linear, p, input);
+        }
+        auto sizes = input.sizes().vec();
+        sizes[0] = std::max(base.size(0), input.size(0));
+        const auto in = input.expand(sizes).reshape({-1, input.size(-1)});
+        sizes.back() = linear->weight.size(0);
+        auto y = torch::add(base.expand(sizes), linear->bias);
+        y.view({-1, sizes.back()}).addmm_(in, linear->weight.t());
+        return y;
+    };
+    const auto y = residual(x.narrow(2, 0, outputs), output, Projection::Output, mixed);
     const auto hidden = project(ff1, Projection::FeedForward1, Normalize(norm2, y));
-    return y + project(ff2, Projection::FeedForward2, Gelu(hidden));
+    return residual(y, ff2, Projection::FeedForward2, Gelu(hidden));
 }
 
 TransformerClassifierImpl::TransformerClassifierImpl(const ModelConfig& c)
