@@ -289,8 +289,9 @@ LoadFashionMnist(const std::string& dir, int64_t trainLimit, int64_t testLimit, 
     // The test split alongside the training split (each file is one gzip stream), as the two
     // tasks of one parallel loop: LibTorch's operators inside then run on their own thread.
     // From a thread of our own they would start a second OpenMP team, whose threads spin at
-    // its barriers against the first's: loading took 1.2-1.4 s instead of 0.3-0.4 s on a busy
-    // machine (README, "Performance"). A failure is reported as the training split's first.
+    // its barriers against the first's: beside two busy processes, loading took 0.65-1.29 s
+    // instead of 0.23-0.35 s (README, "Performance"). A failure is reported as the training
+    // split's first.
     Dataset* splits[] = {&task.train, &task.test};
     std::exception_ptr failures[2];
     at::parallel_for(0, 2, 1,
