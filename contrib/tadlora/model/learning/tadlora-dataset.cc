@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -249,15 +250,24 @@ LoadFashionSplit(const std::string& dir, const std::string& prefix, int64_t limi
     const int64_t n = images.items.size(0);
     // Image [28, 28] = [4 patch rows, 7 pixel rows, 4 patch columns, 7 pixel columns] -> tokens
     // [16, 49] = [4 patch rows, 4 patch columns, 7 pixel rows, 7 pixel columns] (patch side 7).
-    // In place, a block of images at a time through a copy of the block: a second buffer of the
-    // whole set would cost its fresh pages (UninitializedBytes).
-    constexpr int64_t kBlock = 1024;
-    for (int64_t first = 0; first < n; first += kBlock)
+    // In place, an image at a time through a copy of it (a second buffer of the whole set would
+    // cost its fresh pages, UninitializedBytes), each patch's row of pixels one copy: 60000
+    // images in 4-7 ms, where LibTorch's permuted copy took 34-61 ms (README, "Performance").
+    std::array<uint8_t, kImageSide * kImageSide> image;
+    uint8_t* pixels = images.items.data_ptr<uint8_t>();
+    for (int64_t i = 0; i < n; ++i)
     {
-        const auto block = images.items.narrow(0, first, std::min(kBlock, n - first));
-        const auto copy = block.clone();
-        block.view({-1, patches, patches, patch, patch})
-            .copy_(copy.view({-1, patches, patch, patches, patch}).permute({0, 1, 3, 2, 4}));
+        uint8_t* tokens = pixels + i * static_cast<int64_t>(image.size());
+        std::memcpy(image.data(), tokens, image.size());
+        for (int64_t row = 0; row < kImageSide; ++row)
+        {
+            for (int64_t column = 0; column < patches; ++column)
+            {
+                const int64_t token = row / patch * patches + column;
+                std::memcpy(tokens + (token * patch + row % patch) * patch,
+                            image.data() + row * kImageSide + column * patch, patch);
+            }
+        }
     }
     const torch::Tensor inputs = images.items.view({n, patches * patches, patch * patch});
     // (x / 255 - mean) / std = (x - 255 mean) / (255 std), applied by ModelInputs.
