@@ -67,24 +67,12 @@ constexpr int kModelWidth = 64;
 constexpr int64_t kRegisterKeys = 32;
 
 /**
- * A row of scores held in registers: a GCC generic vector, which each target_clones clone lowers
- * to its own registers (four with AVX2). Summed in an array instead, the row went through memory
- * on every term. Two pitfalls of GCC 12: such a type declared inside a template with a size
- * that depends on a template parameter is silently a plain float; and a helper that is not
- * inlined into a kernel clone is compiled for baseline x86-64 (SSE), hence the always_inline
- * helpers below.
- */
-using KeyRow = float __attribute__((vector_size(kRegisterKeys * sizeof(float))));
-/** A token's kHeadWidth features in one head, in registers likewise. */
-using HeadRow = float __attribute__((vector_size(kHeadWidth * sizeof(float))));
-
-/**
  * out[t] = sum_f weight(t, f) y[f] for the output tokens t < to over the source tokens f < from,
  * each of kHeadWidth features (y's tokens yStride apart, out's outStride), summed from f = 0 up
  * as a plain loop would. Four output tokens at a time, in registers: one token's sum is a chain
  * of dependent FMAs, four are independent (1.2 times faster in evaluation's attention).
  */
-template<typename Weight>
+template<typename Piece, typename Weight>
 __attribute__((always_inline)) inline void // into each kernel clone, compiled for its target
 WeightedRows(int64_t to, int64_t from, Weight weight, const float* __restrict y, int64_t yStride,
              float* __restrict out, int64_t outStride)
@@ -95,20 +83,25 @@ WeightedRows(int64_t to, int64_t from, Weight weight, const float* __restrict y,
         const int64_t t1 = std::min(t + 1, to - 1);
         const int64_t t2 = std::min(t + 2, to - 1);
         const int64_t t3 = std::min(t + 3, to - 1);
-        HeadRow sum0{}, sum1{}, sum2{}, sum3{};
+        constexpr int kLanes = Lanes<Piece>();
+        constexpr int kHeadPieces = kHeadWidth / kLanes;
+        Piece sums[4][kHeadPieces] = {};
         for (int64_t f = 0; f < from; ++f)
         {
-            HeadRow source;
-            std::memcpy(&source, y + f * yStride, sizeof(source));
-            sum0 += weight(t, f) * source;
-            sum1 += weight(t1, f) * source;
-            sum2 += weight(t2, f) * source;
-            sum3 += weight(t3, f) * source;
+            const float w[] = {weight(t, f), weight(t1, f), weight(t2, f), weight(t3, f)};
+            for (int p = 0; p < kHeadPieces; ++p)
+            {
+                Piece source;
+                std::memcpy(&source, y + f * yStride + p * kLanes, sizeof(source));
+                for (int r = 0; r < 4; ++r)
+                {
+                    sums[r][p] += w[r] * source;
+                }
+            }
         }
-        const HeadRow* sums[] = {&sum0, &sum1, &sum2, &sum3};
         for (int64_t r = 0; r < 4 && t + r < to; ++r)
         {
-            std::memcpy(out + (t + r) * outStride, sums[r], sizeof(HeadRow));
+            std::memcpy(out + (t + r) * outStride, sums[r], sizeof(sums[r]));
         }
     }
 }
@@ -153,7 +146,7 @@ Transpose(const float* __restrict y, int64_t token, int64_t s, int64_t d, int64_
  * columns are padded with zeros to kRegisterKeys when the keys fit (kKeys), so that the row is
  * summed in registers.
  */
-template<int kD, int64_t kKeys>
+template<int kD, int64_t kKeys, typename Piece>
 __attribute__((always_inline)) inline void
 SequenceScores(int64_t queries, int64_t s, int64_t d, float scale, bool shift,
                const float* __restrict x, int64_t token, const float* __restrict columns,
@@ -165,14 +158,20 @@ SequenceScores(int64_t queries, int64_t s, int64_t d, float scale, bool shift,
         if constexpr (kKeys > 0)
         {
             static_assert(kKeys == kRegisterKeys && kD == kHeadWidth);
-            KeyRow row{};
+            constexpr int kLanes = Lanes<Piece>();
+            constexpr int kKeyPieces = kRegisterKeys / kLanes;
+            Piece row[kKeyPieces] = {};
             for (int64_t c = 0; c < kD; ++c)
             {
-                KeyRow column;
-                std::memcpy(&column, columns + c * kKeys, sizeof(column));
-                row += xi[c] * scale * column;
+                const float xc = xi[c] * scale;
+                for (int p = 0; p < kKeyPieces; ++p)
+                {
+                    Piece column;
+                    std::memcpy(&column, columns + c * kKeys + p * kLanes, sizeof(column));
+                    row[p] += xc * column;
+                }
             }
-            std::memcpy(sum, &row, sizeof(row));
+            std::memcpy(sum, row, sizeof(row));
         }
         else
         {
@@ -201,7 +200,7 @@ SequenceScores(int64_t queries, int64_t s, int64_t d, float scale, bool shift,
  * scores[b, i, j] = scale x[b, i] . y[b, j] for the sequences [begin, end), x [B, Sq, dh],
  * y [B, Sk, dh]; with shift, each row less its maximum (SequenceScores).
  */
-template<int kD, int64_t kKeys>
+template<int kD, int64_t kKeys, typename Piece>
 TADLORA_KERNEL void
 Scores(Sizes n, int64_t begin, int64_t end, float scale, bool shift, const float* __restrict x,
        Layout xl, const float* __restrict y, Layout yl, float* __restrict scores)
@@ -214,8 +213,9 @@ Scores(Sizes n, int64_t begin, int64_t end, float scale, bool shift, const float
     for (int64_t b = begin; b < end; ++b)
     {
         Transpose(y + yl.Base(b), yl.token, s, d, width, columns.data());
-        SequenceScores<kD, kKeys>(n.queries, s, d, scale, shift, x + xl.Base(b), xl.token,
-                                  columns.data(), width, sum.data(), scores + b * n.queries * s);
+        SequenceScores<kD, kKeys, Piece>(n.queries, s, d, scale, shift, x + xl.Base(b), xl.token,
+                                         columns.data(), width, sum.data(),
+                                         scores + b * n.queries * s);
     }
 }
 
@@ -298,7 +298,7 @@ SoftmaxRows(Sizes n, int64_t begin, int64_t end, float* __restrict p, float* __r
  * (y [B, Sk, dh], out [B, Sq, dh]), or, transposed, out[b, j] = scale sum_i p[b, i, j] y[b, i]
  * (y [B, Sq, dh], out [B, Sk, dh]).
  */
-template<int kD>
+template<int kD, typename Piece>
 TADLORA_KERNEL void
 Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
          const float* __restrict p, const float* __restrict y, Layout yl, float* __restrict out,
@@ -316,7 +316,7 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
         const float* yb = y + yl.Base(b);
         if constexpr (kD == kHeadWidth)
         {
-            WeightedRows(
+            WeightedRows<Piece>(
                 to, from, [&](int64_t t, int64_t f) { return pb[t * pTo + f * pFrom] * scale; }, yb,
                 yl.token, out + outl.Base(b), outl.token);
             continue;
@@ -347,6 +347,7 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
  * The units [begin, end) are (sample, head) pairs, each run for every model in turn, so that keys
  * shared by the models are transposed once.
  */
+template<typename Piece>
 TADLORA_KERNEL void
 FusedInference(Sizes n, int64_t models, int64_t begin, int64_t end, float scale,
                const float* __restrict q, Layout ql, const float* __restrict k, Layout kl,
@@ -370,9 +371,9 @@ FusedInference(Sizes n, int64_t models, int64_t begin, int64_t end, float scale,
             {
                 Transpose(k + kl.Base(b), kl.token, s, kHeadWidth, width, columns.data());
             }
-            SequenceScores<kHeadWidth, kRegisterKeys>(n.queries, s, kHeadWidth, scale, true,
-                                                      q + ql.Base(b), ql.token, columns.data(),
-                                                      width, sum.data(), p);
+            SequenceScores<kHeadWidth, kRegisterKeys, Piece>(n.queries, s, kHeadWidth, scale, true,
+                                                             q + ql.Base(b), ql.token,
+                                                             columns.data(), width, sum.data(), p);
             ExpLikeLibTorch(p, static_cast<int64_t>(scores.size()));
             for (int64_t i = 0; i < n.queries; ++i)
             {
@@ -383,7 +384,7 @@ FusedInference(Sizes n, int64_t models, int64_t begin, int64_t end, float scale,
                 }
                 inverse[i] = 1 / rowSum;
             }
-            WeightedRows(
+            WeightedRows<Piece>(
                 n.queries, s, [&](int64_t i, int64_t f) { return p[i * s + f] * inverse[i]; },
                 v + vl.Base(b), vl.token, out + outl.Base(b), outl.token);
         }
@@ -427,8 +428,12 @@ BatchedScores(const Sizes& n, const torch::Tensor& x, Layout xl, const torch::Te
                                    ForWidth<kModelWidth>(n.features, &ScoresOfOneQuery<kModelWidth>,
                                                          &ScoresOfOneQuery<0>))
         : n.keys <= kRegisterKeys
-            ? ForWidth<kHeadWidth>(n.features, &Scores<kHeadWidth, kRegisterKeys>, &Scores<0, 0>)
-            : ForWidth<kHeadWidth>(n.features, &Scores<kHeadWidth, 0>, &Scores<0, 0>);
+            ? ForWidth<kHeadWidth>(n.features,
+                                   ForPieces(&Scores<kHeadWidth, kRegisterKeys, Piece16>,
+                                             &Scores<kHeadWidth, kRegisterKeys, Piece8>),
+                                   &Scores<0, 0, Piece8>)
+            : ForWidth<kHeadWidth>(n.features, &Scores<kHeadWidth, 0, Piece8>,
+                                   &Scores<0, 0, Piece8>);
     at::parallel_for(0, n.sequences, Grain(n),
                      [&](int64_t begin, int64_t end)
                      {
@@ -463,8 +468,8 @@ BatchedWeighted(const Sizes& n, int64_t models, const torch::Tensor& p, const to
         torch::empty({models, yl.samples, transposed ? n.keys : n.queries, yl.heads * n.features});
     const Layout outl = LayoutOf(out, yl.heads, n.features);
     const auto kernel = ForWidth<kHeadWidth>(
-        n.features, &Weighted<kHeadWidth>,
-        ForWidth<kModelWidth>(n.features, &Weighted<kModelWidth>, &Weighted<0>));
+        n.features, ForPieces(&Weighted<kHeadWidth, Piece16>, &Weighted<kHeadWidth, Piece8>),
+        ForWidth<kModelWidth>(n.features, &Weighted<kModelWidth, Piece8>, &Weighted<0, Piece8>));
     at::parallel_for(0, n.sequences, Grain(n),
                      [&](int64_t begin, int64_t end)
                      {
@@ -560,12 +565,13 @@ Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t
         const Layout kl = LayoutOf(k, heads, n.features);
         const Layout vl = LayoutOf(v, heads, n.features);
         const Layout outl = LayoutOf(out, heads, n.features);
+        const auto kernel = ForPieces(&FusedInference<Piece16>, &FusedInference<Piece8>);
         at::parallel_for(0, q.size(1) * heads, std::max<int64_t>(1, Grain(n) / models),
                          [&](int64_t begin, int64_t end)
                          {
-                             FusedInference(n, models, begin, end, static_cast<float>(scale),
-                                            q.data_ptr<float>(), ql, k.data_ptr<float>(), kl,
-                                            v.data_ptr<float>(), vl, out.data_ptr<float>(), outl);
+                             kernel(n, models, begin, end, static_cast<float>(scale),
+                                    q.data_ptr<float>(), ql, k.data_ptr<float>(), kl,
+                                    v.data_ptr<float>(), vl, out.data_ptr<float>(), outl);
                          });
         return out;
     }

@@ -21,6 +21,48 @@
 namespace tadlora
 {
 
+/**
+ * Pieces of a row that a kernel sums in vector registers: GCC generic vectors of one register
+ * each, 16 floats (AVX-512) or 8 (AVX2). GCC 12 keeps a generic vector wider than the target's
+ * registers in memory, and the AVX2 clones of kernels summing in 16-float vectors moved every
+ * sum through the stack at every term (README "Performance"); in 8-float pieces the AVX-512
+ * clones trained about 5% slower (medians of seven interleaved pairs). So such kernels are
+ * instantiated for both and called with WidePieces()'s. Pitfalls of GCC 12: a vector type declared
+ * inside a template with a size that depends on a template parameter is silently a plain float
+ * (hence a type parameter); and a helper that is not inlined into a kernel clone is compiled for
+ * baseline x86-64 (SSE), hence always_inline helpers.
+ */
+using Piece16 = float __attribute__((vector_size(16 * sizeof(float))));
+using Piece8 = float __attribute__((vector_size(8 * sizeof(float))));
+
+/** @return floats in a piece of type Piece */
+template<typename Piece>
+constexpr int
+Lanes()
+{
+    return sizeof(Piece) / sizeof(float);
+}
+
+/** @return whether the CPU runs the kernels' AVX-512 clones, which sum in Piece16 */
+inline bool
+WidePieces()
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    static const bool wide = __builtin_cpu_supports("x86-64-v4");
+    return wide;
+#else
+    return false;
+#endif
+}
+
+/** @return kernel<Piece16> where WidePieces(), else kernel<Piece8> */
+template<typename Kernel>
+Kernel
+ForPieces(Kernel wide, Kernel narrow)
+{
+    return WidePieces() ? wide : narrow;
+}
+
 /** @return special, the kernel compiled for kWidth features, at that width, else generic */
 template<int64_t kWidth, typename Kernel>
 Kernel
