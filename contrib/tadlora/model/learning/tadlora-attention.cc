@@ -424,18 +424,19 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
 }
 
 /**
- * Inference, for sequences of more than one query, at most kRegisterKeys keys and kHeadWidth
- * features: softmax(scale q k^T) v in one pass over each sequence, from the scores to the
- * output, with the arithmetic of Scores, LibTorch's exp, SoftmaxRows and Weighted in the same
- * order: the same bits, without the passes over memory and LibTorch's exp operator between them.
- * The units [begin, end) are (sample, head) pairs, each run for every model in turn, so that keys
- * shared by the models are transposed once.
+ * For sequences of more than one query, at most kRegisterKeys keys and kHeadWidth features:
+ * softmax(scale q k^T) v in one pass over each sequence, from the scores to the output, with the
+ * arithmetic of Scores, LibTorch's exp, SoftmaxRows and Weighted in the same order: the same
+ * bits, without the passes over memory and LibTorch's exp operator between them. With saved,
+ * each sequence's softmax p [Sq, Sk] is stored there for the backward pass (saved + b Sq Sk for
+ * sequence b, as BatchedScores lays it out). The units [begin, end) are (sample, head) pairs, each
+ * run for every model in turn, so that keys shared by the models are transposed once.
  */
 template<typename Piece>
 TADLORA_KERNEL void
-FusedInference(Sizes n, int64_t models, int64_t begin, int64_t end, float scale,
-               const float* __restrict q, Layout ql, const float* __restrict k, Layout kl,
-               const float* __restrict v, Layout vl, float* __restrict out, Layout outl)
+Fused(Sizes n, int64_t models, int64_t begin, int64_t end, float scale, const float* __restrict q,
+      Layout ql, const float* __restrict k, Layout kl, const float* __restrict v, Layout vl,
+      float* __restrict out, Layout outl, float* __restrict saved)
 {
     constexpr int64_t width = kRegisterKeys;
     const int64_t s = n.keys;
@@ -446,7 +447,6 @@ FusedInference(Sizes n, int64_t models, int64_t begin, int64_t end, float scale,
     // A sequence's scores, rows of s, padded to a whole number of ExpLikeLibTorch's vectors.
     std::vector<float> scores((n.queries * s + 7) / 8 * 8);
     float* __restrict p = scores.data();
-    std::vector<float> inverse(n.queries); // 1 / each row's sum
     for (int64_t u = begin; u < end; ++u)
     {
         for (int64_t g = 0; g < models; ++g)
@@ -460,17 +460,23 @@ FusedInference(Sizes n, int64_t models, int64_t begin, int64_t end, float scale,
                 n.queries, s, kHeadWidth, scale, true, q + ql.Base(b), ql.token, columns.data(),
                 width, padding.data(), sum.data(), p);
             ExpLikeLibTorch(p, static_cast<int64_t>(scores.size()));
+            // The softmax, row by row as SoftmaxRows: where the backward pass reads it, or here.
+            float* __restrict softmax = saved != nullptr ? saved + b * n.queries * s : p;
             for (int64_t i = 0; i < n.queries; ++i)
             {
-                float rowSum = 0; // in SoftmaxRows' order
+                float rowSum = 0;
                 for (int64_t j = 0; j < s; ++j)
                 {
                     rowSum += p[i * s + j];
                 }
-                inverse[i] = 1 / rowSum;
+                const float inverse = 1 / rowSum;
+                for (int64_t j = 0; j < s; ++j)
+                {
+                    softmax[i * s + j] = p[i * s + j] * inverse;
+                }
             }
             WeightedRows<Piece>(
-                n.queries, s, [&](int64_t i, int64_t f) { return p[i * s + f] * inverse[i]; },
+                n.queries, s, [&](int64_t i, int64_t f) { return softmax[i * s + f]; },
                 v + vl.Base(b), vl.token, out + outl.Base(b), outl.token);
         }
     }
@@ -565,6 +571,39 @@ BatchedWeighted(const Sizes& n, int64_t models, const torch::Tensor& p, const to
     return out;
 }
 
+/** @return whether Fused runs sequences of these shapes here */
+bool
+Fusable(const Sizes& n)
+{
+    return n.queries > 1 && n.keys <= kRegisterKeys && n.features == kHeadWidth &&
+           HaveExpLikeLibTorch();
+}
+
+/**
+ * @return softmax(scale q k^T) v by Fused, as [G, N, Sq, heads x dh], over the threads; with
+ * saved ([B, Sq, Sk]), the softmax stored there
+ */
+torch::Tensor
+BatchedFused(const Sizes& n, int64_t models, const torch::Tensor& q, const torch::Tensor& k,
+             const torch::Tensor& v, int64_t heads, double scale, torch::Tensor* saved)
+{
+    auto out = torch::empty({models, q.size(1), n.queries, heads * n.features});
+    const Layout ql = LayoutOf(q, heads, n.features);
+    const Layout kl = LayoutOf(k, heads, n.features);
+    const Layout vl = LayoutOf(v, heads, n.features);
+    const Layout outl = LayoutOf(out, heads, n.features);
+    const auto kernel = ForPieces(&Fused<Piece16>, &Fused<Piece8>);
+    at::parallel_for(0, q.size(1) * heads, std::max<int64_t>(1, Grain(n) / models),
+                     [&](int64_t begin, int64_t end)
+                     {
+                         kernel(n, models, begin, end, static_cast<float>(scale),
+                                q.data_ptr<float>(), ql, k.data_ptr<float>(), kl,
+                                v.data_ptr<float>(), vl, out.data_ptr<float>(), outl,
+                                saved != nullptr ? saved->data_ptr<float>() : nullptr);
+                     });
+    return out;
+}
+
 /** @return the gradient for an input of G_in models: summed over the models if it was shared */
 torch::Tensor
 ForInput(const torch::Tensor& grad, const torch::Tensor& input)
@@ -576,7 +615,8 @@ ForInput(const torch::Tensor& grad, const torch::Tensor& input)
  * @brief The kernels as an autograd function over q [G_q, N, Sq, d], k and v [G_k, N, Sk, d]
  * (d = heads x dh; a G of 1 is shared by every model), read and written in that layout. The
  * softmax's exp is LibTorch's (vectorized); its row sums are ours: LibTorch's softmax along a
- * last dimension of 17 took longer than everything else here together.
+ * last dimension of 17 took longer than everything else here together. The forward pass is
+ * Fused's where it can be, which stores the softmax for the backward pass as it goes.
  */
 struct AttentionFunction : torch::autograd::Function<AttentionFunction>
 {
@@ -587,12 +627,23 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction>
         const int64_t models = std::max({q.size(0), k.size(0), v.size(0)});
         const Sizes n{models * q.size(1) * heads, q.size(2), k.size(2), q.size(3) / heads};
         auto layout = [&](const torch::Tensor& t) { return LayoutOf(t, heads, n.features); };
-        auto p = BatchedScores(n, q, layout(q), k, layout(k), scale, true).exp_(); // [B, Sq, Sk]
-        BatchedSoftmaxRows(n, p, nullptr);
+        torch::Tensor p; // [B, Sq, Sk], the softmax
+        torch::Tensor out;
+        if (Fusable(n))
+        {
+            p = torch::empty({n.sequences, n.queries, n.keys});
+            out = BatchedFused(n, models, q, k, v, heads, scale, &p);
+        }
+        else
+        {
+            p = BatchedScores(n, q, layout(q), k, layout(k), scale, true).exp_();
+            BatchedSoftmaxRows(n, p, nullptr);
+            out = BatchedWeighted(n, models, p, v, layout(v), false, 1);
+        }
         ctx->save_for_backward({q, k, v, p});
         ctx->saved_data["heads"] = heads;
         ctx->saved_data["scale"] = scale;
-        return BatchedWeighted(n, models, p, v, layout(v), false, 1);
+        return out;
     }
 
     static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
@@ -640,25 +691,9 @@ Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t
 {
     const int64_t models = std::max({q.size(0), k.size(0), v.size(0)});
     const Sizes n{models * q.size(1) * heads, q.size(2), k.size(2), q.size(3) / heads};
-    // Evaluation's full sequences (the first block's) in one fused pass, where its exp can be
-    // LibTorch's: the same bits as the autograd kernels below.
-    if (!torch::GradMode::is_enabled() && n.queries > 1 && n.keys <= kRegisterKeys &&
-        n.features == kHeadWidth && HaveExpLikeLibTorch())
+    if (!torch::GradMode::is_enabled() && Fusable(n))
     {
-        auto out = torch::empty({models, q.size(1), n.queries, heads * n.features});
-        const Layout ql = LayoutOf(q, heads, n.features);
-        const Layout kl = LayoutOf(k, heads, n.features);
-        const Layout vl = LayoutOf(v, heads, n.features);
-        const Layout outl = LayoutOf(out, heads, n.features);
-        const auto kernel = ForPieces(&FusedInference<Piece16>, &FusedInference<Piece8>);
-        at::parallel_for(0, q.size(1) * heads, std::max<int64_t>(1, Grain(n) / models),
-                         [&](int64_t begin, int64_t end)
-                         {
-                             kernel(n, models, begin, end, static_cast<float>(scale),
-                                    q.data_ptr<float>(), ql, k.data_ptr<float>(), kl,
-                                    v.data_ptr<float>(), vl, out.data_ptr<float>(), outl);
-                         });
-        return out;
+        return BatchedFused(n, models, q, k, v, heads, scale, nullptr);
     }
     return AttentionFunction::apply(q, k, v, heads, scale);
 }

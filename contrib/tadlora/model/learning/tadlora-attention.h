@@ -24,9 +24,10 @@ namespace tadlora
  * kilobytes, the sequences spread over LibTorch's threads; forward and backward together run
  * 3.7 times faster than matmul and softmax on two threads (README, "Performance"). They read
  * each head's features where the projections wrote them and write the result where the output
- * projection reads it: no copies to a per-head layout and back. Without autograd (evaluation),
- * sequences of the default model's shape take one fused pass each, scores to output, with the
- * same arithmetic and LibTorch's own exp (tadlora-exp.h): the same bits, 1.2 times faster.
+ * projection reads it: no copies to a per-head layout and back. Sequences of the default model's
+ * first block take one fused pass each, scores to output, with the same arithmetic and LibTorch's
+ * own exp (tadlora-exp.h): the same bits, 1.2 times faster in evaluation; training's forward pass
+ * stores the softmax on the way.
  *
  * @param q [G_q, N, Sq, heads x dh] queries, float32, features contiguous
  * @param k [G_k, N, Sk, heads x dh] keys, or [G_k, N, Sk, dh] read by every head (then
@@ -37,8 +38,8 @@ namespace tadlora
  * @return [G, N, Sq, heads x dh], G the largest of q's, k's and v's (a G of 1 is shared by
  *         every model)
  */
-at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                     int64_t heads, double scale);
+at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads,
+                     double scale);
 
 } // namespace tadlora
 
