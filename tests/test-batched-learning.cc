@@ -423,27 +423,29 @@ TEST(Attention, KernelEqualsMatmulAndSoftmaxInValuesAndGradients)
     }
 }
 
-TEST(Attention, InferenceKernelEqualsTheTrainingKernelsBitForBit)
+TEST(Attention, EvaluationEqualsTrainingsForwardBitForBit)
 {
     if (!HaveExpLikeLibTorch())
     {
-        GTEST_SKIP() << "LibTorch's exp is not Sleef_expf8_u10 here: inference takes the "
-                        "training kernels";
+        GTEST_SKIP() << "LibTorch's exp is not Sleef_expf8_u10 here: no fused kernel";
     }
-    // The first block's attention in evaluation: 17 tokens of 4 heads of 16 features, keys
-    // shared by the models (the default) or each model's own, values each model's own.
+    // The first block's attention: 17 tokens of 4 heads of 16 features, keys shared by the
+    // models (the default) or each model's own, values each model's own. Training's forward pass
+    // (which stores the softmax for the backward pass) and evaluation's compute the same bits, so
+    // that the model evaluated is the model trained.
     for (const int64_t keyModels : {1, 3})
     {
         SCOPED_TRACE(testing::Message() << keyModels << " key models");
         torch::manual_seed(5);
-        const auto q = torch::randn({3, 5, 17, 64});
+        const auto q = torch::randn({3, 5, 17, 64}, torch::requires_grad());
         const auto k = torch::randn({keyModels, 5, 17, 64});
-        const auto v = torch::randn({3, 5, 17, 64});
-        const auto training = Attention(q, k, v, 4, 0.25); // grad mode: the autograd kernels
+        const auto v = torch::randn({3, 5, 17, 64}, torch::requires_grad());
+        const auto training = Attention(q, k, v, 4, 0.25);
+        ASSERT_TRUE(training.requires_grad());
         torch::NoGradGuard inference;
-        const auto fused = Attention(q, k, v, 4, 0.25);
-        EXPECT_TRUE(torch::equal(fused, training));
-        EXPECT_GT(fused.abs().max().item<double>(), 0.1);
+        const auto evaluation = Attention(q, k, v, 4, 0.25);
+        EXPECT_TRUE(torch::equal(evaluation, training));
+        EXPECT_GT(evaluation.abs().max().item<double>(), 0.1);
         // and it is attention: within float rounding of LibTorch's matmul and softmax
         auto split = [](const torch::Tensor& t) {
             return t.view({t.size(0), 5, 17, 4, 16}).transpose(2, 3);
@@ -451,7 +453,7 @@ TEST(Attention, InferenceKernelEqualsTheTrainingKernelsBitForBit)
         const auto plain = PlainAttention(split(q), split(k), split(v), 0.25)
                                .transpose(2, 3)
                                .reshape({3, 5, 17, 64});
-        EXPECT_LT((fused - plain).abs().max().item<double>(), 1e-5);
+        EXPECT_LT((evaluation - plain).abs().max().item<double>(), 1e-5);
     }
 }
 

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace tadlora
@@ -175,12 +176,69 @@ Largest(const float* __restrict v, int64_t n)
     return result;
 }
 
-/** columns[c width + j] = feature c of token j: a sequence's s tokens (token apart), transposed */
+/**
+ * One stage of a transpose of a square block of rows, each a Piece (recursive halving: the stage
+ * of half h swaps, in every pair of rows i and i + h with i & h = 0, the lanes of i with
+ * lane & h != 0 and those of i + h with lane & h = 0). Stages h = L/2, ..., 2, 1 transpose it.
+ */
+template<int kHalf, typename Piece, size_t... kLane>
+__attribute__((always_inline)) inline void
+TransposeStage(Piece* rows, std::index_sequence<kLane...>)
+{
+    constexpr int kLanes = Lanes<Piece>();
+    for (int i = 0; i < kLanes; ++i)
+    {
+        if ((i & kHalf) == 0)
+        {
+            const Piece a = rows[i];
+            const Piece b = rows[i + kHalf];
+            rows[i] = __builtin_shufflevector(
+                a, b, ((kLane & kHalf) == 0 ? kLane : kLanes + kLane - kHalf)...);
+            rows[i + kHalf] = __builtin_shufflevector(
+                a, b, ((kLane & kHalf) == 0 ? kLane + kHalf : kLanes + kLane)...);
+        }
+    }
+}
+
+/**
+ * columns[c width + j] = feature c of token j: a sequence's s tokens (token apart), transposed.
+ * Blocks of Lanes x Lanes by vector shuffles in registers, the tokens past the last whole block
+ * one feature at a time (element by element, the transpose was 1.9% of training's time).
+ */
+template<typename Piece>
 __attribute__((always_inline)) inline void
 Transpose(const float* __restrict y, int64_t token, int64_t s, int64_t d, int64_t width,
           float* __restrict columns)
 {
-    for (int64_t j = 0; j < s; ++j)
+    constexpr int kLanes = Lanes<Piece>();
+    int64_t blocked = 0; // tokens transposed in blocks
+    if (d % kLanes == 0)
+    {
+        for (; blocked + kLanes <= s; blocked += kLanes)
+        {
+            for (int64_t c0 = 0; c0 < d; c0 += kLanes)
+            {
+                Piece rows[kLanes];
+                for (int t = 0; t < kLanes; ++t)
+                {
+                    std::memcpy(&rows[t], y + (blocked + t) * token + c0, sizeof(Piece));
+                }
+                constexpr auto lanes = std::make_index_sequence<kLanes>();
+                if constexpr (kLanes == 16)
+                {
+                    TransposeStage<8>(rows, lanes);
+                }
+                TransposeStage<4>(rows, lanes);
+                TransposeStage<2>(rows, lanes);
+                TransposeStage<1>(rows, lanes);
+                for (int c = 0; c < kLanes; ++c)
+                {
+                    std::memcpy(columns + (c0 + c) * width + blocked, &rows[c], sizeof(Piece));
+                }
+            }
+        }
+    }
+    for (int64_t j = blocked; j < s; ++j)
     {
         for (int64_t c = 0; c < d; ++c)
         {
@@ -296,7 +354,7 @@ Scores(Sizes n, int64_t begin, int64_t end, float scale, bool shift, const float
     const auto padding = KeyPadding<Piece>(s);
     for (int64_t b = begin; b < end; ++b)
     {
-        Transpose(y + yl.Base(b), yl.token, s, d, width, columns.data());
+        Transpose<Piece>(y + yl.Base(b), yl.token, s, d, width, columns.data());
         SequenceScores<kD, kKeys, Piece>(n.queries, s, d, scale, shift, x + xl.Base(b), xl.token,
                                          columns.data(), width, padding.data(), sum.data(),
                                          scores + b * n.queries * s);
@@ -454,7 +512,7 @@ Fused(Sizes n, int64_t models, int64_t begin, int64_t end, float scale, const fl
             const int64_t b = g * units + u;
             if (g == 0 || kl.gStride != 0)
             {
-                Transpose(k + kl.Base(b), kl.token, s, kHeadWidth, width, columns.data());
+                Transpose<Piece>(k + kl.Base(b), kl.token, s, kHeadWidth, width, columns.data());
             }
             SequenceScores<kHeadWidth, kRegisterKeys, Piece>(
                 n.queries, s, kHeadWidth, scale, true, q + ql.Base(b), ql.token, columns.data(),
