@@ -518,8 +518,9 @@ Fused(Sizes n, int64_t models, int64_t begin, int64_t end, float scale, const fl
                 n.queries, s, kHeadWidth, scale, true, q + ql.Base(b), ql.token, columns.data(),
                 width, padding.data(), sum.data(), p);
             ExpLikeLibTorch(p, static_cast<int64_t>(scores.size()));
-            // The softmax, row by row as SoftmaxRows: where the backward pass reads it, or here.
-            float* __restrict softmax = saved != nullptr ? saved + b * n.queries * s : p;
+            // The softmax, row by row as SoftmaxRows: into saved for the backward pass, or over
+            // the scores in place (so softmax may alias p, and is not __restrict).
+            float* softmax = saved != nullptr ? saved + b * n.queries * s : p;
             for (int64_t i = 0; i < n.queries; ++i)
             {
                 float rowSum = 0;
