@@ -120,7 +120,7 @@ using Piece4 = float __attribute__((vector_size(4 * sizeof(float))));
 
 /** @return the largest lane of v: a tree of maxima, not a chain through one register */
 __attribute__((always_inline)) inline float
-LargestLane(Piece4 v)
+LargestLane(const Piece4& v)
 {
     return std::max(std::max(v[0], v[1]), std::max(v[2], v[3]));
 }
@@ -128,7 +128,7 @@ LargestLane(Piece4 v)
 /** @return low and high halves of v, each of type Half */
 template<typename Half, typename Vector>
 __attribute__((always_inline)) inline std::array<Half, 2>
-Halves(Vector v)
+Halves(const Vector& v)
 {
     static_assert(2 * sizeof(Half) == sizeof(Vector));
     std::array<Half, 2> halves;
@@ -137,7 +137,7 @@ Halves(Vector v)
 }
 
 __attribute__((always_inline)) inline float
-LargestLane(Piece8 v)
+LargestLane(const Piece8& v)
 {
     auto [low, high] = Halves<Piece4>(v);
     Raise(low, high);
@@ -145,7 +145,7 @@ LargestLane(Piece8 v)
 }
 
 __attribute__((always_inline)) inline float
-LargestLane(Piece16 v)
+LargestLane(const Piece16& v)
 {
     auto [low, high] = Halves<Piece8>(v);
     Raise(low, high);
