@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -82,32 +83,29 @@ TEST(Pretraining, SupervisedSplitIsHeldOutFromTheClientsAndFixedBySeed)
     PretrainConfig recipe;
     recipe.objective = "supervised";
     recipe.samples = 300;
-    Dataset train = Numbered(1000);
-    const Dataset split = TakePretrainingData(train, recipe);
-    const auto held = Numbers(split);
-    const auto kept = Numbers(train);
+    const Dataset train = Numbered(1000);
+    const PretrainingSplit split = SplitForPretraining(train, recipe);
+    const auto held = Numbers(split.data);
     EXPECT_EQ(held.size(), 300u);
-    EXPECT_EQ(kept.size(), 700u);
-    for (int64_t i : held)
+    ASSERT_EQ(split.clientRows.size(), 700u);
+    EXPECT_TRUE(std::is_sorted(split.clientRows.begin(), split.clientRows.end()));
+    for (uint32_t row : split.clientRows)
     {
-        EXPECT_EQ(kept.count(i), 0u) << "sample " << i << " is in both";
+        EXPECT_EQ(held.count(row), 0u) << "sample " << row << " is in both";
     }
-    EXPECT_TRUE(split.labels.equal(split.inputs.flatten().to(torch::kLong).remainder(3)));
-    EXPECT_TRUE(train.labels.equal(train.inputs.flatten().to(torch::kLong).remainder(3)));
+    EXPECT_TRUE(split.data.labels.equal(split.data.inputs.flatten().to(torch::kLong).remainder(3)));
+    EXPECT_TRUE(train.inputs.equal(Numbered(1000).inputs)); // the training set is left alone
 
-    Dataset again = Numbered(1000);
-    EXPECT_EQ(Numbers(TakePretrainingData(again, recipe)), held); // the recipe's seed fixes it
+    EXPECT_EQ(Numbers(SplitForPretraining(train, recipe).data), held); // the seed fixes it
     recipe.seed = 2;
-    Dataset other = Numbered(1000);
-    EXPECT_NE(Numbers(TakePretrainingData(other, recipe)), held);
+    EXPECT_NE(Numbers(SplitForPretraining(train, recipe).data), held);
 
     recipe.samples = 501; // more than half: the clients would hold less than the base
-    Dataset tooMany = Numbered(1000);
     EXPECT_THROW(
         {
             try
             {
-                TakePretrainingData(tooMany, recipe);
+                SplitForPretraining(train, recipe);
             }
             catch (const std::invalid_argument& e)
             {
@@ -116,12 +114,13 @@ TEST(Pretraining, SupervisedSplitIsHeldOutFromTheClientsAndFixedBySeed)
             }
         },
         std::invalid_argument);
-    EXPECT_EQ(tooMany.inputs.size(0), 1000); // nothing taken
 
     PretrainConfig masked; // masked pretraining reads every input; the clients keep them all
-    Dataset all = Numbered(1000);
-    EXPECT_EQ(Numbers(TakePretrainingData(all, masked)).size(), 1000u);
-    EXPECT_EQ(all.inputs.size(0), 1000);
+    const PretrainingSplit all = SplitForPretraining(train, masked);
+    EXPECT_EQ(Numbers(all.data).size(), 1000u);
+    ASSERT_EQ(all.clientRows.size(), 1000u);
+    EXPECT_EQ(all.clientRows.front(), 0u);
+    EXPECT_EQ(all.clientRows.back(), 999u);
 }
 
 TEST(Pretraining, DefaultSplitIsATwelfthOfTheTrainingSet)
@@ -140,8 +139,7 @@ TEST(Pretraining, SupervisedBaseAndHeadClassifyMaskedBaseWithRandomHeadDoesNot)
     supervised.objective = "supervised";
     supervised.samples = 1000;
     supervised.steps = 300;
-    Dataset train = task->train;
-    const Dataset split = TakePretrainingData(train, supervised);
+    const Dataset split = SplitForPretraining(task->train, supervised).data;
     auto model = PretrainedModel(config, split, task->name, supervised, test::CacheDir(), nullptr);
     auto masked = test::PretrainedSyntheticModel();
     const double supervisedAccuracy = BaseAccuracy(model, task->test);
@@ -165,8 +163,7 @@ TEST(Pretraining, CacheNameChangesWithEverythingThatDeterminesTheBase)
     PretrainConfig supervised;
     supervised.objective = "supervised";
     supervised.samples = 1000;
-    Dataset train = task->train;
-    const Dataset split = TakePretrainingData(train, supervised);
+    const Dataset split = SplitForPretraining(task->train, supervised).data;
     const std::string name = BaseCacheName(config, split, task->name, supervised);
 
     std::set<std::string> names{name, BaseCacheName(config, task->train, task->name, {})};

@@ -16,6 +16,7 @@ namespace
 {
 
 using tadlora::Partition;
+using tadlora::PartitionRows;
 
 /** @return n labels cycling through 0..numClasses-1, so every class is equally frequent */
 std::vector<int64_t>
@@ -215,3 +216,35 @@ TEST(Partition, LabelOutsideTheClassesThrows)
 }
 
 } // namespace
+
+TEST(Partition, RowsArePartitionedByTheirLabelsAndNamedByRow)
+{
+    // Two samples of every three, as if the third were a pretraining split.
+    const std::vector<int64_t> labels = BalancedLabels(400, 10);
+    std::vector<uint32_t> rows;
+    std::vector<int64_t> held;
+    for (uint32_t row = 0; row < 400; ++row)
+    {
+        if (row % 3 == 0)
+        {
+            continue;
+        }
+        rows.push_back(row);
+        held.push_back(labels[row]);
+    }
+    for (const std::string spec : {"iid", "label-skew", "dirichlet:0.5"})
+    {
+        const auto parts = PartitionRows(labels, rows, 10, 5, spec, 9);
+        const auto reference = Partition(held, 10, 5, spec, 9);
+        ASSERT_EQ(parts.size(), reference.size()) << spec;
+        for (size_t c = 0; c < parts.size(); ++c)
+        {
+            ASSERT_EQ(parts[c].size(), reference[c].size()) << spec;
+            for (size_t k = 0; k < parts[c].size(); ++k)
+            {
+                EXPECT_NE(parts[c][k] % 3, 0u) << spec; // never a row outside rows
+                EXPECT_EQ(parts[c][k], rows[reference[c][k]]) << spec;
+            }
+        }
+    }
+}

@@ -754,15 +754,16 @@ TadLoraExperiment::Run()
     recipe.steps = c.learning.pretrainSteps;
     // A resumed run checks its checkpoint before the long work (the base, the network).
     const Resumption resumption = c.run.resume ? ReadCheckpoint(c) : Resumption{};
-    const tadlora::Dataset pretrainData = ForOption(
-        "--pretrain-samples", [&] { return tadlora::TakePretrainingData(task->train, recipe); });
-    const std::vector<std::vector<uint32_t>> shards = ForOption(
-        "--partition",
-        [&]
-        {
-            return tadlora::Partition(tadlora::LabelsOf(task->train), task->train.numClasses,
-                                      c.run.clients, c.learning.partition, c.run.seed);
-        });
+    const tadlora::PretrainingSplit split = ForOption(
+        "--pretrain-samples", [&] { return tadlora::SplitForPretraining(task->train, recipe); });
+    const std::vector<std::vector<uint32_t>> shards =
+        ForOption("--partition",
+                  [&]
+                  {
+                      return tadlora::PartitionRows(
+                          tadlora::LabelsOf(task->train), split.clientRows, task->train.numClasses,
+                          c.run.clients, c.learning.partition, c.run.seed);
+                  });
     const double dataSeconds = SecondsSince(dataStart);
 
     const Clock::time_point pretrainStart = Clock::now();
@@ -776,7 +777,7 @@ TadLoraExperiment::Run()
     modelConfig.rank = c.learning.rank;
     modelConfig.alpha = c.learning.alpha;
     tadlora::TransformerClassifier model = tadlora::PretrainedModel(
-        modelConfig, pretrainData, task->name, recipe, CacheDirOf(c),
+        modelConfig, split.data, task->name, recipe, CacheDirOf(c),
         [&progress, &c](int64_t step, int64_t steps, double loss)
         {
             progress("pretraining the base: step " + std::to_string(step) + "/" +

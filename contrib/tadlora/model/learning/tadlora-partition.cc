@@ -286,4 +286,24 @@ Partition(const std::vector<int64_t>& labels, uint32_t numClasses, uint32_t clie
     return parts;
 }
 
+std::vector<std::vector<uint32_t>>
+PartitionRows(const std::vector<int64_t>& labels, const std::vector<uint32_t>& rows,
+              uint32_t numClasses, uint32_t clients, const std::string& spec, uint64_t seed)
+{
+    std::vector<int64_t> held(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i)
+    {
+        held[i] = labels.at(rows[i]);
+    }
+    auto parts = Partition(held, numClasses, clients, spec, seed);
+    for (auto& part : parts)
+    {
+        for (uint32_t& sample : part)
+        {
+            sample = rows[sample];
+        }
+    }
+    return parts;
+}
+
 } // namespace tadlora

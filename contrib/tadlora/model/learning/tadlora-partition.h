@@ -46,6 +46,23 @@ std::vector<std::vector<uint32_t>> Partition(const std::vector<int64_t>& labels,
                                              uint32_t numClasses, uint32_t clients,
                                              const std::string& spec, uint64_t seed);
 
+/**
+ * @brief Partition() of some of a data set's samples (those the clients hold, beside a
+ * pretraining split: SplitForPretraining).
+ *
+ * @param labels class of every sample of the data set
+ * @param rows the samples to partition: indices into labels, ascending
+ * @param numClasses number of classes C
+ * @param clients number of clients m
+ * @param spec the partition spec, as given to `--partition`
+ * @param seed seed of every shuffle and draw
+ * @return what Partition() of the rows' labels returns, each index the row it stands for
+ */
+std::vector<std::vector<uint32_t>> PartitionRows(const std::vector<int64_t>& labels,
+                                                 const std::vector<uint32_t>& rows,
+                                                 uint32_t numClasses, uint32_t clients,
+                                                 const std::string& spec, uint64_t seed);
+
 } // namespace tadlora
 
 #endif // TADLORA_PARTITION_H

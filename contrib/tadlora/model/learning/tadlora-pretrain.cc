@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
+#include <numeric>
 #include <sstream>
 
 namespace tadlora
@@ -49,42 +49,16 @@ DefaultPretrainSamples(int64_t trainSize)
     return std::max<int64_t>(1, trainSize / 12);
 }
 
-namespace
+PretrainingSplit
+SplitForPretraining(const Dataset& train, const PretrainConfig& recipe)
 {
-
-/**
- * @brief Keeps the rows `kept` of t, in place: each kept row moves down to its new index (the
- * indices ascend, so none is overwritten before it moves). A copy of the training set would
- * cost its fresh pages (UninitializedBytes in tadlora-dataset.cc). Tensors that share t's storage
- * (t's views, or the tensor t views) see the rows move.
- *
- * @param t [n, ...]
- * @param kept ascending row indices, int64
- */
-void
-KeepRows(torch::Tensor& t, const torch::Tensor& kept)
-{
-    t = t.contiguous();
-    const int64_t rowBytes = t.numel() / t.size(0) * static_cast<int64_t>(t.element_size());
-    auto* rows = static_cast<uint8_t*>(t.data_ptr());
-    const int64_t* from = kept.data_ptr<int64_t>();
-    for (int64_t i = 0; i < kept.size(0); ++i)
-    {
-        std::memmove(rows + i * rowBytes, rows + from[i] * rowBytes, rowBytes);
-    }
-    t = t.narrow(0, 0, kept.size(0));
-}
-
-} // namespace
-
-Dataset
-TakePretrainingData(Dataset& train, const PretrainConfig& recipe)
-{
+    const int64_t n = train.inputs.size(0);
     if (recipe.objective != "supervised")
     {
-        return train;
+        std::vector<uint32_t> every(static_cast<size_t>(n));
+        std::iota(every.begin(), every.end(), 0u);
+        return {train, every};
     }
-    const int64_t n = train.inputs.size(0);
     if (recipe.samples < 1 || 2 * recipe.samples > n)
     {
         throw std::invalid_argument("pretraining split of " + std::to_string(recipe.samples) +
@@ -96,11 +70,11 @@ TakePretrainingData(Dataset& train, const PretrainConfig& recipe)
     const auto order = torch::randperm(n, generator, torch::kLong);
     const auto held = std::get<0>(order.slice(0, 0, recipe.samples).sort());
     const auto kept = std::get<0>(order.slice(0, recipe.samples).sort());
-    Dataset split = train;
-    split.inputs = train.inputs.index_select(0, held);
-    split.labels = train.labels.index_select(0, held);
-    KeepRows(train.inputs, kept);
-    KeepRows(train.labels, kept);
+    PretrainingSplit split{train, {}};
+    split.data.inputs = train.inputs.index_select(0, held);
+    split.data.labels = train.labels.index_select(0, held);
+    const int64_t* rows = kept.data_ptr<int64_t>();
+    split.clientRows.assign(rows, rows + kept.numel());
     return split;
 }
 

@@ -25,7 +25,7 @@ namespace tadlora
  * - `masked`: masked token modelling on every training input, labels unused (the analogue of
  *   RoBERTa's MLM); the classification head keeps its seeded random initialization.
  * - `supervised`: the encoder and the classification head trained together by cross-entropy
- *   on `samples` labelled training samples that no client holds (TakePretrainingData).
+ *   on `samples` labelled training samples that no client holds (SplitForPretraining).
  */
 struct PretrainConfig
 {
@@ -51,21 +51,30 @@ struct PretrainConfig
  */
 int64_t DefaultPretrainSamples(int64_t trainSize);
 
+/** @brief The data the base pretrains on, and the training samples the clients keep. */
+struct PretrainingSplit
+{
+    Dataset data;                     //!< what the base pretrains on
+    std::vector<uint32_t> clientRows; //!< the training set's rows the clients hold, ascending
+};
+
 /**
- * @brief The data the base pretrains on.
+ * @brief Sets the base's pretraining data aside.
  *
- * Masked: every training input (the labels are not used), and train keeps them all.
+ * Masked: every training input (the labels are not used), and the clients keep every row.
  * Supervised: recipe.samples training samples, drawn by recipe.seed (so every run's seed
- * shares the base), taken out of train so that no client ever holds them.
+ * shares the base), which no client row includes.
  *
- * @param train the training set; loses the supervised split, its other samples moving down in
- *        its own storage (tensors sharing that storage see them move)
+ * The training set itself is not changed (it may be a read-only mapping of the data cache):
+ * the clients' rows index it.
+ *
+ * @param train the training set
  * @param recipe the pretraining recipe
- * @return the pretraining data
+ * @return the pretraining data and the clients' rows
  * @throws std::invalid_argument when the split would leave
  *         fewer training samples than it takes
  */
-Dataset TakePretrainingData(Dataset& train, const PretrainConfig& recipe);
+PretrainingSplit SplitForPretraining(const Dataset& train, const PretrainConfig& recipe);
 
 /**
  * @brief The default cache directory: $TADLORA_CACHE_DIR, else $XDG_CACHE_HOME/tadlora, else
@@ -118,7 +127,7 @@ std::string ReadCachedBase(TransformerClassifier& model, const std::string& path
  * initialization. Supervised: encoder and head are trained by cross-entropy on the labels.
  *
  * @param config the model's shape
- * @param data the data to pretrain on (TakePretrainingData); masked uses its inputs only
+ * @param data the data to pretrain on (SplitForPretraining); masked uses its inputs only
  * @param taskName part of the cache key
  * @param recipe the pretraining recipe
  * @param cacheDir where pretrained bases are kept
