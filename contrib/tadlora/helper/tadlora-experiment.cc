@@ -401,7 +401,9 @@ LoadTask(const TadLoraConfig& c)
                              return tadlora::LoadFashionMnist(
                                  c.learning.dataDir.empty() ? tadlora::kFashionMnistDir
                                                             : c.learning.dataDir,
-                                 0, c.learning.testSamples, c.learning.patchSize);
+                                 0, c.learning.testSamples, c.learning.patchSize, CacheDirOf(c),
+                                 [](const std::string& notice)
+                                 { std::cerr << "[tadlora] " << notice << std::endl; });
                          });
     }
     catch (const std::runtime_error& e)
@@ -974,7 +976,7 @@ TadLoraExperiment::Run()
         if (next != 0)
         {
             tadlora::WriteCheckedFile((dir / kCheckpointFile).string(), kCheckpointMagic,
-                                      CheckpointKey(c), federation.Checkpoint(next));
+                                      CheckpointKey(c), {federation.Checkpoint(next)});
         }
 
         const double trainSeconds = federation.TrainSeconds();

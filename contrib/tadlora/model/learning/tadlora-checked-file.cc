@@ -1,27 +1,74 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-checked-file.h"
 
+#include <fcntl.h>
 #include <libdeflate.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
+#include <sstream>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace tadlora
 {
 
+MappedFile::MappedFile(const std::string& path)
+{
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+    {
+        m_problem = std::string("cannot be opened (") + std::strerror(errno) + ")";
+        return;
+    }
+    struct stat status;
+    const bool statted = ::fstat(fd, &status) == 0;
+    m_size = statted ? static_cast<size_t>(status.st_size) : 0;
+    void* mapped = m_size > 0
+                       ? ::mmap(nullptr, m_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
+                       : nullptr;
+    ::close(fd);
+    if (!statted || mapped == MAP_FAILED)
+    {
+        m_size = 0;
+        m_problem = "cannot be read";
+        return;
+    }
+    m_data = static_cast<const uint8_t*>(mapped);
+}
+
+MappedFile::~MappedFile()
+{
+    if (m_data != nullptr)
+    {
+        ::munmap(const_cast<uint8_t*>(m_data), m_size);
+    }
+}
+
 void
 WriteCheckedFile(const std::string& path, const std::string& magic, const std::string& key,
-                 const std::string& payload)
+                 std::initializer_list<std::string_view> payload)
 {
-    const uint32_t crc = libdeflate_crc32(0, payload.data(), payload.size());
+    uint32_t crc = 0;
+    size_t bytes = 0;
+    for (std::string_view piece : payload)
+    {
+        crc = libdeflate_crc32(crc, piece.data(), piece.size());
+        bytes += piece.size();
+    }
     const std::string partial = path + ".partial-" + std::to_string(getpid());
     {
         std::ofstream out(partial, std::ios::binary);
-        out << magic << "\nkey " << key << "\nbytes " << payload.size() << "\ncrc32 " << crc << "\n"
-            << payload;
+        out << magic << "\nkey " << key << "\nbytes " << bytes << "\ncrc32 " << crc << "\n";
+        for (std::string_view piece : payload)
+        {
+            out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+        }
         if (!out.flush())
         {
             throw std::runtime_error("cannot write " + partial);
@@ -32,9 +79,17 @@ WriteCheckedFile(const std::string& path, const std::string& magic, const std::s
 
 std::string
 ReadCheckedFile(const std::string& path, const std::string& magic, const std::string& key,
-                std::string& payload)
+                CheckedPayload& payload)
 {
-    std::ifstream in(path, std::ios::binary);
+    auto file = std::make_shared<const MappedFile>(path);
+    if (!file->Problem().empty())
+    {
+        return file->Problem();
+    }
+    // The header is a few short lines: parse it from the file's first bytes.
+    constexpr size_t kLongestHeader = 4096;
+    std::istringstream in(std::string(reinterpret_cast<const char*>(file->Data()),
+                                      std::min(file->Size(), kLongestHeader)));
     std::string line;
     std::string fileKey;
     uint64_t bytes = 0;
@@ -53,17 +108,33 @@ ReadCheckedFile(const std::string& path, const std::string& magic, const std::st
     {
         return "was made by another configuration (" + fileKey + ")";
     }
-    payload.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    if (payload.size() != bytes)
+    const auto header = static_cast<size_t>(in.tellg());
+    const size_t size = file->Size() - header;
+    if (size != bytes)
     {
-        return "is truncated or padded (" + std::to_string(payload.size()) + " of " +
-               std::to_string(bytes) + " bytes)";
+        return "is truncated or padded (" + std::to_string(size) + " of " + std::to_string(bytes) +
+               " bytes)";
     }
-    if (libdeflate_crc32(0, payload.data(), payload.size()) != crc)
+    const uint8_t* data = file->Data() + header;
+    if (libdeflate_crc32(0, data, size) != crc)
     {
         return "fails its CRC-32 (corrupted)";
     }
+    payload = {std::move(file), data, size};
     return "";
+}
+
+std::string
+ReadCheckedFile(const std::string& path, const std::string& magic, const std::string& key,
+                std::string& payload)
+{
+    CheckedPayload mapped;
+    std::string problem = ReadCheckedFile(path, magic, key, mapped);
+    if (problem.empty())
+    {
+        payload.assign(reinterpret_cast<const char*>(mapped.data), mapped.size);
+    }
+    return problem;
 }
 
 } // namespace tadlora

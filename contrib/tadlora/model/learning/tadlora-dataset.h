@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,20 +65,26 @@ struct TaskData
  * @brief Loads Fashion-MNIST as sequences of image patches.
  *
  * Pixels are kept as bytes and scaled by Dataset::ModelInputs to [0, 1] and normalized with
- * the training set's mean 0.2860 and std 0.3530; each 28 x 28 image is cut into non-overlapping P x P patches in row-major order,
- * each patch flattened row-major: inputs are [N, (28 / P)^2, P^2], [N, 16, 49] for P = 7.
+ * the training set's mean 0.2860 and std 0.3530; each 28 x 28 image is cut into non-overlapping P x
+ * P patches in row-major order, each patch flattened row-major: inputs are [N, (28 / P)^2, P^2],
+ * [N, 16, 49] for P = 7.
  *
  * @param dir directory holding {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
  * @param trainLimit keep the first trainLimit training samples (0 = all 60000)
  * @param testLimit keep the first testLimit test samples (0 = all 10000)
  * @param patch the patches' side P; must divide 28
+ * @param cacheDir where the decoded splits are cached ("" = decode them every time); a split
+ *        found there for the same files and P is mapped read-only instead of decoded, so the
+ *        inputs must not be written
+ * @param notice told why a cached split could not be used (it is then decoded and cached anew)
  * @return the task "fashion-mnist", 10 classes
  * @throws std::runtime_error naming the file and the problem on one line when a file is
  *         missing, unreadable, truncated or not the expected IDX file
  * @throws std::invalid_argument on a negative limit, or a patch side P that does not divide 28
  */
 TaskData LoadFashionMnist(const std::string& dir, int64_t trainLimit, int64_t testLimit,
-                          int64_t patch = kDefaultPatchSide);
+                          int64_t patch = kDefaultPatchSide, const std::string& cacheDir = "",
+                          const std::function<void(const std::string&)>& notice = {});
 
 /**
  * @brief Generates a fast, learnable but not trivial task of shape [N, 8, 16].

@@ -219,7 +219,7 @@ WriteCachedBase(TransformerClassifier& model, const std::string& path, const std
 {
     std::ostringstream archive;
     torch::save(model, archive);
-    WriteCheckedFile(path, kBaseFileMagic, key, archive.str());
+    WriteCheckedFile(path, kBaseFileMagic, key, {archive.str()});
 }
 
 std::string
