@@ -398,6 +398,21 @@ ScoresOfOneQuery(Sizes n, int64_t begin, int64_t end, float scale, bool shift,
 }
 
 /**
+ * @return 1 / the sum of row[0, s), added up in order: every kernel normalizes softmax's rows
+ * with this one sum, so that they round alike
+ */
+__attribute__((always_inline)) inline float
+InverseRowSum(const float* __restrict row, int64_t s)
+{
+    float sum = 0;
+    for (int64_t j = 0; j < s; ++j)
+    {
+        sum += row[j];
+    }
+    return 1 / sum;
+}
+
+/**
  * Softmax's remaining steps, row by row, for the sequences [begin, end): forward (grad null),
  * rows of exp(x - max) become p = rows / their sum; backward, grad (dP) becomes
  * dS = p (dP - sum_j p dP).
@@ -409,14 +424,9 @@ SoftmaxRows(Sizes n, int64_t begin, int64_t end, float* __restrict p, float* __r
     for (int64_t row = begin * n.queries; row < end * n.queries; ++row)
     {
         float* pr = p + row * s;
-        float sum = 0;
         if (grad == nullptr)
         {
-            for (int64_t j = 0; j < s; ++j)
-            {
-                sum += pr[j];
-            }
-            const float inverse = 1 / sum;
+            const float inverse = InverseRowSum(pr, s);
             for (int64_t j = 0; j < s; ++j)
             {
                 pr[j] *= inverse;
@@ -424,6 +434,7 @@ SoftmaxRows(Sizes n, int64_t begin, int64_t end, float* __restrict p, float* __r
             continue;
         }
         float* gr = grad + row * s;
+        float sum = 0;
         for (int64_t j = 0; j < s; ++j)
         {
             sum += pr[j] * gr[j];
@@ -523,12 +534,7 @@ Fused(Sizes n, int64_t models, int64_t begin, int64_t end, float scale, const fl
             float* softmax = saved != nullptr ? saved + b * n.queries * s : p;
             for (int64_t i = 0; i < n.queries; ++i)
             {
-                float rowSum = 0;
-                for (int64_t j = 0; j < s; ++j)
-                {
-                    rowSum += p[i * s + j];
-                }
-                const float inverse = 1 / rowSum;
+                const float inverse = InverseRowSum(p + i * s, s);
                 for (int64_t j = 0; j < s; ++j)
                 {
                     softmax[i * s + j] = p[i * s + j] * inverse;
