@@ -265,6 +265,17 @@ TEST_F(FashionMnist, DamagedOrStaleCacheIsNamedAndRebuilt)
     EXPECT_EQ(changed.test.labels[9999].item<int64_t>(), 3);
     EXPECT_NE(s_task.test.labels[9999].item<int64_t>(), 3);
     EXPECT_TRUE(changed.test.labels.slice(0, 0, 9999).equal(s_task.test.labels.slice(0, 0, 9999)));
+
+    // A cache that cannot be written (a directory under a file): said, and the run goes on.
+    notices.clear();
+    const auto blocked = cache.Path() / "a-file";
+    std::ofstream(blocked) << "not a directory";
+    const TaskData uncached = LoadCached(kFashionMnistDir, blocked / "cache", 0, 100, 7, notices);
+    ASSERT_EQ(notices.size(), 2u); // one per split
+    EXPECT_EQ(notices[0].rfind("cannot cache the data in " + (blocked / "cache").string(), 0), 0u)
+        << notices[0];
+    EXPECT_TRUE(uncached.train.inputs.equal(s_task.train.inputs));
+    EXPECT_TRUE(uncached.test.labels.equal(s_task.test.labels.slice(0, 0, 100)));
 }
 
 TEST(FashionMnistErrors, MissingDirectoryThrowsOneLineNamingTheFile)

@@ -71,6 +71,9 @@ WriteCheckedFile(const std::string& path, const std::string& magic, const std::s
         }
         if (!out.flush())
         {
+            out.close();
+            std::error_code ignored;
+            std::filesystem::remove(partial, ignored); // nothing half-written is left
             throw std::runtime_error("cannot write " + partial);
         }
     }

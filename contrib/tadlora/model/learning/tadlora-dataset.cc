@@ -299,9 +299,18 @@ CachedSplit(const std::string& dir, const std::string& prefix, int64_t patch,
     Split split = DecodeSplit(dir, prefix, 0, patch);
     auto bytesOf = [](const torch::Tensor& t)
     { return std::string_view(static_cast<const char*>(t.data_ptr()), t.numel()); };
-    std::filesystem::create_directories(cacheDir);
-    WriteCheckedFile(path.string(), kCachedSplitMagic, key,
-                     {bytesOf(split.images), bytesOf(split.labels)});
+    try
+    {
+        std::filesystem::create_directories(cacheDir);
+        WriteCheckedFile(path.string(), kCachedSplitMagic, key,
+                         {bytesOf(split.images), bytesOf(split.labels)});
+    }
+    catch (const std::exception& e)
+    {
+        // The run goes on from the decoded split; the next one tries to cache it again.
+        notice += (notice.empty() ? "" : "; ") + std::string("cannot cache the data in ") +
+                  cacheDir + " (" + e.what() + ")";
+    }
     return split;
 }
 

@@ -76,7 +76,8 @@ struct TaskData
  * @param cacheDir where the decoded splits are cached ("" = decode them every time); a split
  *        found there for the same files and P is mapped read-only instead of decoded, so the
  *        inputs must not be written
- * @param notice told why a cached split could not be used (it is then decoded and cached anew)
+ * @param notice told why a cached split could not be used (it is then decoded and cached anew),
+ *        or could not be cached (the run goes on with the decoded split)
  * @return the task "fashion-mnist", 10 classes
  * @throws std::runtime_error naming the file and the problem on one line when a file is
  *         missing, unreadable, truncated or not the expected IDX file
