@@ -277,11 +277,13 @@ CachedSplit(const std::string& dir, const std::string& prefix, int64_t patch,
     const std::filesystem::path path =
         std::filesystem::path(cacheDir) /
         ("fashion-mnist-" + prefix + "-patch" + std::to_string(patch) + ".tokens");
-    const int64_t sampleBytes = kImageSide * kImageSide + 1; // its tokens, then (later) its label
-    if (std::filesystem::exists(path))
+    // The payload: every sample's tokens, then every sample's label, a byte each.
+    const int64_t sampleBytes = kImageSide * kImageSide + 1;
+    std::error_code unknown; // taken as absent
+    if (std::filesystem::exists(path, unknown))
     {
         CheckedPayload payload;
-        std::string problem = ReadCheckedFile(path.string(), kCachedSplitMagic, key, payload);
+        const std::string problem = ReadCheckedFile(path.string(), kCachedSplitMagic, key, payload);
         if (problem.empty() && payload.size % sampleBytes == 0)
         {
             const auto n = static_cast<int64_t>(payload.size / sampleBytes);
