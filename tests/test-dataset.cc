@@ -5,6 +5,7 @@
  */
 
 #include "tadlora-dataset.h"
+#include "tadlora-test-task.h"
 
 #include <gtest/gtest.h>
 #include <torch/types.h>
@@ -149,31 +150,15 @@ TEST_F(FashionMnist, LimitsKeepTheFirstSamples)
     EXPECT_TRUE(small.test.labels.equal(s_task.test.labels.slice(0, 0, 300)));
 }
 
-/** @brief A fresh directory under the system's temporary one, removed with the object. */
-class TemporaryDir
+/** @return a fresh directory `name` in the tests' temporary directory (removed after them) */
+std::filesystem::path
+FreshDir(const std::string& name)
 {
-public:
-    explicit TemporaryDir(const std::string& name)
-        : m_path(std::filesystem::temp_directory_path() /
-                 ("tadlora-test-" + name + "-" + std::to_string(::getpid())))
-    {
-        std::filesystem::remove_all(m_path);
-        std::filesystem::create_directories(m_path);
-    }
-
-    ~TemporaryDir()
-    {
-        std::filesystem::remove_all(m_path);
-    }
-
-    const std::filesystem::path& Path() const
-    {
-        return m_path;
-    }
-
-private:
-    std::filesystem::path m_path;
-};
+    const auto dir = std::filesystem::path(tadlora::test::TempDir()) / name;
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return dir;
+}
 
 /** @return Fashion-MNIST loaded through the cache in dir, what it noticed appended to notices */
 TaskData
@@ -186,11 +171,11 @@ LoadCached(const std::string& dataDir, const std::filesystem::path& cacheDir, in
 
 TEST_F(FashionMnist, CachedSplitsEqualTheDecodedOnesByteForByte)
 {
-    const TemporaryDir cache("data-cache");
+    const auto cache = FreshDir("data-cache");
     std::vector<std::string> notices;
-    const TaskData first = LoadCached(kFashionMnistDir, cache.Path(), 0, 0, 7, notices);
-    const auto train = cache.Path() / "fashion-mnist-train-patch7.tokens";
-    const auto test = cache.Path() / "fashion-mnist-t10k-patch7.tokens";
+    const TaskData first = LoadCached(kFashionMnistDir, cache, 0, 0, 7, notices);
+    const auto train = cache / "fashion-mnist-train-patch7.tokens";
+    const auto test = cache / "fashion-mnist-t10k-patch7.tokens";
     ASSERT_TRUE(std::filesystem::exists(train));
     ASSERT_TRUE(std::filesystem::exists(test));
     // tokens and a label per sample, behind a header of a few lines
@@ -198,7 +183,7 @@ TEST_F(FashionMnist, CachedSplitsEqualTheDecodedOnesByteForByte)
     EXPECT_LT(std::filesystem::file_size(train), 60000u * (16 * 49 + 1) + 200);
     const auto written = std::filesystem::last_write_time(train);
 
-    const TaskData second = LoadCached(kFashionMnistDir, cache.Path(), 0, 0, 7, notices);
+    const TaskData second = LoadCached(kFashionMnistDir, cache, 0, 0, 7, notices);
     EXPECT_EQ(std::filesystem::last_write_time(train), written); // read, not written again
     EXPECT_TRUE(notices.empty());
     for (const TaskData* task : {&first, &second})
@@ -212,52 +197,51 @@ TEST_F(FashionMnist, CachedSplitsEqualTheDecodedOnesByteForByte)
     }
 
     // Limits are taken from the cached whole; another patch side is another file.
-    const TaskData small = LoadCached(kFashionMnistDir, cache.Path(), 1000, 300, 7, notices);
+    const TaskData small = LoadCached(kFashionMnistDir, cache, 1000, 300, 7, notices);
     EXPECT_TRUE(small.train.inputs.equal(s_task.train.inputs.slice(0, 0, 1000)));
     EXPECT_TRUE(small.test.labels.equal(s_task.test.labels.slice(0, 0, 300)));
-    const TaskData four = LoadCached(kFashionMnistDir, cache.Path(), 0, 50, 4, notices);
-    EXPECT_TRUE(std::filesystem::exists(cache.Path() / "fashion-mnist-t10k-patch4.tokens"));
+    const TaskData four = LoadCached(kFashionMnistDir, cache, 0, 50, 4, notices);
+    EXPECT_TRUE(std::filesystem::exists(cache / "fashion-mnist-t10k-patch4.tokens"));
     EXPECT_TRUE(four.test.inputs.equal(LoadFashionMnist(kFashionMnistDir, 1, 50, 4).test.inputs));
     EXPECT_TRUE(notices.empty());
 }
 
 TEST_F(FashionMnist, DamagedOrStaleCacheIsNamedAndRebuilt)
 {
-    const TemporaryDir cache("data-cache-damaged");
+    const auto cache = FreshDir("data-cache-damaged");
     std::vector<std::string> notices;
-    LoadCached(kFashionMnistDir, cache.Path(), 0, 0, 7, notices);
-    const auto train = cache.Path() / "fashion-mnist-train-patch7.tokens";
+    LoadCached(kFashionMnistDir, cache, 0, 0, 7, notices);
+    const auto train = cache / "fashion-mnist-train-patch7.tokens";
     {
         std::fstream file(train, std::ios::in | std::ios::out | std::ios::binary);
         file.seekp(1000000);
         file.put('\xff'); // a pixel of the 1276th image, inside the payload
     }
-    const TaskData rebuilt = LoadCached(kFashionMnistDir, cache.Path(), 0, 0, 7, notices);
+    const TaskData rebuilt = LoadCached(kFashionMnistDir, cache, 0, 0, 7, notices);
     ASSERT_EQ(notices.size(), 1u);
     EXPECT_NE(notices[0].find(train.string() + " fails its CRC-32"), std::string::npos)
         << notices[0];
     EXPECT_NE(notices[0].find("rebuilding it"), std::string::npos) << notices[0];
     EXPECT_TRUE(rebuilt.train.inputs.equal(s_task.train.inputs));
     notices.clear();
-    LoadCached(kFashionMnistDir, cache.Path(), 0, 0, 7, notices);
+    LoadCached(kFashionMnistDir, cache, 0, 0, 7, notices);
     EXPECT_TRUE(notices.empty()); // whole again
 
     // Other files under the same names: the cache follows them. The test labels, all but the
     // last, with the last one changed.
-    const TemporaryDir data("data-changed");
+    const auto data = FreshDir("data-changed");
     for (const char* name :
          {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"})
     {
-        std::filesystem::copy_file(std::filesystem::path(kFashionMnistDir) / name,
-                                   data.Path() / name);
+        std::filesystem::copy_file(std::filesystem::path(kFashionMnistDir) / name, data / name);
     }
-    const std::string labels = (data.Path() / "t10k-labels-idx1-ubyte.gz").string();
+    const std::string labels = (data / "t10k-labels-idx1-ubyte.gz").string();
     const std::string command = std::string("gzip -dc ") + kFashionMnistDir +
                                 "/t10k-labels-idx1-ubyte.gz | head -c 10007 | "
                                 "{ cat; printf '\\003'; } | gzip > " +
                                 labels;
     ASSERT_EQ(std::system(command.c_str()), 0);
-    const TaskData changed = LoadCached(data.Path().string(), cache.Path(), 0, 0, 7, notices);
+    const TaskData changed = LoadCached(data.string(), cache, 0, 0, 7, notices);
     ASSERT_EQ(notices.size(), 1u);
     EXPECT_NE(notices[0].find("fashion-mnist-t10k-patch7.tokens was made by another"),
               std::string::npos)
@@ -268,7 +252,7 @@ TEST_F(FashionMnist, DamagedOrStaleCacheIsNamedAndRebuilt)
 
     // A cache that cannot be written (a directory under a file): said, and the run goes on.
     notices.clear();
-    const auto blocked = cache.Path() / "a-file";
+    const auto blocked = cache / "a-file";
     std::ofstream(blocked) << "not a directory";
     const TaskData uncached = LoadCached(kFashionMnistDir, blocked / "cache", 0, 100, 7, notices);
     ASSERT_EQ(notices.size(), 2u); // one per split

@@ -7,15 +7,12 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/types.h>
 
-#include <fcntl.h>
 #include <libdeflate.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -182,13 +179,28 @@ struct Split
     torch::Tensor labels; //!< [N], uint8, each in [0, 10)
 };
 
+/** @return the path of a split's file: its images ("images-idx3") or labels ("labels-idx1") */
+std::string
+SplitFile(const std::string& dir, const std::string& prefix, const char* kind)
+{
+    return dir + "/" + prefix + "-" + kind + "-ubyte.gz";
+}
+
+/** @return the shape of n images cut into patches of side `patch`: [n, tokens, tokenDim] */
+std::vector<int64_t>
+TokenShape(int64_t n, int64_t patch)
+{
+    const int64_t patches = kImageSide / patch; // per side
+    return {n, patches * patches, patch * patch};
+}
+
 /** @return the first `limit` samples (0 = all) of the split in dir's files prefix-* */
 Split
 DecodeSplit(const std::string& dir, const std::string& prefix, int64_t limit, int64_t patch)
 {
     const int64_t patches = kImageSide / patch; // per side
-    const std::string imagePath = dir + "/" + prefix + "-images-idx3-ubyte.gz";
-    const std::string labelPath = dir + "/" + prefix + "-labels-idx1-ubyte.gz";
+    const std::string imagePath = SplitFile(dir, prefix, "images-idx3");
+    const std::string labelPath = SplitFile(dir, prefix, "labels-idx1");
     IdxItems images = ReadIdx(imagePath, {kImageSide, kImageSide}, limit); // [N, 28, 28]
     const IdxItems labels = ReadIdx(labelPath, {}, limit);                 // [N]
     if (labels.total != images.total)
@@ -223,7 +235,7 @@ DecodeSplit(const std::string& dir, const std::string& prefix, int64_t limit, in
             }
         }
     }
-    return {images.items.view({n, patches * patches, patch * patch}), labels.items};
+    return {images.items.view(TokenShape(n, patch)), labels.items};
 }
 
 /**
@@ -267,8 +279,8 @@ Split
 CachedSplit(const std::string& dir, const std::string& prefix, int64_t patch,
             const std::string& cacheDir, std::string& notice)
 {
-    const std::string images = GzipFingerprint(dir + "/" + prefix + "-images-idx3-ubyte.gz");
-    const std::string labels = GzipFingerprint(dir + "/" + prefix + "-labels-idx1-ubyte.gz");
+    const std::string images = GzipFingerprint(SplitFile(dir, prefix, "images-idx3"));
+    const std::string labels = GzipFingerprint(SplitFile(dir, prefix, "labels-idx1"));
     if (images.empty() || labels.empty())
     {
         return DecodeSplit(dir, prefix, 0, patch); // which says what is wrong with the files
@@ -290,9 +302,7 @@ CachedSplit(const std::string& dir, const std::string& prefix, int64_t patch,
             // Read-only memory: nothing writes a loaded split (a write would fault).
             auto* bytes = const_cast<uint8_t*>(payload.data);
             const auto keep = [file = payload.file](void*) {};
-            return {torch::from_blob(bytes,
-                                     {n, kImageSide * kImageSide / (patch * patch), patch * patch},
-                                     keep, torch::kUInt8),
+            return {torch::from_blob(bytes, TokenShape(n, patch), keep, torch::kUInt8),
                     torch::from_blob(bytes + n * (sampleBytes - 1), {n}, keep, torch::kUInt8)};
         }
         notice = "cached data " + path.string() + " " +
