@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 
 namespace tadlora
 {
@@ -46,9 +47,12 @@ BatchedEvaluator::Accuracies(const LoraFactors& models)
     }
     const int64_t samplePasses = (samples + kEvalChunk - 1) / kEvalChunk;
     const int64_t passes = samplePasses * groups;
-    // The passes spread over the threads, each thread's passes with its operators on it.
+    // The passes spread over the threads, each thread's passes with its operators on it. A
+    // thread takes the next pass when it is done with one, so a thread slowed down (by another
+    // tenant of the host) takes fewer; the counts are integers, the same in any order.
     const int64_t threads = std::min<int64_t>(at::get_num_threads(), passes);
     std::vector<torch::Tensor> correctBy(threads); // each thread's count per model
+    std::atomic<int64_t> next{0};
     at::parallel_for(
         0, threads, 1,
         [&](int64_t begin, int64_t end)
@@ -58,7 +62,7 @@ BatchedEvaluator::Accuracies(const LoraFactors& models)
             {
                 auto& count = correctBy[t];
                 count = torch::zeros({models.Models()}, torch::kLong);
-                for (int64_t pass = t * passes / threads; pass < (t + 1) * passes / threads; ++pass)
+                for (int64_t pass = next++; pass < passes; pass = next++)
                 {
                     const int64_t group = pass / samplePasses;
                     const int64_t start = (pass % samplePasses) * kEvalChunk;
