@@ -377,6 +377,46 @@ TEST(ModelShape, EvaluationsClassTokenAttentionEqualsTheTrainingForm)
     }
 }
 
+TEST(ModelShape, AdaptedWeightsFormedOnceAreWPlusScaledBAAndGiveTheSameLogitsBitForBit)
+{
+    // The evaluator forms each model's W + (alpha / r) B A once for all of its passes; the
+    // logits must be those of a pass that forms them itself, for inputs per model and shared.
+    const ModelConfig config = SmallModel("all", 2);
+    torch::manual_seed(9);
+    TransformerClassifier model(config);
+    model->Freeze();
+    LoraFactors factors = TwoModels(model);
+    for (auto& b : factors.b)
+    {
+        b.normal_(0, 0.3);
+    }
+    c10::InferenceMode inference;
+    const std::vector<torch::Tensor> weights = model->AdaptedWeights(factors);
+    ASSERT_EQ(weights.size(), factors.a.size());
+    const auto& ff2 = model->blocks[1]->as<EncoderBlock>()->ff2->weight; // the last layer's W
+    const double scaling = config.alpha / static_cast<double>(config.rank);
+    for (int64_t g = 0; g < 2; ++g)
+    {
+        const auto expected = ff2.to(torch::kDouble) +
+                              scaling * torch::matmul(factors.b.back()[g].to(torch::kDouble),
+                                                      factors.a.back()[g].to(torch::kDouble));
+        EXPECT_LT((weights.back()[g].to(torch::kDouble) - expected).abs().max().item<double>(),
+                  1e-6)
+            << g;
+    }
+    // And the pass reads them: other weights, other logits.
+    std::vector<torch::Tensor> others = weights;
+    others.back() = weights.back() * 2; // (a constant added would drop out in the final norm)
+    for (int64_t inputs : {2, 1})
+    {
+        const auto x = torch::randn({inputs, 4, config.tokens, config.tokenDim});
+        const auto logits = model->forward(x, &factors);
+        EXPECT_TRUE(torch::equal(model->forward(x, &factors, &weights), logits)) << inputs;
+        EXPECT_GT((model->forward(x, &factors, &others) - logits).abs().max().item<double>(), 1e-3)
+            << inputs;
+    }
+}
+
 TEST(ModelShape, TrainingFlopsAreCountedFromTheShapeAsTheReadmeStatesThem)
 {
     // README, "Performance": S = 17, d = 64, f = 128, r = 8, L = 2, 16 tokens of 49 features,

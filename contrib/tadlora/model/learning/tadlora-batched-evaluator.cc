@@ -45,6 +45,15 @@ BatchedEvaluator::Accuracies(const LoraFactors& models)
                         : models.Select(torch::arange(k * models.Models() / groups,
                                                       (k + 1) * models.Models() / groups)));
     }
+    // Each group's adapted weights, formed once for all of its passes.
+    std::vector<std::vector<torch::Tensor>> weights;
+    {
+        c10::InferenceMode inference;
+        for (const auto& group : modelGroups)
+        {
+            weights.push_back(m_model->AdaptedWeights(group));
+        }
+    }
     const int64_t samplePasses = (samples + kEvalChunk - 1) / kEvalChunk;
     const int64_t passes = samplePasses * groups;
     // The passes spread over the threads, each thread's passes with its operators on it. A
@@ -70,8 +79,10 @@ BatchedEvaluator::Accuracies(const LoraFactors& models)
                     const auto x = test.ModelInputs(test.inputs.slice(0, start, start + kEvalChunk))
                                        .unsqueeze(0);                               // [1, N, ...]
                     const auto y = test.labels.slice(0, start, start + kEvalChunk); // [N]
-                    const auto correct =
-                        m_model->forward(x, &modelGroups[group]).argmax(2).eq(y).sum(1); // [G_k]
+                    const auto correct = m_model->forward(x, &modelGroups[group], &weights[group])
+                                             .argmax(2)
+                                             .eq(y)
+                                             .sum(1); // [G_k]
                     count.narrow(0, first, correct.size(0)) += correct;
                 }
             }

@@ -169,11 +169,12 @@ AdaptedWeights(torch::nn::Linear& linear, const torch::Tensor& a, const torch::T
  * @param a [G, r, d_in]
  * @param b [G, d_out, r]
  * @param scaling alpha / r
+ * @param weights the models' W + scaling B A if formed already (AdaptedWeights), else undefined
  * @return (W + scaling B A) x + bias for each of the G models: [G, N, S, d_out]
  */
 torch::Tensor
 Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& a,
-        const torch::Tensor& b, double scaling)
+        const torch::Tensor& b, double scaling, const torch::Tensor& weights)
 {
     const int64_t g = a.size(0);
     const int64_t r = a.size(1);
@@ -193,8 +194,9 @@ Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& 
     {
         // An input per model: each model's weight is formed first (cheap at r << d), so the
         // products run at the layer's full width instead of at r.
-        y = torch::baddbmm(linear->bias, rows,
-                           AdaptedWeights(linear, a, b, scaling).transpose(1, 2));
+        y = torch::baddbmm(
+            linear->bias, rows,
+            (weights.defined() ? weights : AdaptedWeights(linear, a, b, scaling)).transpose(1, 2));
     }
     return y.view({g, x.size(1), x.size(2), out});
 }
@@ -286,9 +288,30 @@ EncoderBlockImpl::EncoderBlockImpl(const ModelConfig& c)
 {
 }
 
+torch::nn::Linear&
+EncoderBlockImpl::Layer(Projection p)
+{
+    switch (p)
+    {
+        case Projection::Query:
+            return query;
+        case Projection::Key:
+            return key;
+        case Projection::Value:
+            return value;
+        case Projection::Output:
+            return output;
+        case Projection::FeedForward1:
+            return ff1;
+        case Projection::FeedForward2:
+            return ff2;
+    }
+    throw std::logic_error("EncoderBlock: unknown projection");
+}
+
 torch::Tensor
 EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_t layer,
-                          int64_t outputs)
+                          int64_t outputs, const std::vector<torch::Tensor>* weights)
 {
     const int64_t d = x.size(3);
     const int64_t dh = d / heads;
@@ -304,40 +327,45 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
     };
     // A projection of input [G_in, N, tokens, d_in]: each model's own if LoRA adapts it
     // ([G, ...]), else the frozen one ([G_in, ...]; a shared one broadcasts over the models).
-    auto project = [&](torch::nn::Linear& linear, Projection p, const torch::Tensor& input)
+    auto project = [&](Projection p, const torch::Tensor& input)
     {
         const auto l = adapted(p);
-        return l ? Adapted(linear, input, lora->a[*l], lora->b[*l], scaling)
-                 : Affine(linear, input);
+        return l ? Adapted(Layer(p), input, lora->a[*l], lora->b[*l], scaling,
+                           weights != nullptr ? (*weights)[*l] : torch::Tensor())
+                 : Affine(Layer(p), input);
     };
     // [G_w, d_out, d_in]: each model's weight, or the frozen one.
-    auto weight = [&](torch::nn::Linear& linear, Projection p)
+    auto weight = [&](Projection p)
     {
         const auto l = adapted(p);
-        return l ? AdaptedWeights(linear, lora->a[*l], lora->b[*l], scaling)
-                 : linear->weight.unsqueeze(0);
+        if (!l)
+        {
+            return Layer(p)->weight.unsqueeze(0);
+        }
+        return weights != nullptr ? (*weights)[*l]
+                                  : AdaptedWeights(Layer(p), lora->a[*l], lora->b[*l], scaling);
     };
     const auto h = Normalize(norm1, x);      // [G_x, N, S, d]
     const auto hq = h.narrow(2, 0, outputs); // [G_x, N, outputs, d]: the queries' tokens
-    const auto q = project(query, Projection::Query, hq);
+    const auto q = project(Projection::Query, hq);
     const double scale = 1 / std::sqrt(double(dh));
     // [G, N, outputs, d]; evaluating a last block, the cheaper form of the same attention
     const auto mixed =
         outputs == 1 && !torch::GradMode::is_enabled()
-            ? ClassTokenAttention(q, h, weight(key, Projection::Key),
-                                  weight(value, Projection::Value), value->bias, heads, scale)
-            : Attention(q, project(key, Projection::Key, h), project(value, Projection::Value, h),
-                        heads, scale);
+            ? ClassTokenAttention(q, h, weight(Projection::Key), weight(Projection::Value),
+                                  value->bias, heads, scale)
+            : Attention(q, project(Projection::Key, h), project(Projection::Value, h), heads,
+                        scale);
     // base + the projection p of input. Evaluating, a frozen projection's product accumulates
     // onto base + bias (fewer passes over the outputs than adding its result to base; the sums
     // round in another order, which evaluation's accuracies do not see).
-    auto residual = [&](const torch::Tensor& base, torch::nn::Linear& linear, Projection p,
-                        const torch::Tensor& input)
+    auto residual = [&](const torch::Tensor& base, Projection p, const torch::Tensor& input)
     {
         if (adapted(p) || torch::GradMode::is_enabled())
         {
-            return base + project(linear, p, input);
+            return base + project(p, input);
         }
+        torch::nn::Linear& linear = Layer(p);
         auto sizes = input.sizes().vec();
         sizes[0] = std::max(base.size(0), input.size(0));
         const auto in = input.expand(sizes).reshape({-1, input.size(-1)});
@@ -346,9 +374,9 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
         y.view({-1, sizes.back()}).addmm_(in, linear->weight.t());
         return y;
     };
-    const auto y = residual(x.narrow(2, 0, outputs), output, Projection::Output, mixed);
-    const auto hidden = project(ff1, Projection::FeedForward1, Normalize(norm2, y));
-    return residual(y, ff2, Projection::FeedForward2, Gelu(hidden));
+    const auto y = residual(x.narrow(2, 0, outputs), Projection::Output, mixed);
+    const auto hidden = project(Projection::FeedForward1, Normalize(norm2, y));
+    return residual(y, Projection::FeedForward2, Gelu(hidden));
 }
 
 TransformerClassifierImpl::TransformerClassifierImpl(const ModelConfig& c)
@@ -377,7 +405,8 @@ TransformerClassifierImpl::TransformerClassifierImpl(const ModelConfig& c)
 }
 
 torch::Tensor
-TransformerClassifierImpl::Encode(const torch::Tensor& x, const LoraFactors* lora, int64_t outputs)
+TransformerClassifierImpl::Encode(const torch::Tensor& x, const LoraFactors* lora, int64_t outputs,
+                                  const std::vector<torch::Tensor>* weights)
 {
     auto h = config.vocab > 0 ? embedIds(x) : Affine(embedFeatures, x); // [G_x, N, tokens, d]
     h = torch::cat({classToken.expand({h.size(0), h.size(1), 1, h.size(3)}), h}, 2) + position;
@@ -385,15 +414,33 @@ TransformerClassifierImpl::Encode(const torch::Tensor& x, const LoraFactors* lor
     {
         const bool last = l + 1 == blocks->size();
         h = blocks[l]->as<EncoderBlock>()->forward(h, lora, l * config.loraTargets.size(),
-                                                   last ? outputs : h.size(2));
+                                                   last ? outputs : h.size(2), weights);
     }
     return Normalize(norm, h);
 }
 
 torch::Tensor
-TransformerClassifierImpl::forward(const torch::Tensor& x, const LoraFactors* lora)
+TransformerClassifierImpl::forward(const torch::Tensor& x, const LoraFactors* lora,
+                                   const std::vector<torch::Tensor>* weights)
 {
-    return Affine(head, Encode(x, lora, 1).select(2, 0));
+    return Affine(head, Encode(x, lora, 1, weights).select(2, 0));
+}
+
+std::vector<torch::Tensor>
+TransformerClassifierImpl::AdaptedWeights(const LoraFactors& lora)
+{
+    std::vector<torch::Tensor> weights;
+    for (size_t l = 0; l < blocks->size(); ++l)
+    {
+        auto& block = *blocks[l]->as<EncoderBlock>();
+        for (Projection p : config.loraTargets)
+        {
+            const size_t i = weights.size();
+            weights.push_back(
+                tadlora::AdaptedWeights(block.Layer(p), lora.a[i], lora.b[i], block.scaling));
+        }
+    }
+    return weights;
 }
 
 std::vector<std::pair<int64_t, int64_t>>

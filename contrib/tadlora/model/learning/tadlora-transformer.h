@@ -100,10 +100,14 @@ struct EncoderBlockImpl : torch::nn::Module
      * @param layer index in lora of this block's first adapted projection's factors
      * @param outputs how many leading tokens' states to compute (keys and values are always
      *        every token's): S, or 1 when only the class token matters next
+     * @param weights lora's adapted weights if formed already (AdaptedWeights), or nullptr
      * @return [G, N, outputs, d]
      */
     torch::Tensor forward(const torch::Tensor& x, const LoraFactors* lora, size_t layer,
-                          int64_t outputs);
+                          int64_t outputs, const std::vector<torch::Tensor>* weights);
+
+    /** @return the frozen layer of projection p */
+    torch::nn::Linear& Layer(Projection p);
 
     int64_t heads;                       //!< attention heads
     double scaling;                      //!< LoRA's alpha / r
@@ -148,13 +152,23 @@ struct TransformerClassifierImpl : torch::nn::Module
      *        outputs and feed-forward, which nothing reads)
      * @return hidden states [G, N, outputs, d]
      */
-    torch::Tensor Encode(const torch::Tensor& x, const LoraFactors* lora, int64_t outputs);
+    torch::Tensor Encode(const torch::Tensor& x, const LoraFactors* lora, int64_t outputs,
+                         const std::vector<torch::Tensor>* weights = nullptr);
     /**
      * @param x inputs (see Encode)
      * @param lora G models' factors, or nullptr for the frozen base and head alone (G = G_x)
+     * @param weights their adapted weights if formed already (AdaptedWeights), or nullptr
      * @return class logits [G, N, classes], from the class token's final state
      */
-    torch::Tensor forward(const torch::Tensor& x, const LoraFactors* lora);
+    torch::Tensor forward(const torch::Tensor& x, const LoraFactors* lora,
+                          const std::vector<torch::Tensor>* weights = nullptr);
+    /**
+     * @param lora G models' factors
+     * @return per adapted projection (lora's order), each model's W + s B A [G, d_out, d_in]:
+     * what a pass forms where the models read inputs of their own, formed once for the many
+     * passes of an evaluation (without autograd: training forms them in every step's graph)
+     */
+    std::vector<torch::Tensor> AdaptedWeights(const LoraFactors& lora);
     /** @return [in, out] of every adapted projection, block by block, in loraTargets' order */
     std::vector<std::pair<int64_t, int64_t>> AdaptedShapes() const;
     /** @brief Freeze every parameter: only LoRA factors, held outside, are trained. */
