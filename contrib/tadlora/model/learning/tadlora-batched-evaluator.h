@@ -23,7 +23,9 @@ class LoraFactors;
  *
  * Every batch of held-out samples goes through the model once for all G models: whatever the
  * frozen base computes before the first adapted projection (embedding, first norm, first key)
- * runs once per sample, the rest over all models at once. Runs without autograd.
+ * runs once per sample, the rest over all models at once. Each model's adapted weights are
+ * formed once per evaluation, and the passes go to whichever thread is free. Runs without
+ * autograd.
  */
 class BatchedEvaluator
 {
