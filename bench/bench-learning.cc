@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <string>
 
 using namespace tadlora;
@@ -166,12 +167,27 @@ struct TrainingRound
     void operator()()
     {
         trainer.Train(clients, plans, factors);
+        const auto& seconds = trainer.GroupSeconds();
+        slowest += *std::max_element(seconds.begin(), seconds.end());
+        total += std::accumulate(seconds.begin(), seconds.end(), 0.0) /
+                 static_cast<double>(seconds.size());
+    }
+
+    /** @return how much longer the slowest group of each call took than the groups' mean, since
+     * the last call of this (the calls' sums), and start counting anew */
+    double Imbalance()
+    {
+        const double imbalance = slowest / total - 1;
+        slowest = total = 0;
+        return imbalance;
     }
 
     BatchedTrainer trainer;
     LoraFactors factors;
     std::vector<RoundPlan> plans;
     std::vector<uint32_t> clients;
+    double slowest = 0; //!< sum of each call's slowest group's seconds
+    double total = 0;   //!< sum of each call's mean group seconds
 };
 
 /** Self time per operator over three calls of f (after a warm-up), from LibTorch's autograd
@@ -316,6 +332,7 @@ main(int argc, char** argv)
                 static_cast<long long>(c.rank), flopsPerStep / 1e6);
     std::printf("%-8s %12s %18s %14s %9s %22s\n", "threads", "peak GFLOP/s", "train steps/s",
                 "train GFLOP/s", "of peak", "eval samples x models/s");
+    double imbalance = 0; // at the default thread count
     std::vector<uint32_t> counts{1};
     if (cores > 1)
     {
@@ -331,11 +348,12 @@ main(int argc, char** argv)
         BatchedEvaluator evaluator(s.model, s.task);
         const LoraFactors models = s.factors.Append(s.factors.Mean());
         const double slice = seconds / kSlices;
-        std::vector<double> peaks, steps, ratios, evals;
+        std::vector<double> peaks, steps, ratios, evals, imbalances;
         for (int i = 0; i < kSlices; ++i)
         {
             peaks.push_back(MatmulPeak(slice));
-            steps.push_back(Rate(slice, round) * kClients * 20);
+            steps.push_back(Rate(slice, [&] { round(); }) * kClients * 20);
+            imbalances.push_back(round.Imbalance());
             ratios.push_back(steps.back() * flopsPerStep / 1e9 / peaks.back());
             evals.push_back(Rate(slice, [&] { evaluator.Accuracies(models); }) *
                             static_cast<double>(models.Models() * s.task->test.inputs.size(0)));
@@ -343,6 +361,17 @@ main(int argc, char** argv)
         std::printf("%-8u %12.1f %18.1f %14.1f %8.1f%% %22.0f\n", threads, Median(peaks),
                     Median(steps), Median(steps) * flopsPerStep / 1e9, 100 * Median(ratios),
                     Median(evals));
+        if (threads > 1)
+        {
+            imbalance = Median(imbalances);
+        }
+    }
+    if (counts.size() > 1)
+    {
+        std::printf(
+            "\nat %u threads the slowest training group (one per thread) took %.1f%% longer "
+            "than their mean\n",
+            cores, 100 * imbalance);
     }
     ConfigureCompute(1);
     std::vector<double> shapes;

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 namespace tadlora
@@ -167,9 +168,22 @@ BatchedTrainer::Train(const std::vector<uint32_t>& clients, const std::vector<Ro
     // One group per thread, and more when the groups would outgrow the caches.
     const int64_t groups = std::max(std::min<int64_t>(at::get_num_threads(), g),
                                     (g + kMaxClientsPerPass - 1) / kMaxClientsPerPass);
+    m_groupSeconds.assign(groups, 0);
+    // Group p's clients, trained and timed.
+    auto train = [&](int64_t p, LoraFactors& part)
+    {
+        const auto start = std::chrono::steady_clock::now();
+        const int64_t first = p * g / groups;
+        const int64_t last = (p + 1) * g / groups;
+        auto losses = TrainGroup({clients.begin() + first, clients.begin() + last},
+                                 {plans.begin() + first, plans.begin() + last}, part);
+        m_groupSeconds[p] =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return losses;
+    };
     if (groups <= 1)
     {
-        return TrainGroup(clients, plans, factors);
+        return train(0, factors);
     }
     // The groups spread over the threads. Inside the parallel region every operator, and
     // OpenBLAS, runs on its calling thread, so the groups' passes do not share threads.
@@ -181,13 +195,9 @@ BatchedTrainer::Train(const std::vector<uint32_t>& clients, const std::vector<Ro
                      {
                          for (int64_t p = begin; p < end; ++p)
                          {
-                             const int64_t first = p * g / groups;
-                             const int64_t last = (p + 1) * g / groups;
-                             rows[p] = torch::arange(first, last);
+                             rows[p] = torch::arange(p * g / groups, (p + 1) * g / groups);
                              parts[p] = factors.Select(rows[p]);
-                             losses[p] = TrainGroup(
-                                 {clients.begin() + first, clients.begin() + last},
-                                 {plans.begin() + first, plans.begin() + last}, parts[p]);
+                             losses[p] = train(p, parts[p]);
                          }
                      });
     std::vector<double> meanLoss;
@@ -197,6 +207,12 @@ BatchedTrainer::Train(const std::vector<uint32_t>& clients, const std::vector<Ro
         meanLoss.insert(meanLoss.end(), losses[p].begin(), losses[p].end());
     }
     return meanLoss;
+}
+
+const std::vector<double>&
+BatchedTrainer::GroupSeconds() const
+{
+    return m_groupSeconds;
 }
 
 std::vector<double>

@@ -67,6 +67,12 @@ public:
     std::vector<double> Train(const std::vector<uint32_t>& clients,
                               const std::vector<RoundPlan>& plans, LoraFactors& factors);
 
+    /**
+     * @return each group's compute time in the last Train call, in seconds, in the clients'
+     * order: side by side on their threads, the slowest group sets the call's wall time
+     */
+    const std::vector<double>& GroupSeconds() const;
+
     /** @param archive where the state that changes with training goes: each client's batch
      * generator, and its AdamW moments and step counts */
     void Save(torch::serialize::OutputArchive& archive) const;
@@ -96,6 +102,7 @@ private:
     std::vector<at::Tensor> m_shards;        //!< per client: [n_i] training sample indices
     std::vector<at::Generator> m_generators; //!< per client: batch sampling
     std::vector<Moments> m_moments;          //!< A's, then B's; kept across rounds if asked
+    std::vector<double> m_groupSeconds;      //!< GroupSeconds()
 };
 
 } // namespace tadlora
