@@ -69,7 +69,8 @@ public:
 
     /**
      * @return each group's compute time in the last Train call, in seconds, in the clients'
-     * order: side by side on their threads, the slowest group sets the call's wall time
+     * order: at more than one thread the groups run side by side, and the slowest sets the
+     * call's wall time
      */
     const std::vector<double>& GroupSeconds() const;
 
