@@ -423,6 +423,47 @@ TEST(Attention, KernelEqualsMatmulAndSoftmaxInValuesAndGradients)
     }
 }
 
+TEST(Attention, KeysAndValuesReadByEveryHeadGetTheHeadsSummedGradient)
+{
+    // The class-token form of a last block (ClassTokenAttention): one query per head of d
+    // features, against the block's normalized inputs [G, N, S, d], which every head reads as
+    // its keys and its values. The default model's width (64, 4 heads: the compiled kernels)
+    // and another; the inputs each model's own, or shared by the models.
+    for (const int64_t d : {64, 24})
+    {
+        for (const int64_t inputModels : {3, 1})
+        {
+            SCOPED_TRACE(testing::Message()
+                         << d << " features, " << inputModels << " input models");
+            torch::manual_seed(6);
+            const int64_t heads = 4;
+            const auto q = torch::randn({3, 5, 1, heads * d}, torch::requires_grad());
+            const auto h = torch::randn({inputModels, 5, 17, d}, torch::requires_grad());
+            const auto probe = torch::randn({3, 5, 1, heads * d});
+            const double scale = 0.25;
+
+            const auto fused = Attention(q, h, h, heads, scale);
+            const auto grads = torch::autograd::grad({(fused * probe).sum()}, {q, h});
+            // Every head's keys and values: h repeated, [G, N, heads, S, d].
+            const auto split = q.view({3, 5, 1, heads, d}).transpose(2, 3);
+            const auto repeated = h.unsqueeze(2).expand({inputModels, 5, heads, 17, d});
+            const auto plain = PlainAttention(split, repeated, repeated, scale)
+                                   .transpose(2, 3)
+                                   .reshape({3, 5, 1, heads * d});
+            const auto expected = torch::autograd::grad({(plain * probe).sum()}, {q, h});
+
+            EXPECT_LT((fused - plain).abs().max().item<double>(), 1e-5);
+            for (size_t i = 0; i < 2; ++i)
+            {
+                EXPECT_EQ(grads[i].sizes(), expected[i].sizes());
+                EXPECT_GT(expected[i].abs().max().item<double>(), 0.1);
+                EXPECT_LT((grads[i] - expected[i]).abs().max().item<double>(), 1e-4)
+                    << "input " << i;
+            }
+        }
+    }
+}
+
 TEST(Attention, EvaluationEqualsTrainingsForwardBitForBit)
 {
     if (!HaveExpLikeLibTorch())

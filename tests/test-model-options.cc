@@ -339,12 +339,14 @@ TEST(ModelShape, PatchSizeCutsImagesIntoThatManyTokens)
     EXPECT_THROW(LoadFashionMnist(kFashionMnistDir, 5, 5, 5), std::invalid_argument);
 }
 
-TEST(ModelShape, EvaluationsClassTokenAttentionEqualsTheTrainingForm)
+TEST(ModelShape, ClassTokenAttentionEqualsTheProjectionsFormInValuesAndGradients)
 {
-    // Without autograd the last block attends from the class token by W_v (sum_j p_j x_j) + b_v
-    // with p from (W_k^T q) . x_j; with autograd by the key and value projections of every
-    // token. Both, with every projection adapted (each model's own key and value weights), for
-    // inputs per model and one input shared by both models.
+    // The last block attends from the class token by W_v (sum_j p_j x_j) + b_v with p from
+    // (W_k^T q) . x_j, in training and in evaluation; computing every token's outputs (Encode
+    // with 1 + tokens outputs) runs the key and value projections of every token instead. The
+    // class token's logits and every factor's gradient must agree, with every projection adapted
+    // (each model's own key and value weights) and with q and v, for inputs per model and one
+    // input shared by both models.
     for (const std::string& targets : {std::string("all"), std::string("q,v")})
     {
         SCOPED_TRACE(targets);
@@ -357,22 +359,34 @@ TEST(ModelShape, EvaluationsClassTokenAttentionEqualsTheTrainingForm)
             p.normal_(0, 0.3); // biases too: the key bias must drop out, the value bias not
         }
         LoraFactors factors = TwoModels(model);
-        for (auto& b : factors.b)
+        std::vector<torch::Tensor> trained;
+        for (size_t l = 0; l < factors.a.size(); ++l)
         {
-            b.normal_(0, 0.3);
+            factors.b[l].normal_(0, 0.3);
+            trained.push_back(factors.a[l].requires_grad_());
+            trained.push_back(factors.b[l].requires_grad_());
         }
         for (int64_t inputs : {2, 1})
         {
             const auto x = torch::randn({inputs, 4, config.tokens, config.tokenDim});
-            const auto trained = model->forward(x, &factors);
-            torch::Tensor evaluated;
+            const auto probe = torch::randn({2, 4, config.classes});
+            const auto logits = model->forward(x, &factors);
+            const auto projected =
+                model->head(model->Encode(x, &factors, 1 + config.tokens).select(2, 0));
+            ASSERT_EQ(logits.sizes(), projected.sizes());
+            EXPECT_GT(projected.abs().max().item<double>(), 0.1);
+            EXPECT_LT((logits - projected).abs().max().item<double>(), 1e-5) << inputs;
+            const auto grads = torch::autograd::grad({(logits * probe).sum()}, trained);
+            const auto expected = torch::autograd::grad({(projected * probe).sum()}, trained);
+            for (size_t i = 0; i < grads.size(); ++i)
             {
-                c10::InferenceMode inference;
-                evaluated = model->forward(x, &factors);
+                EXPECT_GT(expected[i].abs().max().item<double>(), 1e-2) << i;
+                EXPECT_LT((grads[i] - expected[i]).abs().max().item<double>(), 1e-4)
+                    << "factor " << i << ", " << inputs << " inputs";
             }
-            EXPECT_EQ(evaluated.sizes(), trained.sizes());
-            EXPECT_GT(trained.abs().max().item<double>(), 0.1);
-            EXPECT_LT((evaluated - trained).abs().max().item<double>(), 1e-5) << inputs;
+            c10::InferenceMode inference; // evaluation's form (its residual sums round otherwise)
+            EXPECT_LT((model->forward(x, &factors) - logits).abs().max().item<double>(), 1e-5)
+                << inputs;
         }
     }
 }

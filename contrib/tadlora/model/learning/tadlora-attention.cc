@@ -70,38 +70,46 @@ constexpr int64_t kRegisterKeys = 32;
 
 /**
  * out[t] = sum_f weight(t, f) y[f] for the output tokens t < to over the source tokens f < from,
- * each of kHeadWidth features (y's tokens yStride apart, out's outStride), summed from f = 0 up
- * as a plain loop would. Four output tokens at a time, in registers: one token's sum is a chain
- * of dependent FMAs, four are independent (1.2 times faster in evaluation's attention).
+ * each of kD features (y's tokens yStride apart, out's outStride), summed from f = 0 up as a
+ * plain loop would. Several output tokens at a time, in registers: one token's sum is a chain of
+ * dependent FMAs, four are independent (1.2 times faster in evaluation's attention); as many as
+ * 16 registers hold (four of kHeadWidth features, two or four of kModelWidth).
  */
-template<typename Piece, typename Weight>
+template<int kD, typename Piece, typename Weight>
 __attribute__((always_inline)) inline void // into each kernel clone, compiled for its target
 WeightedRows(int64_t to, int64_t from, Weight weight, const float* __restrict y, int64_t yStride,
              float* __restrict out, int64_t outStride)
 {
-    for (int64_t t = 0; t < to; t += 4)
+    constexpr int kLanes = Lanes<Piece>();
+    constexpr int kPieces = kD / kLanes;
+    constexpr int kRows = std::min(4, 16 / kPieces);
+    for (int64_t t = 0; t < to; t += kRows)
     {
         // Past the last token, the last again (computed, not stored).
-        const int64_t t1 = std::min(t + 1, to - 1);
-        const int64_t t2 = std::min(t + 2, to - 1);
-        const int64_t t3 = std::min(t + 3, to - 1);
-        constexpr int kLanes = Lanes<Piece>();
-        constexpr int kHeadPieces = kHeadWidth / kLanes;
-        Piece sums[4][kHeadPieces] = {};
+        int64_t rows[kRows];
+        for (int r = 0; r < kRows; ++r)
+        {
+            rows[r] = std::min(t + r, to - 1);
+        }
+        Piece sums[kRows][kPieces] = {};
         for (int64_t f = 0; f < from; ++f)
         {
-            const float w[] = {weight(t, f), weight(t1, f), weight(t2, f), weight(t3, f)};
-            for (int p = 0; p < kHeadPieces; ++p)
+            float w[kRows];
+            for (int r = 0; r < kRows; ++r)
+            {
+                w[r] = weight(rows[r], f);
+            }
+            for (int p = 0; p < kPieces; ++p)
             {
                 Piece source;
                 std::memcpy(&source, y + f * yStride + p * kLanes, sizeof(source));
-                for (int r = 0; r < 4; ++r)
+                for (int r = 0; r < kRows; ++r)
                 {
                     sums[r][p] += w[r] * source;
                 }
             }
         }
-        for (int64_t r = 0; r < 4 && t + r < to; ++r)
+        for (int64_t r = 0; r < kRows && t + r < to; ++r)
         {
             std::memcpy(out + (t + r) * outStride, sums[r], sizeof(sums[r]));
         }
@@ -467,9 +475,9 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
     {
         const float* pb = p + b * n.queries * n.keys;
         const float* yb = y + yl.Base(b);
-        if constexpr (kD == kHeadWidth)
+        if constexpr (kD > 0)
         {
-            WeightedRows<Piece>(
+            WeightedRows<kD, Piece>(
                 to, from, [&](int64_t t, int64_t f) { return pb[t * pTo + f * pFrom] * scale; }, yb,
                 yl.token, out + outl.Base(b), outl.token);
             continue;
@@ -540,7 +548,7 @@ Fused(Sizes n, int64_t models, int64_t begin, int64_t end, float scale, const fl
                     softmax[i * s + j] = p[i * s + j] * inverse;
                 }
             }
-            WeightedRows<Piece>(
+            WeightedRows<kHeadWidth, Piece>(
                 n.queries, s, [&](int64_t i, int64_t f) { return softmax[i * s + f]; },
                 v + vl.Base(b), vl.token, out + outl.Base(b), outl.token);
         }
@@ -625,7 +633,9 @@ BatchedWeighted(const Sizes& n, int64_t models, const torch::Tensor& p, const to
     const Layout outl = LayoutOf(out, yl.heads, n.features);
     const auto kernel = ForWidth<kHeadWidth>(
         n.features, ForPieces(&Weighted<kHeadWidth, Piece16>, &Weighted<kHeadWidth, Piece8>),
-        ForWidth<kModelWidth>(n.features, &Weighted<kModelWidth, Piece8>, &Weighted<0, Piece8>));
+        ForWidth<kModelWidth>(
+            n.features, ForPieces(&Weighted<kModelWidth, Piece16>, &Weighted<kModelWidth, Piece8>),
+            &Weighted<0, Piece8>));
     at::parallel_for(0, n.sequences, Grain(n),
                      [&](int64_t begin, int64_t end)
                      {
@@ -677,6 +687,31 @@ ForInput(const torch::Tensor& grad, const torch::Tensor& input)
 }
 
 /**
+ * @return the gradient for keys or values `input`: scale p^T y for every sequence (Weighted,
+ * transposed), p [B, Sq, Sk], y [G, N, Sq, heads x dh]. Where every head read the input ([G_in,
+ * N, Sk, dh]) and a head has one query (the class-token form), a (model, sample)'s heads are
+ * the query tokens of one product, which sums them as it goes: no terms per head, four times
+ * the input's size, summed afterwards.
+ */
+torch::Tensor
+TransposedGradient(const Sizes& n, int64_t models, int64_t heads, const torch::Tensor& p,
+                   const torch::Tensor& y, const torch::Tensor& input, double scale)
+{
+    if (input.size(3) == y.size(3))
+    {
+        return ForInput(
+            BatchedWeighted(n, models, p, y, LayoutOf(y, heads, n.features), true, scale), input);
+    }
+    TORCH_CHECK(n.queries == 1, "Attention: keys or values read by every head have a gradient "
+                                "for one query a head only");
+    const auto rows = y.view({y.size(0), y.size(1), heads, n.features}); // heads as queries
+    const Sizes summed{n.sequences / heads, heads, n.keys, n.features};
+    return ForInput(
+        BatchedWeighted(summed, models, p, rows, LayoutOf(rows, 1, n.features), true, scale),
+        input);
+}
+
+/**
  * @brief The kernels as an autograd function over q [G_q, N, Sq, d], k and v [G_k, N, Sk, d]
  * (d = heads x dh; a G of 1 is shared by every model), read and written in that layout. The
  * softmax's exp is LibTorch's (vectorized); its row sums are ours: LibTorch's softmax along a
@@ -720,8 +755,6 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction>
         const auto& v = saved[2];
         auto p = saved[3];
         const int64_t heads = ctx->saved_data["heads"].toInt();
-        TORCH_CHECK(k.size(3) == q.size(3) && v.size(3) == q.size(3),
-                    "Attention: keys or values read by every head have no gradient here");
         const double scale = ctx->saved_data["scale"].toDouble();
         const auto dOut = grads[0].contiguous(); // [G, N, Sq, d]
         const int64_t models = dOut.size(0);
@@ -738,11 +771,11 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction>
         }
         if (ctx->needs_input_grad(1))
         {
-            result[1] = ForInput(BatchedWeighted(n, models, dScores, q, layout(q), true, scale), k);
+            result[1] = TransposedGradient(n, models, heads, dScores, q, k, scale);
         }
         if (ctx->needs_input_grad(2))
         {
-            result[2] = ForInput(BatchedWeighted(n, models, p, dOut, layout(dOut), true, 1), v);
+            result[2] = TransposedGradient(n, models, heads, p, dOut, v, 1);
         }
         return result;
     }

@@ -30,8 +30,8 @@ namespace tadlora
  * stores the softmax on the way.
  *
  * @param q [G_q, N, Sq, heads x dh] queries, float32, features contiguous
- * @param k [G_k, N, Sk, heads x dh] keys, or [G_k, N, Sk, dh] read by every head (then
- *          without gradient)
+ * @param k [G_k, N, Sk, heads x dh] keys, or [G_k, N, Sk, dh] read by every head (whose
+ *          gradient is then the heads' sum)
  * @param v [G_k, N, Sk, heads x dh] values, or [G_k, N, Sk, dh] likewise
  * @param heads the number of heads the features split into
  * @param scale the scores' factor, usually 1 / sqrt(dh)

@@ -227,11 +227,12 @@ PerHead(const torch::Tensor& x, const torch::Tensor& w)
 }
 
 /**
- * @brief The class token's attention output in a last block, without autograd: per head h,
+ * @brief The class token's attention output in a last block: per head h,
  * softmax_j(q^h . k_j^h) v_j^h with k_j = W_k x_j + b_k and v_j = W_v x_j + b_v equals
  * W_v^h (sum_j p_j x_j) + b_v^h with p = softmax_j((W_k^h^T q^h) . x_j): the key bias adds
  * the same to every score, and the weights sum to 1. About 8 times less arithmetic than the
- * key and value projections of every token.
+ * key and value projections of every token, forward and backward (the gradients are those of
+ * the same function; the key bias gets none, as its true gradient is 0).
  *
  * @param q [G_q, N, 1, d] the class token's queries
  * @param h [G_x, N, S, d] the block's normalized input
@@ -349,9 +350,12 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
     const auto hq = h.narrow(2, 0, outputs); // [G_x, N, outputs, d]: the queries' tokens
     const auto q = project(Projection::Query, hq);
     const double scale = 1 / std::sqrt(double(dh));
-    // [G, N, outputs, d]; evaluating a last block, the cheaper form of the same attention
+    // [G, N, outputs, d]; in a last block, the cheaper form of the same attention, except where
+    // the base itself trains (pretraining): the form rounds otherwise, and a base pretrained now
+    // must be the one that earlier runs cached.
+    const bool baseTrains = torch::GradMode::is_enabled() && key->bias.requires_grad();
     const auto mixed =
-        outputs == 1 && !torch::GradMode::is_enabled()
+        outputs == 1 && !baseTrains
             ? ClassTokenAttention(q, h, weight(Projection::Key), weight(Projection::Value),
                                   value->bias, heads, scale)
             : Attention(q, project(Projection::Key, h), project(Projection::Value, h), heads,

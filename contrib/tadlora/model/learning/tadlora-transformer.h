@@ -73,9 +73,12 @@ ModelConfig ModelConfigFor(const TaskData& task);
 /**
  * @brief The floating-point operations of one training sample, counted from the model's shape:
  * 2 x the multiply-adds of every matmul of the forward pass, and of those of the backward pass
- * that autograd must run to reach every LoRA factor (README, "Performance"). The last block
- * computes the class token's query, attention output and feed-forward only: nothing reads the
- * other tokens' states.
+ * that autograd must run to reach every LoRA factor, as a plain implementation computes them
+ * (README, "Performance"). The last block counts the class token's query, attention output and
+ * feed-forward only (nothing reads the other tokens' states), and the keys and values of every
+ * token, which standard attention reads. The model does more in places (each model's weights
+ * formed at full width) and less in others (the last block's attention in the class-token
+ * form): this is the model's count, not the implementation's.
  * @param config the model's shape
  * @return FLOPs per sample; a local step costs this x the batch size
  */
