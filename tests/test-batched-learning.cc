@@ -462,6 +462,11 @@ TEST(Attention, KeysAndValuesReadByEveryHeadGetTheHeadsSummedGradient)
             }
         }
     }
+    // More than one query a head: values, but no gradient for such keys and values.
+    const auto q = torch::randn({1, 2, 3, 4 * 16}, torch::requires_grad());
+    const auto h = torch::randn({1, 2, 5, 16}, torch::requires_grad());
+    const auto out = Attention(q, h, h, 4, 0.25);
+    EXPECT_THROW(torch::autograd::grad({out.sum()}, {h}), c10::Error);
 }
 
 TEST(Attention, EvaluationEqualsTrainingsForwardBitForBit)

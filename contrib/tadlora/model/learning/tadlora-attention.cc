@@ -690,8 +690,8 @@ ForInput(const torch::Tensor& grad, const torch::Tensor& input)
  * @return the gradient for keys or values `input`: scale p^T y for every sequence (Weighted,
  * transposed), p [B, Sq, Sk], y [G, N, Sq, heads x dh]. Where every head read the input ([G_in,
  * N, Sk, dh]) and a head has one query (the class-token form), a (model, sample)'s heads are
- * the query tokens of one product, which sums them as it goes: no terms per head, four times
- * the input's size, summed afterwards.
+ * the query tokens of one product, which sums them as it goes (rather than writing each head's
+ * terms, heads times the input's size, and summing them afterwards).
  */
 torch::Tensor
 TransposedGradient(const Sizes& n, int64_t models, int64_t heads, const torch::Tensor& p,

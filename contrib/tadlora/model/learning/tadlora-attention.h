@@ -31,7 +31,7 @@ namespace tadlora
  *
  * @param q [G_q, N, Sq, heads x dh] queries, float32, features contiguous
  * @param k [G_k, N, Sk, heads x dh] keys, or [G_k, N, Sk, dh] read by every head (whose
- *          gradient is then the heads' sum)
+ *          gradient is then the heads' sum; for Sq = 1 only)
  * @param v [G_k, N, Sk, heads x dh] values, or [G_k, N, Sk, dh] likewise
  * @param heads the number of heads the features split into
  * @param scale the scores' factor, usually 1 / sqrt(dh)
