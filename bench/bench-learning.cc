@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// How close the learning side runs to the machine's limit, in one run: LibTorch's matmul peak,
-// batched training and evaluation throughput on the default scenario's shapes (Fashion-MNIST,
-// 10 clients, 16 tokens x 49, width 64, r = 8, batch 32), at one thread and at the default
-// thread count, and where the default scenario's wall time goes.
+// How close the learning side runs to the machine's limit, in one run: LibTorch's matmul peak
+// and oneDNN's (which the frozen layers' products run on), batched training and evaluation
+// throughput on the default scenario's shapes (Fashion-MNIST, 10 clients, 16 tokens x 49, width 64,
+// r = 8, batch 32), at one thread and at the default thread count, and where the default scenario's
+// wall time goes.
 //   build/bench/tadlora-bench [--seconds S] [--profile] [--no-scenario]
 
 #include "tadlora-batched-evaluator.h"
@@ -14,6 +15,7 @@
 #include "tadlora-lora-factors.h"
 #include "tadlora-partition.h"
 #include "tadlora-pretrain.h"
+#include "tadlora-product.h"
 #include "tadlora-transformer.h"
 
 #include <nlohmann/json.hpp>
@@ -73,37 +75,30 @@ Rate(double seconds, F f)
     return static_cast<double>(calls) / SecondsSince(start);
 }
 
-/** @return LibTorch's single-precision matmul rate, GFLOP/s, on 1024 x 1024 matrices */
-double
-MatmulPeak(double seconds)
+/** The two matmuls the model's products run on. */
+enum class Library
 {
-    constexpr int64_t n = 1024;
-    const auto a = torch::randn({n, n});
-    const auto b = torch::randn({n, n});
-    auto c = torch::empty({n, n});
-    return Rate(seconds, [&] { torch::mm_out(c, a, b); }) * 2.0 * n * n * n / 1e9;
-}
+    LibTorch, //!< torch::mm (OpenBLAS): the adapted layers' products and weight gradients
+    OneDnn,   //!< AddProduct (oneDNN's sgemm): the frozen layers' products
+};
 
-/**
- * @return LibTorch's matmul rate, GFLOP/s, on the shapes of a training step's products: the
- * default model's projections and feed-forward ([rows, 64] x [64, 64], [64, 128], [128, 64]) and
- * a weight gradient ([64, rows] x [rows, 64]), rows = 5 clients x 32 samples x 17 tokens (one
- * thread's group of the default scenario's clients)
- */
+/** @return the rate, GFLOP/s, of repeating the products [m, k] x [k, n] of shapes */
 double
-ShapesRate(double seconds)
+ProductsRate(Library library, const std::vector<std::array<int64_t, 3>>& shapes, double seconds)
 {
-    constexpr int64_t rows = 5 * 32 * 17;
     struct Product
     {
         torch::Tensor a, b, c;
     };
     std::vector<Product> products;
     double flops = 0;
-    for (auto [m, k, n] :
-         {std::array<int64_t, 3>{rows, 64, 64}, {rows, 64, 128}, {rows, 128, 64}, {64, rows, 64}})
+    for (auto [m, k, n] : shapes)
     {
-        products.push_back({torch::randn({m, k}), torch::randn({k, n}), torch::empty({m, n})});
+        // oneDNN's operand as the frozen layers hold it: the weight [n, k]
+        products.push_back(
+            {torch::randn({m, k}),
+             library == Library::OneDnn ? torch::randn({n, k}) : torch::randn({k, n}),
+             torch::zeros({m, n})});
         flops += 2.0 * m * k * n;
     }
     return Rate(seconds,
@@ -111,10 +106,38 @@ ShapesRate(double seconds)
                 {
                     for (Product& p : products)
                     {
-                        torch::mm_out(p.c, p.a, p.b);
+                        if (library == Library::OneDnn)
+                        {
+                            AddProduct(p.a, p.b, p.c);
+                        }
+                        else
+                        {
+                            torch::mm_out(p.c, p.a, p.b);
+                        }
                     }
                 }) *
            flops / 1e9;
+}
+
+/** @return a library's single-precision matmul rate, GFLOP/s, on 1024 x 1024 matrices */
+double
+MatmulPeak(Library library, double seconds)
+{
+    return ProductsRate(library, {{1024, 1024, 1024}}, seconds);
+}
+
+/**
+ * @return a library's rate, GFLOP/s, on the shapes of a training step's products: the default
+ * model's projections and feed-forward ([rows, 64] x [64, 64], [64, 128], [128, 64]) and a weight
+ * gradient ([64, rows] x [rows, 64]), rows = 5 clients x 32 samples x 17 tokens (one thread's
+ * group of the default scenario's clients)
+ */
+double
+ShapesRate(Library library, double seconds)
+{
+    constexpr int64_t rows = 5 * 32 * 17;
+    return ProductsRate(library, {{rows, 64, 64}, {rows, 64, 128}, {rows, 128, 64}, {64, rows, 64}},
+                        seconds);
 }
 
 struct Fixture
@@ -330,8 +353,11 @@ main(int argc, char** argv)
                 static_cast<long long>(c.tokens + 1), static_cast<long long>(c.dModel),
                 static_cast<long long>(c.ffn), static_cast<long long>(c.layers),
                 static_cast<long long>(c.rank), flopsPerStep / 1e6);
-    std::printf("%-8s %12s %18s %14s %9s %22s\n", "threads", "peak GFLOP/s", "train steps/s",
-                "train GFLOP/s", "of peak", "eval samples x models/s");
+    // Training's share of each library's peak: LibTorch's (OpenBLAS, the measure) and
+    // oneDNN's (its AVX-512 kernels where the processor has them, the machine's higher peak).
+    std::printf("%-8s %14s %12s %14s %14s %10s %10s %14s\n", "threads", "LibTorch peak",
+                "oneDNN peak", "train steps/s", "train GFLOP/s", "of LibT.", "of oneDNN",
+                "eval s x m/s");
     double imbalance = 0; // at the default thread count
     std::vector<uint32_t> counts{1};
     if (cores > 1)
@@ -340,27 +366,30 @@ main(int argc, char** argv)
     }
     for (uint32_t threads : counts)
     {
-        // The machine's speed drifts (other tenants of the host): the peak and the throughputs
+        // The machine's speed drifts (other tenants of the host): the peaks and the throughputs
         // are measured in interleaved slices and each reported as the median over the slices,
-        // the ratio as the median of the slices' own ratios.
+        // the ratios as the medians of the slices' own ratios.
         ConfigureCompute(threads);
         TrainingRound round(s);
         BatchedEvaluator evaluator(s.model, s.task);
         const LoraFactors models = s.factors.Append(s.factors.Mean());
         const double slice = seconds / kSlices;
-        std::vector<double> peaks, steps, ratios, evals, imbalances;
+        std::vector<double> peaks, dnnlPeaks, steps, ratios, dnnlRatios, evals, imbalances;
         for (int i = 0; i < kSlices; ++i)
         {
-            peaks.push_back(MatmulPeak(slice));
+            peaks.push_back(MatmulPeak(Library::LibTorch, slice / 2));
+            dnnlPeaks.push_back(MatmulPeak(Library::OneDnn, slice / 2));
             steps.push_back(Rate(slice, [&] { round(); }) * kClients * 20);
             imbalances.push_back(round.Imbalance());
             ratios.push_back(steps.back() * flopsPerStep / 1e9 / peaks.back());
+            dnnlRatios.push_back(steps.back() * flopsPerStep / 1e9 / dnnlPeaks.back());
             evals.push_back(Rate(slice, [&] { evaluator.Accuracies(models); }) *
                             static_cast<double>(models.Models() * s.task->test.inputs.size(0)));
         }
-        std::printf("%-8u %12.1f %18.1f %14.1f %8.1f%% %22.0f\n", threads, Median(peaks),
-                    Median(steps), Median(steps) * flopsPerStep / 1e9, 100 * Median(ratios),
-                    Median(evals));
+        std::printf("%-8u %14.1f %12.1f %14.1f %14.1f %9.1f%% %9.1f%% %14.0f\n", threads,
+                    Median(peaks), Median(dnnlPeaks), Median(steps),
+                    Median(steps) * flopsPerStep / 1e9, 100 * Median(ratios),
+                    100 * Median(dnnlRatios), Median(evals));
         if (threads > 1)
         {
             imbalance = Median(imbalances);
@@ -374,14 +403,19 @@ main(int argc, char** argv)
             cores, 100 * imbalance);
     }
     ConfigureCompute(1);
-    std::vector<double> shapes;
-    for (int i = 0; i < kSlices; ++i)
+    std::printf("\nthe model's products alone (its matmul shapes, 1 thread):");
+    for (Library library : {Library::LibTorch, Library::OneDnn})
     {
-        const double peak = MatmulPeak(seconds / kSlices / 2);
-        shapes.push_back(ShapesRate(seconds / kSlices / 2) / peak);
+        std::vector<double> shapes;
+        for (int i = 0; i < kSlices; ++i)
+        {
+            const double peak = MatmulPeak(library, seconds / kSlices / 4);
+            shapes.push_back(ShapesRate(library, seconds / kSlices / 4) / peak);
+        }
+        std::printf(" %.1f%% of %s's peak%s", 100 * Median(shapes),
+                    library == Library::LibTorch ? "LibTorch" : "oneDNN",
+                    library == Library::LibTorch ? "," : "\n");
     }
-    std::printf("\nthe model's products alone (its matmul shapes, 1 thread): %.1f%% of the peak\n",
-                100 * Median(shapes));
     ConfigureCompute(cores);
     if (profile)
     {

@@ -9,6 +9,7 @@ packages=(
   libns3-dev ns3                      # ns-3 3.37; ns3 holds helpers its CMake targets reference
   libgsl-dev libsqlite3-dev libxml2-dev libpython3-dev  # named by ns-3's exported CMake targets
   libtorch-dev libopenblas0-openmp    # LibTorch 1.13 on OpenBLAS (the reference BLAS is 10x slower)
+  libdnnl-dev                         # oneDNN's matmul for the frozen layers' products
   libboost-graph-dev libcli11-dev     # topologies; the command line
   libtomlplusplus-dev                 # scenario files (TOML, typed)
   nlohmann-json3-dev libdeflate-dev   # summary.json; gzip IDX reading and CRC-32

@@ -14,6 +14,7 @@
 #include "tadlora-low-rank.h"
 #include "tadlora-message.h"
 #include "tadlora-partition.h"
+#include "tadlora-product.h"
 #include "tadlora-seed.h"
 #include "tadlora-test-task.h"
 
@@ -22,6 +23,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <array>
 #include <cmath>
 #include <set>
 
@@ -538,6 +540,75 @@ TEST(LowRankUpdate, EqualsTheProductInDoublePrecisionInValuesAndGradients)
                 << "d = " << d;
         }
     }
+}
+
+TEST(AddProduct, AccumulatesXTimesWTransposedWithinFloatRounding)
+{
+    torch::manual_seed(12);
+    // The model's shapes (a pass's rows by d, ffn or the classes), single rows and columns, and
+    // rows read with a stride (a slice of wider rows).
+    const std::vector<std::array<int64_t, 4>> shapes{// m, k, n, x's row stride
+                                                     {301, 64, 128, 64}, {301, 128, 64, 128},
+                                                     {75, 64, 10, 64},   {1, 64, 64, 64},
+                                                     {9, 64, 1, 64},     {33, 24, 40, 100}};
+    for (const auto& [m, k, n, stride] : shapes)
+    {
+        const auto x = torch::randn({m, stride}).narrow(1, 0, k);
+        const auto w = torch::randn({n, k});
+        const auto y0 = torch::randn({m, n});
+        auto y = y0.clone();
+        AddProduct(x, w, y);
+        const auto x64 = x.to(torch::kDouble);
+        const auto w64 = w.to(torch::kDouble);
+        const auto expected = y0.to(torch::kDouble) + torch::mm(x64, w64.t());
+        // each output within float rounding of the sum of its terms' magnitudes
+        const auto magnitude = y0.abs().to(torch::kDouble) + torch::mm(x64.abs(), w64.abs().t());
+        EXPECT_LT(((y.to(torch::kDouble) - expected).abs() / magnitude).max().item<double>(), 1e-6)
+            << m << " x " << k << " x " << n;
+        EXPECT_GT((y - y0).abs().min().item<float>(), 0); // every output got its product
+    }
+    // Operands that do not fit are refused, nothing written.
+    auto y = torch::zeros({4, 5});
+    EXPECT_THROW(AddProduct(torch::ones({4, 3}), torch::ones({5, 2}), y), c10::Error);
+    EXPECT_THROW(AddProduct(torch::ones({4, 3}), torch::ones({5, 3}, torch::kDouble), y),
+                 c10::Error);
+    auto columns = torch::zeros({5, 4}).t();
+    EXPECT_THROW(AddProduct(torch::ones({4, 3}), torch::ones({5, 3}), columns), c10::Error);
+    EXPECT_EQ(y.abs().sum().item<float>(), 0);
+}
+
+TEST(FrozenAffine, IsBiasPlusXWTransposedInValuesAndInputGradient)
+{
+    torch::manual_seed(13);
+    // A pass's rows by the default model's widths (d 64, ffn 128), and x read with a stride.
+    for (const auto& [k, n] : {std::pair<int64_t, int64_t>{64, 128}, {128, 64}, {24, 40}})
+    {
+        const auto wide = torch::randn({97, k + 3}).requires_grad_();
+        const auto x = wide.narrow(1, 0, k);
+        const auto w = torch::randn({n, k});
+        const auto bias = torch::randn({n});
+        const auto y = FrozenAffine(x, w, bias);
+        ASSERT_EQ(y.sizes(), (std::vector<int64_t>{97, n}));
+        const auto x64 = x.detach().to(torch::kDouble).requires_grad_();
+        const auto expected = bias.to(torch::kDouble) + torch::mm(x64, w.to(torch::kDouble).t());
+        EXPECT_LT((y.to(torch::kDouble) - expected).abs().max().item<double>(), 1e-4)
+            << k << " -> " << n;
+        const auto weights = torch::randn({97, n});
+        (y * weights).sum().backward();
+        (expected * weights.to(torch::kDouble)).sum().backward();
+        // the input gradient reaches x through the narrow: wide's last 3 columns get none
+        EXPECT_LT((wide.grad().narrow(1, 0, k).to(torch::kDouble) - x64.grad())
+                      .abs()
+                      .max()
+                      .item<double>(),
+                  1e-4)
+            << k << " -> " << n;
+        EXPECT_EQ(wide.grad().narrow(1, k, 3).abs().sum().item<float>(), 0);
+        EXPECT_GT(x64.grad().abs().min().item<double>(), 0);
+    }
+    // A weight or bias being trained is refused: its gradient would be lost.
+    const auto trained = torch::randn({5, 3}).requires_grad_();
+    EXPECT_THROW(FrozenAffine(torch::randn({4, 3}), trained, torch::zeros({5})), c10::Error);
 }
 
 TEST(Exp, LikeLibTorchsBitForBit)

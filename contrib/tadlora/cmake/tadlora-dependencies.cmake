@@ -19,6 +19,14 @@ set_target_properties(libdeflate::libdeflate PROPERTIES IMPORTED_LOCATION "${LIB
 find_library(SLEEF_LIBRARY NAMES sleef libsleef.so.3 REQUIRED)
 add_library(sleef::sleef UNKNOWN IMPORTED GLOBAL)
 set_target_properties(sleef::sleef PROPERTIES IMPORTED_LOCATION "${SLEEF_LIBRARY}")
+# oneDNN (libdnnl-dev), whose sgemm runs the frozen layers' products (tadlora-product.h). Its
+# CMake package also wants OpenCL's development files, which its CPU matmul does not use: an
+# imported target of our own, on the library and its C header.
+find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.h REQUIRED)
+find_library(DNNL_LIBRARY dnnl REQUIRED)
+add_library(dnnl::dnnl UNKNOWN IMPORTED GLOBAL)
+set_target_properties(dnnl::dnnl PROPERTIES IMPORTED_LOCATION "${DNNL_LIBRARY}"
+                      INTERFACE_INCLUDE_DIRECTORIES "${DNNL_INCLUDE_DIR}")
 find_package(nlohmann_json REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(OpenMP REQUIRED)

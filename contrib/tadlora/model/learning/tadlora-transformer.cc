@@ -7,6 +7,7 @@
 #include "tadlora-layer-norm.h"
 #include "tadlora-lora-factors.h"
 #include "tadlora-low-rank.h"
+#include "tadlora-product.h"
 
 #include <torch/torch.h>
 
@@ -136,12 +137,8 @@ namespace
 {
 
 /**
- * @return linear(x) for x [..., d_in]. A frozen layer runs as one addmm over x's rows: the
- * product accumulates onto the bias, where LibTorch's linear of an input of more than 3
- * dimensions zeroes an output, multiplies into it and adds the bias in a pass of its own (the
- * same sums: K is below OpenBLAS's blocking, so each output is bias + one dot product either
- * way; traces are byte-identical). A trainable one (pretraining) keeps linear's autograd form,
- * whose bias gradient sums in an order of its own.
+ * @return linear(x) for x [..., d_in]. A trainable layer (pretraining) keeps linear's autograd
+ * form; a frozen one is one product over x's rows onto the bias, by oneDNN (FrozenAffine).
  */
 torch::Tensor
 Affine(torch::nn::Linear& linear, const torch::Tensor& x)
@@ -152,7 +149,7 @@ Affine(torch::nn::Linear& linear, const torch::Tensor& x)
     }
     auto sizes = x.sizes().vec();
     sizes.back() = linear->weight.size(0);
-    return torch::addmm(linear->bias, x.reshape({-1, x.size(-1)}), linear->weight.t()).view(sizes);
+    return FrozenAffine(x.reshape({-1, x.size(-1)}), linear->weight, linear->bias).view(sizes);
 }
 
 /** @return each model's W + scaling B A: [G, d_out, d_in] */
@@ -361,8 +358,8 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
             : Attention(q, project(Projection::Key, h), project(Projection::Value, h), heads,
                         scale);
     // base + the projection p of input. Evaluating, a frozen projection's product accumulates
-    // onto base + bias (fewer passes over the outputs than adding its result to base; the sums
-    // round in another order, which evaluation's accuracies do not see).
+    // onto base + bias, by oneDNN's matmul (fewer passes over the outputs than adding its result
+    // to base; the sums round in another order, which evaluation's accuracies do not see).
     auto residual = [&](const torch::Tensor& base, Projection p, const torch::Tensor& input)
     {
         if (adapted(p) || torch::GradMode::is_enabled())
@@ -375,7 +372,8 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
         const auto in = input.expand(sizes).reshape({-1, input.size(-1)});
         sizes.back() = linear->weight.size(0);
         auto y = torch::add(base.expand(sizes), linear->bias);
-        y.view({-1, sizes.back()}).addmm_(in, linear->weight.t());
+        auto rows = y.view({-1, sizes.back()});
+        AddProduct(in, linear->weight, rows);
         return y;
     };
     const auto y = residual(x.narrow(2, 0, outputs), Projection::Output, mixed);
