@@ -16,7 +16,8 @@ namespace tadlora
 uint32_t Cores();
 
 /**
- * @brief Set LibTorch's intra-op threads, and keep freed tensor memory in the process.
+ * @brief Set LibTorch's intra-op threads, keep freed tensor memory in the process, and start
+ * oneDNN (its first product generates its kernels).
  *
  * LibTorch's CPU tensors come straight from malloc, and glibc by default returns every freed
  * block over 128 KiB to the kernel, so each training step page-faulted its activations anew
