@@ -567,6 +567,10 @@ TEST(AddProduct, AccumulatesXTimesWTransposedWithinFloatRounding)
             << m << " x " << k << " x " << n;
         EXPECT_GT((y - y0).abs().min().item<float>(), 0); // every output got its product
     }
+    // An empty sum adds nothing.
+    auto kept = torch::ones({3, 2});
+    AddProduct(torch::empty({3, 0}), torch::empty({2, 0}), kept);
+    EXPECT_TRUE(torch::equal(kept, torch::ones({3, 2})));
     // Operands that do not fit are refused, nothing written.
     auto y = torch::zeros({4, 5});
     EXPECT_THROW(AddProduct(torch::ones({4, 3}), torch::ones({5, 2}), y), c10::Error);

@@ -24,8 +24,16 @@ Gemm(const at::Tensor& x, const at::Tensor& w, bool transposed, float beta, at::
     const int64_t m = x.size(0);
     const int64_t k = x.size(1);
     const int64_t n = y.size(1);
-    if (m == 0 || n == 0 || k == 0)
+    if (m == 0 || n == 0)
     {
+        return;
+    }
+    if (k == 0) // an empty sum: y = beta y (beta is 0 or 1; y may be uninitialized at 0)
+    {
+        if (beta == 0)
+        {
+            y.zero_();
+        }
         return;
     }
     const dnnl_status_t status =
