@@ -87,10 +87,11 @@ TEST(PretrainCache, NameDiffersBetweenTasksAndBetweenVocabularies)
     featureConfig.tokenDim = kVocab;
     const PretrainConfig recipe;
     const std::string name = BaseCacheName(tokenConfig, tokenTask->train, "spam-assassin", recipe);
-    EXPECT_EQ(
-        name,
-        "base-spam-assassin-n800-70bd48a5-r3-t12v40-d64-h4-l2-f128-c2-mtm-s600-b128-lr0.002-m0.3-"
-        "seed1.base"); // 70bd48a5: the checksum of the training set
+    EXPECT_EQ(name,
+              "base-spam-assassin-n800-70bd48a5-r3-t12v40-d64-h4-l2-f128-c2-mtm-s600-b128-lr0.002-"
+              "m0.3-seed1-threads" +
+                  std::to_string(at::get_num_threads()) +
+                  ".base"); // 70bd48a5: the checksum of the training set
     EXPECT_NE(BaseCacheName(tokenConfig, tokenTask->train, "fashion-mnist", recipe), name);
     EXPECT_NE(BaseCacheName(featureConfig, tokenTask->train, "spam-assassin", recipe), name);
     // Feature models keep the names they had before token inputs existed (but the version).

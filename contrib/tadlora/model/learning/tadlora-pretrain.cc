@@ -210,7 +210,7 @@ BaseCacheName(const ModelConfig& config, const Dataset& data, const std::string&
     std::ostringstream name;
     name << "base-" << taskName << "-n" << data.inputs.size(0) << "-" << std::hex
          << static_cast<uint32_t>(hash ^ (hash >> 32)) << "-" << config.BaseKey() << "-"
-         << recipe.Key() << ".base";
+         << recipe.Key() << "-threads" << at::get_num_threads() << ".base";
     return name.str();
 }
 

@@ -88,7 +88,10 @@ std::string DefaultCacheDir();
  * @param data the data to pretrain on (its size and a checksum of its contents are in the name)
  * @param taskName the task's name
  * @param recipe the pretraining recipe
- * @return the file name a pretrained base is cached under: it differs whenever one of them does
+ * @return the file name a pretrained base is cached under: it differs whenever one of them does,
+ * and with LibTorch's thread count (pretraining's sums split over the threads, so a base
+ * pretrained at one count differs from one pretrained at another in its last bits, and a run's
+ * traces must not depend on which count filled the cache first)
  */
 std::string BaseCacheName(const ModelConfig& config, const Dataset& data,
                           const std::string& taskName, const PretrainConfig& recipe);
