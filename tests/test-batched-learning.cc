@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cmath>
+#include <functional>
 #include <set>
 
 using namespace tadlora;
@@ -613,6 +614,83 @@ TEST(FrozenAffine, IsBiasPlusXWTransposedInValuesAndInputGradient)
     // A weight or bias being trained is refused: its gradient would be lost.
     const auto trained = torch::randn({5, 3}).requires_grad_();
     EXPECT_THROW(FrozenAffine(torch::randn({4, 3}), trained, torch::zeros({5})), c10::Error);
+}
+
+TEST(Products, AreEachMatrixsProductInValuesAndGradientsForEveryLayout)
+{
+    torch::manual_seed(14);
+    // The layouts the model hands over: row-major, a transposed weight (column-major), rows read
+    // with a stride (a head's columns of wider rows), a matrix shared by the batch (expand), four
+    // dimensions, a bias, and matrices of a single row. Each case makes x and w from leaves, so
+    // the gradients are compared where autograd leaves them, against double precision.
+    using Make = std::function<torch::Tensor(const torch::Tensor&)>;
+    const Make same = [](const torch::Tensor& t) { return t; };
+    struct Case
+    {
+        std::vector<int64_t> xLeaf, wLeaf;
+        Make x, w;
+        bool bias;
+        const char* what;
+    };
+    const std::vector<Case> cases{{{5, 30, 24}, {5, 24, 40}, same, same, false, "row-major"},
+                                  {{5, 30, 24},
+                                   {5, 40, 24},
+                                   same,
+                                   [](const torch::Tensor& t) { return t.transpose(1, 2); },
+                                   true,
+                                   "transposed w, bias"},
+                                  {{3, 4, 25, 64},
+                                   {3, 4, 16, 64},
+                                   [](const torch::Tensor& t) { return t.narrow(3, 16, 16); },
+                                   same,
+                                   false,
+                                   "strided rows, four dimensions"},
+                                  {{1, 2, 25, 16},
+                                   {6, 2, 16, 8},
+                                   [](const torch::Tensor& t) {
+                                       return t.expand({6, 2, 25, 16});
+                                   },
+                                   same,
+                                   false,
+                                   "a shared x"},
+                                  {{4, 1, 64}, {4, 64, 64}, same, same, true, "single rows"}};
+    for (const auto& c : cases)
+    {
+        const auto xLeaf = torch::randn(c.xLeaf).requires_grad_();
+        const auto wLeaf = torch::randn(c.wLeaf).requires_grad_();
+        const auto x64 = xLeaf.detach().to(torch::kDouble).requires_grad_();
+        const auto w64 = wLeaf.detach().to(torch::kDouble).requires_grad_();
+        const auto bias = torch::randn({c.w(wLeaf).size(-1)});
+        const auto y = Products(c.x(xLeaf), c.w(wLeaf), c.bias ? bias : torch::Tensor());
+        auto expected = torch::matmul(c.x(x64), c.w(w64));
+        if (c.bias)
+        {
+            expected = expected + bias.to(torch::kDouble);
+        }
+        ASSERT_EQ(y.sizes(), expected.sizes()) << c.what;
+        EXPECT_TRUE(y.is_contiguous()) << c.what;
+        EXPECT_LT((y.to(torch::kDouble) - expected).abs().max().item<double>(), 1e-4) << c.what;
+        const auto weights = torch::randn(y.sizes());
+        (y * weights).sum().backward();
+        (expected * weights.to(torch::kDouble)).sum().backward();
+        for (const auto& [ours, reference] :
+             {std::pair{xLeaf.grad(), x64.grad()}, std::pair{wLeaf.grad(), w64.grad()}})
+        {
+            EXPECT_LT((ours.to(torch::kDouble) - reference).abs().max().item<double>(), 1e-4)
+                << c.what;
+            EXPECT_GT(reference.abs().max().item<double>(), 1) << c.what;
+        }
+    }
+    // A trained bias gets the sum of its columns' output gradients.
+    const auto bias = torch::zeros({5}).requires_grad_();
+    Products(torch::ones({2, 4, 3}), torch::ones({2, 3, 5}), bias).sum().backward();
+    EXPECT_TRUE(torch::equal(bias.grad(), torch::full({5}, 8.0F)));
+    // Operands that do not fit are refused.
+    EXPECT_THROW(Products(torch::ones({2, 4, 3}), torch::ones({2, 4, 3})), c10::Error);
+    EXPECT_THROW(Products(torch::ones({2, 4, 3}), torch::ones({3, 3, 5})), c10::Error);
+    EXPECT_THROW(Products(torch::ones({2, 4, 3}), torch::ones({2, 3, 5}, torch::kDouble)),
+                 c10::Error);
+    EXPECT_THROW(Products(torch::ones({4, 3}), torch::ones({3, 5}), torch::zeros({4})), c10::Error);
 }
 
 TEST(Exp, LikeLibTorchsBitForBit)

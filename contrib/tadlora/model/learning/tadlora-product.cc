@@ -4,42 +4,105 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <optional>
+
 namespace tadlora
 {
 
 namespace
 {
 
-/** @return the row stride oneDNN reads t [rows, cols] with (a single row's may be anything) */
-int64_t
-RowStride(const at::Tensor& t)
+/** A matrix as oneDNN's sgemm reads it: row-major, or the transpose of a row-major one. */
+struct Operand
 {
-    return t.size(0) == 1 ? t.size(1) : t.stride(0);
+    const float* data;
+    char op;    //!< 'N': rows of ld floats apart; 'T': columns of ld floats apart
+    int64_t ld; //!< the leading dimension
+};
+
+/** @return how oneDNN reads t [R, C] at data, or nothing if neither of its strides is 1 */
+std::optional<Operand>
+OperandOf(const at::Tensor& t, const float* data)
+{
+    const int64_t rows = t.size(-2);
+    const int64_t cols = t.size(-1);
+    const int64_t rowStride = rows == 1 ? cols : t.stride(-2);
+    const int64_t colStride = cols == 1 ? rows : t.stride(-1);
+    if ((cols == 1 || t.stride(-1) == 1) && rowStride >= std::max<int64_t>(cols, 1))
+    {
+        return Operand{data, 'N', rowStride};
+    }
+    if ((rows == 1 || t.stride(-2) == 1) && colStride >= std::max<int64_t>(rows, 1))
+    {
+        return Operand{data, 'T', colStride};
+    }
+    return std::nullopt;
 }
 
-/** y = x op(w) + beta y, row-major, op(w) = w^T for transposed (w [N, K]) else w ([K, N]) */
+/** c = a b + beta c for a [M, K], b [K, N], c [M, N] with rows ldc floats apart */
 void
-Gemm(const at::Tensor& x, const at::Tensor& w, bool transposed, float beta, at::Tensor& y)
+Gemm(int64_t m, int64_t n, int64_t k, const Operand& a, const Operand& b, float beta, float* c,
+     int64_t ldc)
 {
-    const int64_t m = x.size(0);
-    const int64_t k = x.size(1);
-    const int64_t n = y.size(1);
     if (m == 0 || n == 0)
     {
         return;
     }
-    if (k == 0) // an empty sum: y = beta y (beta is 0 or 1; y may be uninitialized at 0)
+    if (k == 0) // an empty sum: c = beta c (beta is 0 or 1; c may be uninitialized at 0)
     {
         if (beta == 0)
         {
-            y.zero_();
+            for (int64_t i = 0; i < m; ++i)
+            {
+                std::fill_n(c + i * ldc, n, 0.0F);
+            }
         }
         return;
     }
     const dnnl_status_t status =
-        dnnl_sgemm('N', transposed ? 'T' : 'N', m, n, k, 1.0F, x.data_ptr<float>(), RowStride(x),
-                   w.data_ptr<float>(), RowStride(w), beta, y.data_ptr<float>(), n);
+        dnnl_sgemm(a.op, b.op, m, n, k, 1.0F, a.data, a.ld, b.data, b.ld, beta, c, ldc);
     TORCH_CHECK(status == dnnl_success, "oneDNN's sgemm failed (status ", status, ")");
+}
+
+/** @return t's element offset of the matrix `index` of its leading dimensions, row-major */
+int64_t
+MatrixOffset(const at::Tensor& t, int64_t index)
+{
+    int64_t offset = 0;
+    for (int64_t d = t.dim() - 3; d >= 0; --d)
+    {
+        offset += index % t.size(d) * t.stride(d);
+        index /= t.size(d);
+    }
+    return offset;
+}
+
+/**
+ * c[i] = a[i] b[i] + beta c[i] for every matrix i of a [..., M, K], b [..., K, N] and c [..., M,
+ * N] (the same leading sizes; a stride 0, as expand makes, shares a matrix), c's rows
+ * contiguous. An operand with neither stride 1 is copied first.
+ */
+void
+Gemms(const at::Tensor& a, const at::Tensor& b, float beta, at::Tensor& c)
+{
+    const auto readable = [](const at::Tensor& t)
+    { return OperandOf(t, nullptr) ? t : t.contiguous(); };
+    const auto x = readable(a);
+    const auto y = readable(b);
+    TORCH_CHECK(c.stride(-1) == 1 || c.size(-1) == 1,
+                "product: the output's rows must be contiguous");
+    const int64_t m = c.size(-2);
+    const int64_t n = c.size(-1);
+    const int64_t k = x.size(-1);
+    const int64_t ldc = m == 1 ? n : c.stride(-2);
+    const int64_t matrices = c.numel() == 0 ? 0 : c.numel() / (m * n);
+    for (int64_t i = 0; i < matrices; ++i)
+    {
+        Gemm(m, n, k, *OperandOf(x, x.data_ptr<float>() + MatrixOffset(x, i)),
+             *OperandOf(y, y.data_ptr<float>() + MatrixOffset(y, i)), beta,
+             c.data_ptr<float>() + MatrixOffset(c, i), ldc);
+    }
 }
 
 /** bias + x w^T, differentiable in x: the input gradient dy w, by oneDNN too. */
@@ -60,8 +123,49 @@ struct FrozenAffineFunction : torch::autograd::Function<FrozenAffineFunction>
         const auto w = ctx->get_saved_variables()[0];
         const auto dy = grads[0].contiguous();
         auto dx = torch::empty({dy.size(0), w.size(1)}, dy.options());
-        Gemm(dy, w, false, 0, dx);
+        Gemms(dy, w, 0, dx);
         return {dx, {}, {}};
+    }
+};
+
+/** x w + bias for every matrix of x and w (an empty bias: none), differentiable in all three. */
+struct ProductsFunction : torch::autograd::Function<ProductsFunction>
+{
+    static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                              const at::Tensor& w, const at::Tensor& bias)
+    {
+        auto sizes = x.sizes().vec();
+        sizes.back() = w.size(-1);
+        const bool biased = bias.numel() > 0;
+        auto y = biased ? bias.expand(sizes).contiguous() : torch::empty(sizes, x.options());
+        Gemms(x, w, biased ? 1 : 0, y);
+        ctx->save_for_backward({x, w});
+        return y;
+    }
+
+    static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::tensor_list grads)
+    {
+        const auto saved = ctx->get_saved_variables();
+        const auto& x = saved[0];
+        const auto& w = saved[1];
+        const auto& dy = grads[0];
+        torch::autograd::tensor_list result(3);
+        if (ctx->needs_input_grad(0))
+        {
+            result[0] = torch::empty(x.sizes(), dy.options());
+            Gemms(dy, w.transpose(-1, -2), 0, result[0]);
+        }
+        if (ctx->needs_input_grad(1))
+        {
+            result[1] = torch::empty(w.sizes(), dy.options());
+            Gemms(x.transpose(-1, -2), dy, 0, result[1]);
+        }
+        if (ctx->needs_input_grad(2))
+        {
+            result[2] = dy.reshape({-1, dy.size(-1)}).sum(0);
+        }
+        return result;
     }
 };
 
@@ -79,7 +183,7 @@ AddProduct(const at::Tensor& x, const at::Tensor& w, at::Tensor& y)
                 " do not match");
     TORCH_CHECK(x.stride(1) == 1 && w.stride(1) == 1 && y.is_contiguous(),
                 "AddProduct: rows must be contiguous");
-    Gemm(x, w, true, 1, y);
+    Gemms(x, w.t(), 1, y);
 }
 
 at::Tensor
@@ -88,6 +192,20 @@ FrozenAffine(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias)
     TORCH_CHECK(!w.requires_grad() && !bias.requires_grad(),
                 "FrozenAffine: the weight and bias must be frozen");
     return FrozenAffineFunction::apply(x.stride(1) == 1 ? x : x.contiguous(), w, bias);
+}
+
+at::Tensor
+Products(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias)
+{
+    TORCH_CHECK(x.dim() >= 2 && x.dim() == w.dim() && x.size(-1) == w.size(-2) &&
+                    x.sizes().slice(0, x.dim() - 2) == w.sizes().slice(0, w.dim() - 2),
+                "Products: x ", x.sizes(), " and w ", w.sizes(), " do not match");
+    TORCH_CHECK(x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat,
+                "Products: float32 operands");
+    TORCH_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == w.size(-1)),
+                "Products: the bias must have one value per output column");
+    // No bias is an empty one: autograd takes no undefined tensor.
+    return ProductsFunction::apply(x, w, bias.defined() ? bias : at::empty({0}, x.options()));
 }
 
 } // namespace tadlora

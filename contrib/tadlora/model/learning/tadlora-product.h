@@ -6,7 +6,7 @@
 
 /**
  * @file
- * Products with a frozen layer's weight, by oneDNN's sgemm.
+ * Products by oneDNN's sgemm: a frozen layer's, and batches of small ones.
  */
 
 namespace tadlora
@@ -38,6 +38,22 @@ void AddProduct(const at::Tensor& x, const at::Tensor& w, at::Tensor& y);
  * @return [M, N]
  */
 at::Tensor FrozenAffine(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias);
+
+/**
+ * @brief x w (+ bias) for every matrix of a batch, by oneDNN's sgemm one matrix at a time,
+ * differentiable in x, w and the bias (x's and w's gradients oneDNN's products too).
+ *
+ * Batched products of small matrices (a model's or a head's) through LibTorch's bmm ran one
+ * OpenBLAS call per matrix behind a select and a dispatch for each operand; here each matrix is
+ * one sgemm call on the operands' memory as it is laid out.
+ *
+ * @param x [..., M, K] float32, each matrix row- or column-major (one stride 1); a batch
+ * stride 0 (expand) shares one matrix
+ * @param w [..., K, N] likewise, with x's leading sizes
+ * @param bias [N] added to every row if defined
+ * @return [..., M, N], contiguous
+ */
+at::Tensor Products(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = {});
 
 } // namespace tadlora
 

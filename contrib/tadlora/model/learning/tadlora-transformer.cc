@@ -182,7 +182,7 @@ Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& 
     {
         // One input for every model (evaluation): W x once, every model's A x in one matmul, and
         // each model's B on top by a kernel of our own.
-        const auto down = torch::matmul(rows[0], a.reshape({g * r, -1}).t()) // [N S, G r]
+        const auto down = Products(rows[0], a.reshape({g * r, -1}).t()) // [N S, G r]
                               .view({-1, g, r})
                               .transpose(0, 1);
         y = LowRankUpdate(Affine(linear, rows[0]), down, b, scaling);
@@ -191,9 +191,10 @@ Adapted(torch::nn::Linear& linear, const torch::Tensor& x, const torch::Tensor& 
     {
         // An input per model: each model's weight is formed first (cheap at r << d), so the
         // products run at the layer's full width instead of at r.
-        y = torch::baddbmm(
-            linear->bias, rows,
-            (weights.defined() ? weights : AdaptedWeights(linear, a, b, scaling)).transpose(1, 2));
+        y = Products(
+            rows,
+            (weights.defined() ? weights : AdaptedWeights(linear, a, b, scaling)).transpose(1, 2),
+            linear->bias);
     }
     return y.view({g, x.size(1), x.size(2), out});
 }
@@ -213,14 +214,11 @@ PerHead(const torch::Tensor& x, const torch::Tensor& w)
     const int64_t m = w.size(3);
     if (w.size(0) == 1)
     {
-        return torch::bmm(x.transpose(0, 1).reshape({heads, -1, k}), w[0]) // [heads, G_x N, M]
+        return Products(x.transpose(0, 1).reshape({heads, -1, k}), w[0]) // [heads, G_x N, M]
             .view({heads, x.size(0), n, m})
             .transpose(0, 1);
     }
-    const int64_t g = w.size(0);
-    return torch::bmm(x.expand({g, heads, n, k}).reshape({g * heads, n, k}),
-                      w.reshape({g * heads, k, m}))
-        .view({g, heads, n, m});
+    return Products(x.expand({w.size(0), heads, n, k}), w);
 }
 
 /**
