@@ -27,6 +27,7 @@
 #include <cmath>
 #include <functional>
 #include <set>
+#include <tuple>
 
 using namespace tadlora;
 namespace F = torch::nn::functional;
@@ -614,6 +615,62 @@ TEST(FrozenAffine, IsBiasPlusXWTransposedInValuesAndInputGradient)
     // A weight or bias being trained is refused: its gradient would be lost.
     const auto trained = torch::randn({5, 3}).requires_grad_();
     EXPECT_THROW(FrozenAffine(torch::randn({4, 3}), trained, torch::zeros({5})), c10::Error);
+}
+
+TEST(AffineInto, StoresAccumulatesOrActivatesBiasPlusXWTransposedWithinFloatRounding)
+{
+    torch::manual_seed(15);
+    // An evaluation pass's shapes (rows by d, ffn), a single row, and x read with a stride.
+    const std::vector<std::array<int64_t, 4>> shapes{// m, k, n, x's row stride
+                                                     {301, 64, 128, 64},
+                                                     {301, 128, 64, 128},
+                                                     {1, 64, 10, 64},
+                                                     {33, 24, 40, 100}};
+    for (const auto& [m, k, n, stride] : shapes)
+    {
+        const auto x = torch::randn({m, stride}).narrow(1, 0, k);
+        const auto w = torch::randn({n, k}) / std::sqrt(static_cast<double>(k));
+        const auto bias = torch::randn({n});
+        const auto y0 = torch::randn({m, n});
+        const auto x64 = x.to(torch::kDouble);
+        const auto affine = bias.to(torch::kDouble) + torch::mm(x64, w.to(torch::kDouble).t());
+        const auto erf = 0.5 * affine * (1 + torch::erf(affine / std::sqrt(2.0)));
+        const std::vector<std::tuple<Epilogue, torch::Tensor, const char*>> cases{
+            {Epilogue::Store, affine, "store"},
+            {Epilogue::Accumulate, y0.to(torch::kDouble) + affine, "accumulate"},
+            {Epilogue::Gelu, erf, "gelu"}};
+        for (const auto& [then, expected, what] : cases)
+        {
+            auto y = y0.clone();
+            AffineInto(x, w, bias, then, y);
+            EXPECT_LT((y.to(torch::kDouble) - expected).abs().max().item<double>(), 1e-5)
+                << what << " " << m << " x " << k << " x " << n;
+        }
+    }
+    // oneDNN's GELU is erf's form, the model's, not the tanh approximation (up to 4.7e-4 from
+    // it on [-6, 6]).
+    const auto x = torch::linspace(-6, 6, 97).unsqueeze(1);
+    auto y = torch::empty({97, 1});
+    AffineInto(x, torch::ones({1, 1}), torch::zeros({1}), Epilogue::Gelu, y);
+    const auto x64 = x.to(torch::kDouble);
+    EXPECT_LT((y.to(torch::kDouble) - 0.5 * x64 * (1 + torch::erf(x64 / std::sqrt(2.0))))
+                  .abs()
+                  .max()
+                  .item<double>(),
+              1e-6);
+    // Operands that do not fit are refused, nothing written.
+    auto kept = torch::zeros({4, 5});
+    EXPECT_THROW(AffineInto(torch::ones({4, 3}), torch::ones({5, 2}), torch::zeros({5}),
+                            Epilogue::Store, kept),
+                 c10::Error);
+    EXPECT_THROW(AffineInto(torch::ones({4, 3}), torch::ones({5, 3}), torch::zeros({4}),
+                            Epilogue::Store, kept),
+                 c10::Error);
+    auto columns = torch::zeros({5, 4}).t();
+    EXPECT_THROW(AffineInto(torch::ones({4, 3}), torch::ones({5, 3}), torch::zeros({5}),
+                            Epilogue::Store, columns),
+                 c10::Error);
+    EXPECT_EQ(kept.abs().sum().item<float>(), 0);
 }
 
 TEST(Products, AreEachMatrixsProductInValuesAndGradientsForEveryLayout)

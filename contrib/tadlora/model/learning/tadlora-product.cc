@@ -2,9 +2,12 @@
 #include "tadlora-product.h"
 
 #include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <optional>
 
 namespace tadlora
@@ -105,6 +108,57 @@ Gemms(const at::Tensor& a, const at::Tensor& b, float beta, at::Tensor& c)
     }
 }
 
+/** Shapes whose primitives a thread keeps (a run has a few dozen). */
+constexpr size_t kMaxPrimitives = 256;
+
+/** A matmul primitive for one shape and epilogue. */
+struct AffinePrimitive
+{
+    dnnl::matmul::primitive_desc description;
+    dnnl::matmul matmul;
+};
+
+/**
+ * @return the matmul of x [M, K] (rows ldx apart) by w^T (w [N, K] contiguous) onto y [M, N]
+ * (contiguous) with a bias and then's epilogue: each thread's own, made once per shape (making
+ * one costs microseconds even when oneDNN's own cache has it; a pass makes a dozen products)
+ */
+const AffinePrimitive&
+PrimitiveFor(int64_t m, int64_t k, int64_t n, int64_t ldx, Epilogue then)
+{
+    static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    thread_local std::map<std::array<int64_t, 5>, AffinePrimitive> made;
+    const std::array<int64_t, 5> key{m, k, n, ldx, static_cast<int64_t>(then)};
+    const auto it = made.find(key);
+    if (it != made.end())
+    {
+        return it->second;
+    }
+    if (made.size() == kMaxPrimitives)
+    {
+        made.clear();
+    }
+    using Dims = dnnl::memory::dims;
+    const auto f32 = dnnl::memory::data_type::f32;
+    dnnl::post_ops post;
+    if (then == Epilogue::Accumulate)
+    {
+        post.append_sum(1.0F);
+    }
+    else if (then == Epilogue::Gelu)
+    {
+        post.append_eltwise(1.0F, dnnl::algorithm::eltwise_gelu_erf, 0.0F, 0.0F);
+    }
+    dnnl::primitive_attr attributes;
+    attributes.set_post_ops(post);
+    const dnnl::matmul::desc description(dnnl::memory::desc(Dims{m, k}, f32, Dims{ldx, 1}),
+                                         dnnl::memory::desc(Dims{k, n}, f32, Dims{1, k}),
+                                         dnnl::memory::desc(Dims{1, n}, f32, Dims{n, 1}),
+                                         dnnl::memory::desc(Dims{m, n}, f32, Dims{n, 1}));
+    dnnl::matmul::primitive_desc primitive(description, attributes, engine);
+    return made.emplace(key, AffinePrimitive{primitive, dnnl::matmul(primitive)}).first->second;
+}
+
 /** bias + x w^T, differentiable in x: the input gradient dy w, by oneDNN too. */
 struct FrozenAffineFunction : torch::autograd::Function<FrozenAffineFunction>
 {
@@ -112,8 +166,8 @@ struct FrozenAffineFunction : torch::autograd::Function<FrozenAffineFunction>
                               const at::Tensor& w, const at::Tensor& bias)
     {
         ctx->save_for_backward({w});
-        auto y = bias.expand({x.size(0), w.size(0)}).contiguous();
-        AddProduct(x, w, y);
+        auto y = torch::empty({x.size(0), w.size(0)}, x.options());
+        AffineInto(x, w, bias, Epilogue::Store, y);
         return y;
     }
 
@@ -192,6 +246,43 @@ FrozenAffine(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias)
     TORCH_CHECK(!w.requires_grad() && !bias.requires_grad(),
                 "FrozenAffine: the weight and bias must be frozen");
     return FrozenAffineFunction::apply(x.stride(1) == 1 ? x : x.contiguous(), w, bias);
+}
+
+void
+AffineInto(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, Epilogue then,
+           at::Tensor& y)
+{
+    TORCH_CHECK(x.dim() == 2 && w.dim() == 2 && bias.dim() == 1 && y.dim() == 2,
+                "AffineInto: 2-d operands and a 1-d bias");
+    TORCH_CHECK(x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat &&
+                    bias.scalar_type() == at::kFloat && y.scalar_type() == at::kFloat,
+                "AffineInto: float32 operands");
+    TORCH_CHECK(w.size(1) == x.size(1) && bias.size(0) == w.size(0) && y.size(0) == x.size(0) &&
+                    y.size(1) == w.size(0),
+                "AffineInto: x ", x.sizes(), ", w ", w.sizes(), ", bias ", bias.sizes(), " and y ",
+                y.sizes(), " do not match");
+    TORCH_CHECK((x.stride(1) == 1 || x.size(1) == 1) && w.is_contiguous() && bias.is_contiguous() &&
+                    y.is_contiguous(),
+                "AffineInto: x's rows, w, the bias and y must be contiguous");
+    if (y.numel() == 0)
+    {
+        return;
+    }
+    const int64_t m = x.size(0);
+    const int64_t k = x.size(1);
+    const int64_t n = w.size(0);
+    const auto& primitive = PrimitiveFor(m, k, n, m == 1 ? k : x.stride(0), then);
+    const dnnl::engine engine = primitive.description.get_engine();
+    thread_local dnnl::stream stream(engine);
+    // oneDNN's memory objects take non-const pointers; it does not write its inputs.
+    const auto memory = [&](const dnnl::memory::desc& d, const at::Tensor& t)
+    { return dnnl::memory(d, engine, const_cast<float*>(t.data_ptr<float>())); };
+    primitive.matmul.execute(stream,
+                             {{DNNL_ARG_SRC, memory(primitive.description.src_desc(), x)},
+                              {DNNL_ARG_WEIGHTS, memory(primitive.description.weights_desc(), w)},
+                              {DNNL_ARG_BIAS, memory(primitive.description.bias_desc(), bias)},
+                              {DNNL_ARG_DST, memory(primitive.description.dst_desc(), y)}});
+    stream.wait();
 }
 
 at::Tensor

@@ -29,6 +29,30 @@ namespace tadlora
  */
 void AddProduct(const at::Tensor& x, const at::Tensor& w, at::Tensor& y);
 
+/** What AffineInto does with a frozen layer's outputs. */
+enum class Epilogue
+{
+    Store,      //!< y = bias + x w^T
+    Accumulate, //!< y += bias + x w^T (a residual connection: y holds the residual)
+    Gelu,       //!< y = GELU(bias + x w^T), erf's form, by oneDNN (evaluation's feed-forward)
+};
+
+/**
+ * @brief A frozen layer's product with its bias and epilogue, by one oneDNN matmul (the bias
+ * and the epilogue applied as each block of outputs is written, not in passes of their own).
+ *
+ * Not differentiable: FrozenAffine's forward and evaluation call it. oneDNN's GELU differs from
+ * Gelu() (tadlora-gelu.h) in the last bits (within 5e-7 on the model's activations).
+ *
+ * @param x [M, K] float32, rows contiguous
+ * @param w [N, K] float32, contiguous
+ * @param bias [N] float32
+ * @param then what to do with the outputs
+ * @param y [M, N] float32, contiguous: written (read first for Accumulate)
+ */
+void AffineInto(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, Epilogue then,
+                at::Tensor& y);
+
 /**
  * @brief A frozen layer: bias + x w^T, differentiable in x, whose gradient dy w is oneDNN's
  * product too.

@@ -355,10 +355,12 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
                                   value->bias, heads, scale)
             : Attention(q, project(Projection::Key, h), project(Projection::Value, h), heads,
                         scale);
-    // base + the projection p of input. Evaluating, a frozen projection's product accumulates
-    // onto base + bias, by oneDNN's matmul (fewer passes over the outputs than adding its result
-    // to base; the sums round in another order, which evaluation's accuracies do not see).
-    auto residual = [&](const torch::Tensor& base, Projection p, const torch::Tensor& input)
+    // base + the projection p of input. Evaluating, a frozen projection's product and bias
+    // accumulate onto base in oneDNN's matmul (fewer passes over the outputs than adding its
+    // result to base; the sums round in another order, which evaluation's accuracies do not
+    // see); base is written in place where it is the block's own and has the outputs' shape.
+    auto residual =
+        [&](const torch::Tensor& base, bool own, Projection p, const torch::Tensor& input)
     {
         if (adapted(p) || torch::GradMode::is_enabled())
         {
@@ -369,14 +371,30 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
         sizes[0] = std::max(base.size(0), input.size(0));
         const auto in = input.expand(sizes).reshape({-1, input.size(-1)});
         sizes.back() = linear->weight.size(0);
-        auto y = torch::add(base.expand(sizes), linear->bias);
+        auto y = own ? base.expand(sizes).contiguous()
+                     : base.expand(sizes).clone(at::MemoryFormat::Contiguous);
         auto rows = y.view({-1, sizes.back()});
-        AddProduct(in, linear->weight, rows);
+        AffineInto(in, linear->weight, linear->bias, Epilogue::Accumulate, rows);
         return y;
     };
-    const auto y = residual(x.narrow(2, 0, outputs), Projection::Output, mixed);
-    const auto hidden = project(Projection::FeedForward1, Normalize(norm2, y));
-    return residual(y, Projection::FeedForward2, Gelu(hidden));
+    // GELU(the first feed-forward projection of input). Evaluating a frozen one, in the product's
+    // epilogue (oneDNN's GELU, not a pass of its own).
+    auto activated = [&](const torch::Tensor& input)
+    {
+        if (adapted(Projection::FeedForward1) || torch::GradMode::is_enabled())
+        {
+            return Gelu(project(Projection::FeedForward1, input));
+        }
+        auto sizes = input.sizes().vec();
+        sizes.back() = ff1->weight.size(0);
+        auto y = torch::empty(sizes, input.options());
+        auto rows = y.view({-1, sizes.back()});
+        AffineInto(input.reshape({-1, input.size(-1)}), ff1->weight, ff1->bias, Epilogue::Gelu,
+                   rows);
+        return y;
+    };
+    const auto y = residual(x.narrow(2, 0, outputs), false, Projection::Output, mixed);
+    return residual(y, true, Projection::FeedForward2, activated(Normalize(norm2, y)));
 }
 
 TransformerClassifierImpl::TransformerClassifierImpl(const ModelConfig& c)
