@@ -351,10 +351,12 @@ TEST(CommandLine, SigtermEndsTheRunWithTheRoundInProgressAndKeepsValidPartialOut
     std::string args = TinyRunArgs();
     args.replace(args.find("--rounds 3"), 10, "--rounds 100000"); // only the signal ends it
     // SIGTERM, as a job scheduler sends it (a shell's background job ignores SIGINT, and the
-    // run leaves an ignored signal ignored); SIGINT takes the same path.
+    // run leaves an ignored signal ignored); SIGINT takes the same path. The watchdog's sleep
+    // writes nowhere: left running after its shell is killed, it would hold the test's output
+    // open, and ctest would wait out its 90 s.
     const std::string command = std::string(TADLORA_SIM) + " " + args + " --out " + out.string() +
                                 " 2>" + (dir / "stderr.txt").string() +
-                                " & pid=$!; (sleep 90; kill -9 $pid) 2>/dev/null & dog=$!; "
+                                " & pid=$!; (sleep 90; kill -9 $pid) >/dev/null 2>&1 & dog=$!; "
                                 "sleep 4; kill -TERM $pid; wait $pid; rc=$?; kill $dog; exit $rc";
     const int raw = std::system(command.c_str());
     ASSERT_TRUE(WIFEXITED(raw));
