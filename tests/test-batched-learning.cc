@@ -658,6 +658,19 @@ TEST(AffineInto, StoresAccumulatesOrActivatesBiasPlusXWTransposedWithinFloatRoun
                   .max()
                   .item<double>(),
               1e-6);
+    // An empty product leaves the bias, and rows that repeat (stride 0) are read as rows.
+    for (const auto& [then, expected] :
+         {std::pair{Epilogue::Store, torch::full({3, 2}, 2.0F)},
+          std::pair{Epilogue::Accumulate, torch::full({3, 2}, 3.0F)}})
+    {
+        auto ones = torch::ones({3, 2});
+        AffineInto(torch::empty({3, 0}), torch::empty({2, 0}), torch::full({2}, 2.0F), then, ones);
+        EXPECT_TRUE(torch::equal(ones, expected));
+    }
+    auto repeated = torch::empty({3, 2});
+    AffineInto(torch::arange(4.0F).expand({3, 4}), torch::ones({2, 4}), torch::zeros({2}),
+               Epilogue::Store, repeated);
+    EXPECT_TRUE(torch::equal(repeated, torch::full({3, 2}, 6.0F)));
     // Operands that do not fit are refused, nothing written.
     auto kept = torch::zeros({4, 5});
     EXPECT_THROW(AffineInto(torch::ones({4, 3}), torch::ones({5, 2}), torch::zeros({5}),

@@ -261,24 +261,39 @@ AffineInto(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, Epi
                     y.size(1) == w.size(0),
                 "AffineInto: x ", x.sizes(), ", w ", w.sizes(), ", bias ", bias.sizes(), " and y ",
                 y.sizes(), " do not match");
-    TORCH_CHECK((x.stride(1) == 1 || x.size(1) == 1) && w.is_contiguous() && bias.is_contiguous() &&
-                    y.is_contiguous(),
-                "AffineInto: x's rows, w, the bias and y must be contiguous");
+    TORCH_CHECK(w.is_contiguous() && bias.is_contiguous() && y.is_contiguous(),
+                "AffineInto: w, the bias and y must be contiguous");
+    const int64_t m = x.size(0);
+    const int64_t k = x.size(1);
+    const int64_t n = w.size(0);
     if (y.numel() == 0)
     {
         return;
     }
-    const int64_t m = x.size(0);
-    const int64_t k = x.size(1);
-    const int64_t n = w.size(0);
-    const auto& primitive = PrimitiveFor(m, k, n, m == 1 ? k : x.stride(0), then);
+    if (k == 0) // an empty product: the bias alone
+    {
+        const auto biases = bias.expand({m, n});
+        if (then == Epilogue::Accumulate)
+        {
+            y += biases;
+        }
+        else
+        {
+            y.copy_(then == Epilogue::Gelu ? at::gelu(biases) : biases);
+        }
+        return;
+    }
+    // x's rows as oneDNN reads them: contiguous, each after the one before.
+    const bool rowsReadable = (x.stride(1) == 1 || k == 1) && (m == 1 || x.stride(0) >= k);
+    const auto rows = rowsReadable ? x : x.contiguous();
+    const auto& primitive = PrimitiveFor(m, k, n, m == 1 ? k : rows.stride(0), then);
     const dnnl::engine engine = primitive.description.get_engine();
     thread_local dnnl::stream stream(engine);
     // oneDNN's memory objects take non-const pointers; it does not write its inputs.
     const auto memory = [&](const dnnl::memory::desc& d, const at::Tensor& t)
     { return dnnl::memory(d, engine, const_cast<float*>(t.data_ptr<float>())); };
     primitive.matmul.execute(stream,
-                             {{DNNL_ARG_SRC, memory(primitive.description.src_desc(), x)},
+                             {{DNNL_ARG_SRC, memory(primitive.description.src_desc(), rows)},
                               {DNNL_ARG_WEIGHTS, memory(primitive.description.weights_desc(), w)},
                               {DNNL_ARG_BIAS, memory(primitive.description.bias_desc(), bias)},
                               {DNNL_ARG_DST, memory(primitive.description.dst_desc(), y)}});

@@ -44,7 +44,7 @@ enum class Epilogue
  * Not differentiable: FrozenAffine's forward and evaluation call it. oneDNN's GELU differs from
  * Gelu() (tadlora-gelu.h) in the last bits (within 5e-7 on the model's activations).
  *
- * @param x [M, K] float32, rows contiguous
+ * @param x [M, K] float32 (copied first unless its rows are contiguous)
  * @param w [N, K] float32, contiguous
  * @param bias [N] float32
  * @param then what to do with the outputs
