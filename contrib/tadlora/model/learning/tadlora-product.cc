@@ -111,6 +111,14 @@ Gemms(const at::Tensor& a, const at::Tensor& b, float beta, at::Tensor& c)
 /** Shapes whose primitives a thread keeps (a run has a few dozen). */
 constexpr size_t kMaxPrimitives = 256;
 
+/** @return the CPU engine every primitive here is made and run on */
+const dnnl::engine&
+Engine()
+{
+    static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    return engine;
+}
+
 /** A matmul primitive for one shape and epilogue. */
 struct AffinePrimitive
 {
@@ -126,7 +134,6 @@ struct AffinePrimitive
 const AffinePrimitive&
 PrimitiveFor(int64_t m, int64_t k, int64_t n, int64_t ldx, Epilogue then)
 {
-    static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
     thread_local std::map<std::array<int64_t, 5>, AffinePrimitive> made;
     const std::array<int64_t, 5> key{m, k, n, ldx, static_cast<int64_t>(then)};
     const auto it = made.find(key);
@@ -155,7 +162,7 @@ PrimitiveFor(int64_t m, int64_t k, int64_t n, int64_t ldx, Epilogue then)
                                          dnnl::memory::desc(Dims{k, n}, f32, Dims{1, k}),
                                          dnnl::memory::desc(Dims{1, n}, f32, Dims{n, 1}),
                                          dnnl::memory::desc(Dims{m, n}, f32, Dims{n, 1}));
-    dnnl::matmul::primitive_desc primitive(description, attributes, engine);
+    dnnl::matmul::primitive_desc primitive(description, attributes, Engine());
     return made.emplace(key, AffinePrimitive{primitive, dnnl::matmul(primitive)}).first->second;
 }
 
@@ -245,7 +252,7 @@ FrozenAffine(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias)
 {
     TORCH_CHECK(!w.requires_grad() && !bias.requires_grad(),
                 "FrozenAffine: the weight and bias must be frozen");
-    return FrozenAffineFunction::apply(x.stride(1) == 1 ? x : x.contiguous(), w, bias);
+    return FrozenAffineFunction::apply(x, w, bias); // AffineInto copies x if it must
 }
 
 void
@@ -287,11 +294,10 @@ AffineInto(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, Epi
     const bool rowsReadable = (x.stride(1) == 1 || k == 1) && (m == 1 || x.stride(0) >= k);
     const auto rows = rowsReadable ? x : x.contiguous();
     const auto& primitive = PrimitiveFor(m, k, n, m == 1 ? k : rows.stride(0), then);
-    const dnnl::engine engine = primitive.description.get_engine();
-    thread_local dnnl::stream stream(engine);
+    thread_local dnnl::stream stream(Engine());
     // oneDNN's memory objects take non-const pointers; it does not write its inputs.
     const auto memory = [&](const dnnl::memory::desc& d, const at::Tensor& t)
-    { return dnnl::memory(d, engine, const_cast<float*>(t.data_ptr<float>())); };
+    { return dnnl::memory(d, Engine(), const_cast<float*>(t.data_ptr<float>())); };
     primitive.matmul.execute(stream,
                              {{DNNL_ARG_SRC, memory(primitive.description.src_desc(), rows)},
                               {DNNL_ARG_WEIGHTS, memory(primitive.description.weights_desc(), w)},

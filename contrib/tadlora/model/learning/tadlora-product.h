@@ -6,7 +6,8 @@
 
 /**
  * @file
- * Products by oneDNN's sgemm: a frozen layer's, and batches of small ones.
+ * Products by oneDNN: a frozen layer's (with its bias and an epilogue), and batches of small
+ * ones.
  */
 
 namespace tadlora
