@@ -6,6 +6,7 @@
 
 #include "tadlora-attention.h"
 #include "tadlora-batched-evaluator.h"
+#include "tadlora-compute.h"
 #include "tadlora-exp.h"
 #include "tadlora-federation.h"
 #include "tadlora-gelu.h"
@@ -25,6 +26,7 @@
 
 #include <array>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <set>
 #include <tuple>
@@ -291,6 +293,18 @@ ExpectBatchedEqualsReference(const std::string& method, bool keepOptimizerState,
     EXPECT_GT(federation.Diagnose().consensusB, 1e-6);
 }
 
+/** @return the ids of the process's threads */
+std::set<std::string>
+ThreadIds()
+{
+    std::set<std::string> ids;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task"))
+    {
+        ids.insert(entry.path().filename());
+    }
+    return ids;
+}
+
 } // namespace
 
 TEST(BatchedTraining, EqualsOneClientAtATimeForEveryMethod)
@@ -380,6 +394,26 @@ TEST(BatchedEvaluation, EqualsEvaluatingEachModelAlone)
         distinct.insert(alone);
     }
     EXPECT_GT(distinct.size(), 1u); // the models differ: each was evaluated with its own factors
+}
+
+TEST(BatchedEvaluation, StartsNoThreadAfterConfigureCompute)
+{
+    // LibTorch re-creates its pthreadpool (a new thread) at each thread's first parallel_for;
+    // ConfigureCompute has every thread make it, so evaluating (a parallel_for in each worker)
+    // does not.
+    ConfigureCompute(2);
+    const auto task = test::SyntheticTask();
+    TransformerClassifier model = test::PretrainedSyntheticModel();
+    std::vector<torch::Tensor> a;
+    for (const auto& [in, out] : model->AdaptedShapes())
+    {
+        a.push_back(torch::randn({model->config.rank, in}));
+    }
+    const LoraFactors models(a, std::vector<int64_t>(a.size(), model->config.dModel), 4);
+    BatchedEvaluator evaluator(model, task);
+    const auto before = ThreadIds();
+    evaluator.Accuracies(models);
+    EXPECT_EQ(ThreadIds(), before);
 }
 
 TEST(Attention, KernelEqualsMatmulAndSoftmaxInValuesAndGradients)

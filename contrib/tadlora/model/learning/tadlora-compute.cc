@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include "tadlora-compute.h"
 
+#include "tadlora-parallel.h"
 #include "tadlora-product.h"
 
 #include <torch/torch.h>
@@ -28,7 +29,14 @@ ConfigureCompute(uint32_t threads)
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
-    torch::set_num_threads(static_cast<int>(threads != 0 ? threads : Cores()));
+    const int64_t count = threads != 0 ? threads : Cores();
+    torch::set_num_threads(static_cast<int>(count));
+    // LibTorch sets each thread's count again at the thread's first parallel_for, and each
+    // setting re-creates its pthreadpool (XNNPACK's; nothing here uses it), whose new worker
+    // spins ~45 ms on a core: the first evaluation's worker did it in the middle of evaluating.
+    // Every thread's first parallel_for now, so the pool is re-created here only.
+    at::parallel_for(0, count, 1,
+                     [](int64_t, int64_t) { at::parallel_for(0, 1, 1, [](int64_t, int64_t) {}); });
     // oneDNN's first product of some size generates its kernels (50-75 ms here; 1 x 1 or 8 x 8
     // products do not, 64 x 64 ones do): now, not inside whichever phase multiplies first.
     auto y = torch::zeros({64, 64});
