@@ -521,8 +521,9 @@ Fused(Sizes n, int64_t models, int64_t begin, int64_t end, float scale, const fl
     const int64_t units = n.sequences / models; // N x heads
     std::vector<float> columns(kHeadWidth * width, 0.0f);
     std::vector<float> sum(width);
-    // A sequence's scores, rows of s, padded to a whole number of ExpLikeLibTorch's vectors.
-    std::vector<float> scores((n.queries * s + 7) / 8 * 8);
+    // A sequence's scores, rows of s, padded to a whole number of ExpLikeLibTorch's widest
+    // vectors.
+    std::vector<float> scores((n.queries * s + 15) / 16 * 16);
     float* __restrict p = scores.data();
     for (int64_t u = begin; u < end; ++u)
     {

@@ -22,8 +22,9 @@ namespace tadlora
 bool HaveExpLikeLibTorch();
 
 /**
- * x[i] = exp(x[i]) for i < n, n a multiple of 8, by Sleef_expf8_u10: ATen's AVX2
- * Vectorized<float>::exp. Only where HaveExpLikeLibTorch().
+ * x[i] = exp(x[i]) for i < n, n a multiple of 8, by Sleef_expf8_u10 (ATen's AVX2
+ * Vectorized<float>::exp), sixteen at a time by its AVX-512 form where the CPU has AVX-512 (SLEEF's
+ * deterministic functions: the same bits). Only where HaveExpLikeLibTorch().
  */
 void ExpLikeLibTorch(float* x, int64_t n);
 
