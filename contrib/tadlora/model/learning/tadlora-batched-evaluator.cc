@@ -27,6 +27,7 @@ BatchedEvaluator::BatchedEvaluator(TransformerClassifier model,
                                    std::shared_ptr<const TaskData> data)
     : m_model(std::move(model))
     , m_data(std::move(data))
+    , m_inputs(m_data->test.ModelInputs(m_data->test.inputs))
 {
 }
 
@@ -76,8 +77,8 @@ BatchedEvaluator::Accuracies(const LoraFactors& models)
                     const int64_t group = pass / samplePasses;
                     const int64_t start = (pass % samplePasses) * kEvalChunk;
                     const int64_t first = group * models.Models() / groups;
-                    const auto x = test.ModelInputs(test.inputs.slice(0, start, start + kEvalChunk))
-                                       .unsqueeze(0);                               // [1, N, ...]
+                    const auto x =
+                        m_inputs.slice(0, start, start + kEvalChunk).unsqueeze(0);  // [1, N, ...]
                     const auto y = test.labels.slice(0, start, start + kEvalChunk); // [N]
                     const auto correct = m_model->forward(x, &modelGroups[group], &weights[group])
                                              .argmax(2)

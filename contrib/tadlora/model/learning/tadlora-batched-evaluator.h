@@ -25,7 +25,7 @@ class LoraFactors;
  * frozen base computes before the first adapted projection (embedding, first norm, first key)
  * runs once per sample, the rest over all models at once. Each model's adapted weights are
  * formed once per evaluation, and the passes go to whichever thread is free. Runs without
- * autograd.
+ * autograd. The held-out samples are converted to the model's inputs once, when it is made.
  */
 class BatchedEvaluator
 {
@@ -45,6 +45,7 @@ public:
 private:
     TransformerClassifier m_model;          //!< frozen base and head
     std::shared_ptr<const TaskData> m_data; //!< the task
+    torch::Tensor m_inputs;                 //!< the held-out set as the model takes it
 };
 
 } // namespace tadlora
