@@ -119,11 +119,14 @@ Engine()
     return engine;
 }
 
-/** A matmul primitive for one shape and epilogue. */
+/** A matmul primitive for one shape and epilogue, with its operands' descriptions. */
 struct AffinePrimitive
 {
-    dnnl::matmul::primitive_desc description;
     dnnl::matmul matmul;
+    dnnl::memory::desc x; //!< [M, K], rows ldx apart
+    dnnl::memory::desc w; //!< [K, N]: w^T of a contiguous [N, K]
+    dnnl::memory::desc bias;
+    dnnl::memory::desc y;
 };
 
 /**
@@ -158,12 +161,13 @@ PrimitiveFor(int64_t m, int64_t k, int64_t n, int64_t ldx, Epilogue then)
     }
     dnnl::primitive_attr attributes;
     attributes.set_post_ops(post);
-    const dnnl::matmul::desc description(dnnl::memory::desc(Dims{m, k}, f32, Dims{ldx, 1}),
-                                         dnnl::memory::desc(Dims{k, n}, f32, Dims{1, k}),
-                                         dnnl::memory::desc(Dims{1, n}, f32, Dims{n, 1}),
-                                         dnnl::memory::desc(Dims{m, n}, f32, Dims{n, 1}));
-    dnnl::matmul::primitive_desc primitive(description, attributes, Engine());
-    return made.emplace(key, AffinePrimitive{primitive, dnnl::matmul(primitive)}).first->second;
+    const dnnl::memory::desc x(Dims{m, k}, f32, Dims{ldx, 1});
+    const dnnl::memory::desc w(Dims{k, n}, f32, Dims{1, k});
+    const dnnl::memory::desc bias(Dims{1, n}, f32, Dims{n, 1});
+    const dnnl::memory::desc y(Dims{m, n}, f32, Dims{n, 1});
+    const dnnl::matmul::primitive_desc primitive(dnnl::matmul::desc(x, w, bias, y), attributes,
+                                                 Engine());
+    return made.emplace(key, AffinePrimitive{dnnl::matmul(primitive), x, w, bias, y}).first->second;
 }
 
 /** bias + x w^T, differentiable in x: the input gradient dy w, by oneDNN too. */
@@ -298,11 +302,10 @@ AffineInto(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, Epi
     // oneDNN's memory objects take non-const pointers; it does not write its inputs.
     const auto memory = [&](const dnnl::memory::desc& d, const at::Tensor& t)
     { return dnnl::memory(d, Engine(), const_cast<float*>(t.data_ptr<float>())); };
-    primitive.matmul.execute(stream,
-                             {{DNNL_ARG_SRC, memory(primitive.description.src_desc(), rows)},
-                              {DNNL_ARG_WEIGHTS, memory(primitive.description.weights_desc(), w)},
-                              {DNNL_ARG_BIAS, memory(primitive.description.bias_desc(), bias)},
-                              {DNNL_ARG_DST, memory(primitive.description.dst_desc(), y)}});
+    primitive.matmul.execute(stream, {{DNNL_ARG_SRC, memory(primitive.x, rows)},
+                                      {DNNL_ARG_WEIGHTS, memory(primitive.w, w)},
+                                      {DNNL_ARG_BIAS, memory(primitive.bias, bias)},
+                                      {DNNL_ARG_DST, memory(primitive.y, y)}});
     stream.wait();
 }
 
