@@ -471,12 +471,24 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
     // p's entry for output token t and source token f: p[b, t, f], or transposed p[b, f, t].
     const int64_t pTo = transposed ? 1 : n.keys;
     const int64_t pFrom = transposed ? n.keys : 1;
+    // One query per sequence, of features every head reads (the class token's attention): a
+    // sample's heads are the rows of one WeightedRows, which reads y's tokens once for them.
+    const bool headsAsRows = kD > 0 && to == 1 && !transposed && yl.headStride == 0;
     for (int64_t b = begin; b < end; ++b)
     {
         const float* pb = p + b * n.queries * n.keys;
         const float* yb = y + yl.Base(b);
         if constexpr (kD > 0)
         {
+            if (headsAsRows)
+            {
+                const int64_t heads = std::min(yl.heads - b % yl.heads, end - b);
+                WeightedRows<kD, Piece>(
+                    heads, from, [&](int64_t h, int64_t f) { return pb[h * n.keys + f] * scale; },
+                    yb, yl.token, out + outl.Base(b), outl.headStride);
+                b += heads - 1;
+                continue;
+            }
             WeightedRows<kD, Piece>(
                 to, from, [&](int64_t t, int64_t f) { return pb[t * pTo + f * pFrom] * scale; }, yb,
                 yl.token, out + outl.Base(b), outl.token);
