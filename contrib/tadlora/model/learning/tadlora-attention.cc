@@ -208,6 +208,22 @@ TransposeStage(Piece* rows, std::index_sequence<kLane...>)
     }
 }
 
+/** rows[i][c] becomes rows[c][i]: a square block of Lanes<Piece>() rows, transposed */
+template<typename Piece>
+__attribute__((always_inline)) inline void
+TransposeBlock(Piece* rows)
+{
+    constexpr int kLanes = Lanes<Piece>();
+    constexpr auto lanes = std::make_index_sequence<kLanes>();
+    if constexpr (kLanes == 16)
+    {
+        TransposeStage<8>(rows, lanes);
+    }
+    TransposeStage<4>(rows, lanes);
+    TransposeStage<2>(rows, lanes);
+    TransposeStage<1>(rows, lanes);
+}
+
 /**
  * columns[c width + j] = feature c of token j: a sequence's s tokens (token apart), transposed.
  * Blocks of Lanes x Lanes by vector shuffles in registers, the tokens past the last whole block
@@ -231,14 +247,7 @@ Transpose(const float* __restrict y, int64_t token, int64_t s, int64_t d, int64_
                 {
                     std::memcpy(&rows[t], y + (blocked + t) * token + c0, sizeof(Piece));
                 }
-                constexpr auto lanes = std::make_index_sequence<kLanes>();
-                if constexpr (kLanes == 16)
-                {
-                    TransposeStage<8>(rows, lanes);
-                }
-                TransposeStage<4>(rows, lanes);
-                TransposeStage<2>(rows, lanes);
-                TransposeStage<1>(rows, lanes);
+                TransposeBlock(rows);
                 for (int c = 0; c < kLanes; ++c)
                 {
                     std::memcpy(columns + (c0 + c) * width + blocked, &rows[c], sizeof(Piece));
@@ -370,15 +379,38 @@ Scores(Sizes n, int64_t begin, int64_t end, float scale, bool shift, const float
 }
 
 /**
- * Scores as above for sequences of one query: each key's score a dot product over the
- * features, without transposing the keys (one query does not repay it).
+ * sums = per lane l, the sum over the pieces p of x's and y's features p L + l (L lanes), in
+ * order: a dot product of kD features before its lanes are added
  */
-template<int kD>
+template<int kD, typename Piece>
+__attribute__((always_inline)) inline void
+LaneSums(const Piece* x, const float* __restrict y, Piece& sums)
+{
+    sums = Piece{};
+    for (int p = 0; p < kD / Lanes<Piece>(); ++p)
+    {
+        Piece yp;
+        std::memcpy(&yp, y + p * Lanes<Piece>(), sizeof(yp));
+        sums += x[p] * yp;
+    }
+}
+
+/**
+ * Scores as above for sequences of one query: each key's score a dot product over the
+ * features, without transposing the keys (one query does not repay it). At a width of whole
+ * pieces, each key's product is summed per lane (LaneSums) and its lanes added in order from
+ * lane 0, the order GCC gave the OpenMP reduction of the generic width (kD = 0) here; a block
+ * of as many keys as lanes is transposed so that those additions run for all of its keys at
+ * once, not as a chain of one lane at a time per key.
+ */
+template<int kD, typename Piece>
 TADLORA_KERNEL void
 ScoresOfOneQuery(Sizes n, int64_t begin, int64_t end, float scale, bool shift,
                  const float* __restrict x, Layout xl, const float* __restrict y, Layout yl,
                  float* __restrict scores)
 {
+    constexpr int kLanes = Lanes<Piece>();
+    constexpr bool kWholePieces = kD > 0 && kD % kLanes == 0;
     const int64_t d = kD > 0 ? kD : n.features;
     const int64_t s = n.keys;
     for (int64_t b = begin; b < end; ++b)
@@ -386,7 +418,40 @@ ScoresOfOneQuery(Sizes n, int64_t begin, int64_t end, float scale, bool shift,
         const float* xb = x + xl.Base(b);
         const float* yb = y + yl.Base(b);
         float* row = scores + b * s;
-        for (int64_t j = 0; j < s; ++j)
+        int64_t j = 0;
+        if constexpr (kWholePieces)
+        {
+            Piece xp[kD / kLanes];
+            std::memcpy(xp, xb, sizeof(xp));
+            for (; j + kLanes <= s; j += kLanes)
+            {
+                Piece sums[kLanes]; // per key of the block
+                for (int k = 0; k < kLanes; ++k)
+                {
+                    LaneSums<kD>(xp, yb + (j + k) * yl.token, sums[k]);
+                }
+                TransposeBlock(sums); // sums[l]: lane l of every key's
+                Piece dot = {};
+                for (int l = 0; l < kLanes; ++l)
+                {
+                    dot += sums[l];
+                }
+                const Piece scaled = dot * scale;
+                std::memcpy(row + j, &scaled, sizeof(scaled));
+            }
+            for (; j < s; ++j)
+            {
+                Piece sums;
+                LaneSums<kD>(xp, yb + j * yl.token, sums);
+                float dot = 0;
+                for (int l = 0; l < kLanes; ++l)
+                {
+                    dot += sums[l];
+                }
+                row[j] = dot * scale;
+            }
+        }
+        for (; j < s; ++j)
         {
             const float* yj = yb + j * yl.token;
             float dot = 0;
@@ -600,10 +665,14 @@ BatchedScores(const Sizes& n, const torch::Tensor& x, Layout xl, const torch::Te
 {
     auto scores = torch::empty({n.sequences, n.queries, n.keys});
     const auto kernel =
-        n.queries == 1
-            ? ForWidth<kHeadWidth>(n.features, &ScoresOfOneQuery<kHeadWidth>,
-                                   ForWidth<kModelWidth>(n.features, &ScoresOfOneQuery<kModelWidth>,
-                                                         &ScoresOfOneQuery<0>))
+        n.queries == 1 ? ForWidth<kHeadWidth>(n.features,
+                                              ForPieces(&ScoresOfOneQuery<kHeadWidth, Piece16>,
+                                                        &ScoresOfOneQuery<kHeadWidth, Piece8>),
+                                              ForWidth<kModelWidth>(
+                                                  n.features,
+                                                  ForPieces(&ScoresOfOneQuery<kModelWidth, Piece16>,
+                                                            &ScoresOfOneQuery<kModelWidth, Piece8>),
+                                                  &ScoresOfOneQuery<0, Piece8>))
         : n.keys <= kRegisterKeys
             ? ForWidth<kHeadWidth>(n.features,
                                    ForPieces(&Scores<kHeadWidth, kRegisterKeys, Piece16>,
