@@ -843,6 +843,22 @@ TEST(LayerNorm, KernelEqualsLibTorchsInValuesAndGradients)
     }
 }
 
+TEST(LayerNorm, RowsInBlocksEqualRowsAloneBitForBit)
+{
+    // 37 rows: blocks of as many rows as a vector has lanes, the rest in blocks of eight; each
+    // row alone takes the second path. Both add a row's sums in one order.
+    torch::manual_seed(8);
+    const auto x = torch::randn({37, 64}) * 2 + 30;
+    const auto weight = torch::randn({64});
+    const auto bias = torch::randn({64});
+    const auto together = LayerNorm(x, weight, bias, 1e-5);
+    for (int64_t row = 0; row < x.size(0); ++row)
+    {
+        EXPECT_TRUE(torch::equal(together[row], LayerNorm(x[row], weight, bias, 1e-5)))
+            << "row " << row;
+    }
+}
+
 TEST(Gelu, KernelEqualsLibTorchsInValuesAndGradients)
 {
     torch::manual_seed(7);

@@ -17,6 +17,7 @@
 #endif
 
 #include <cstdint>
+#include <utility>
 
 namespace tadlora
 {
@@ -41,6 +42,46 @@ constexpr int
 Lanes()
 {
     return sizeof(Piece) / sizeof(float);
+}
+
+/**
+ * One stage of a transpose of a square block of rows, each a Piece (recursive halving: the stage
+ * of half h swaps, in every pair of rows i and i + h with i & h = 0, the lanes of i with
+ * lane & h != 0 and those of i + h with lane & h = 0). Stages h = L/2, ..., 2, 1 transpose it.
+ */
+template<int kHalf, typename Piece, size_t... kLane>
+__attribute__((always_inline)) inline void
+TransposeStage(Piece* rows, std::index_sequence<kLane...>)
+{
+    constexpr int kLanes = Lanes<Piece>();
+    for (int i = 0; i < kLanes; ++i)
+    {
+        if ((i & kHalf) == 0)
+        {
+            const Piece a = rows[i];
+            const Piece b = rows[i + kHalf];
+            rows[i] = __builtin_shufflevector(
+                a, b, ((kLane & kHalf) == 0 ? kLane : kLanes + kLane - kHalf)...);
+            rows[i + kHalf] = __builtin_shufflevector(
+                a, b, ((kLane & kHalf) == 0 ? kLane + kHalf : kLanes + kLane)...);
+        }
+    }
+}
+
+/** rows[i][c] becomes rows[c][i]: a square block of Lanes<Piece>() rows, transposed */
+template<typename Piece>
+__attribute__((always_inline)) inline void
+TransposeBlock(Piece* rows)
+{
+    constexpr int kLanes = Lanes<Piece>();
+    constexpr auto lanes = std::make_index_sequence<kLanes>();
+    if constexpr (kLanes == 16)
+    {
+        TransposeStage<8>(rows, lanes);
+    }
+    TransposeStage<4>(rows, lanes);
+    TransposeStage<2>(rows, lanes);
+    TransposeStage<1>(rows, lanes);
 }
 
 /** @return whether the CPU runs the kernels' AVX-512 clones, which sum in Piece16 */
