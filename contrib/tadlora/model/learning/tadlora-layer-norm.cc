@@ -45,11 +45,53 @@ RowSums(Piece* sums, float* __restrict out)
 }
 
 /**
+ * mean and rstd of the rows [first, first + Lanes<Piece>()) of x [rows, kD], kD a whole number of
+ * pieces: each row summed per lane, then the rows' lanes added for all of them at once (RowSums)
+ */
+template<int kD, typename Piece>
+__attribute__((always_inline)) inline void
+LaneBlockStatistics(int64_t first, float eps, const float* __restrict x, float* __restrict mean,
+                    float* __restrict rstd)
+{
+    constexpr int kLanes = Lanes<Piece>();
+    Piece sums[kLanes];
+    for (int r = 0; r < kLanes; ++r)
+    {
+        sums[r] = Piece{};
+        for (int p = 0; p < kD / kLanes; ++p)
+        {
+            Piece xp;
+            std::memcpy(&xp, x + (first + r) * kD + p * kLanes, sizeof(xp));
+            sums[r] += xp;
+        }
+    }
+    RowSums(sums, mean + first);
+    for (int r = 0; r < kLanes; ++r)
+    {
+        mean[first + r] = mean[first + r] / static_cast<float>(kD);
+        const float m = mean[first + r];
+        sums[r] = Piece{};
+        for (int p = 0; p < kD / kLanes; ++p)
+        {
+            Piece xp;
+            std::memcpy(&xp, x + (first + r) * kD + p * kLanes, sizeof(xp));
+            const Piece centred = xp - m;
+            sums[r] += centred * centred;
+        }
+    }
+    RowSums(sums, rstd + first);
+    for (int r = 0; r < kLanes; ++r)
+    {
+        rstd[first + r] = 1 / std::sqrt(rstd[first + r] / static_cast<float>(kD) + eps);
+    }
+}
+
+/**
  * y = (x - mean) rstd weight + bias for the rows [begin, end) of x [rows, d], each row's mean
  * and rstd = 1 / sqrt(var + eps) stored for the backward pass (kD > 0 fixes d at compile time).
  * A row's steps (its sum, then its squares, then its outputs) wait on each other. At a width of
- * whole pieces, blocks of as many rows as lanes take each step together, their sums added across
- * rows after a transpose (RowSums) instead of one lane after the other in each row; the other
+ * whole pieces, blocks of as many rows as lanes take the sums together, added across rows after
+ * a transpose (LaneBlockStatistics) instead of one lane after the other in each row; the other
  * rows, in blocks of kRowBlock, take each step together so that their sums overlap in the
  * processor (1.45 times the rows per second of one row at a time, measured at d = 64). Every
  * row's sums are added in the same order either way: the same bits.
@@ -62,85 +104,45 @@ Forward(int64_t features, int64_t begin, int64_t end, float eps, const float* __
 {
     const int64_t d = kD > 0 ? kD : features;
     constexpr int kLanes = Lanes<Piece>();
-    constexpr int kPieces = kD / kLanes;
-    int64_t first = begin;
-    if constexpr (kD > 0 && kD % kLanes == 0)
+    for (int64_t first = begin; first < end;)
     {
-        for (; first + kLanes <= end; first += kLanes)
+        int64_t last = std::min(first + kRowBlock, end);
+        bool laneBlock = false;
+        if constexpr (kD > 0 && kD % kLanes == 0)
         {
-            Piece sums[kLanes];
-            for (int r = 0; r < kLanes; ++r)
+            laneBlock = first + kLanes <= end;
+            if (laneBlock)
             {
-                sums[r] = Piece{};
-                for (int p = 0; p < kPieces; ++p)
-                {
-                    Piece xp;
-                    std::memcpy(&xp, x + (first + r) * kD + p * kLanes, sizeof(xp));
-                    sums[r] += xp;
-                }
+                last = first + kLanes;
+                LaneBlockStatistics<kD, Piece>(first, eps, x, mean, rstd);
             }
-            RowSums(sums, mean + first);
-            for (int r = 0; r < kLanes; ++r)
-            {
-                mean[first + r] = mean[first + r] / static_cast<float>(kD);
-            }
-            for (int r = 0; r < kLanes; ++r)
-            {
-                const float m = mean[first + r];
-                sums[r] = Piece{};
-                for (int p = 0; p < kPieces; ++p)
-                {
-                    Piece xp;
-                    std::memcpy(&xp, x + (first + r) * kD + p * kLanes, sizeof(xp));
-                    const Piece centred = xp - m;
-                    sums[r] += centred * centred;
-                }
-            }
-            RowSums(sums, rstd + first);
-            for (int r = 0; r < kLanes; ++r)
-            {
-                rstd[first + r] = 1 / std::sqrt(rstd[first + r] / static_cast<float>(kD) + eps);
-            }
-            for (int64_t row = first; row < first + kLanes; ++row)
+        }
+        if (!laneBlock)
+        {
+            for (int64_t row = first; row < last; ++row)
             {
                 const float* xr = x + row * d;
-                float* yr = y + row * d;
-                const float m = mean[row];
-                const float r = rstd[row];
-#pragma omp simd
+                float sum = 0;
+#pragma omp simd reduction(+ : sum)
                 for (int64_t c = 0; c < d; ++c)
                 {
-                    yr[c] = (xr[c] - m) * r * weight[c] + bias[c];
+                    sum += xr[c];
                 }
+                mean[row] = sum / static_cast<float>(d);
             }
-        }
-    }
-    for (; first < end; first += kRowBlock)
-    {
-        const int64_t last = std::min(first + kRowBlock, end);
-        for (int64_t row = first; row < last; ++row)
-        {
-            const float* xr = x + row * d;
-            float sum = 0;
-#pragma omp simd reduction(+ : sum)
-            for (int64_t c = 0; c < d; ++c)
+            for (int64_t row = first; row < last; ++row)
             {
-                sum += xr[c];
-            }
-            mean[row] = sum / static_cast<float>(d);
-        }
-        for (int64_t row = first; row < last; ++row)
-        {
-            const float* xr = x + row * d;
-            const float m = mean[row];
-            float squares = 0;
+                const float* xr = x + row * d;
+                const float m = mean[row];
+                float squares = 0;
 #pragma omp simd reduction(+ : squares)
-            for (int64_t c = 0; c < d; ++c)
-            {
-                const float centred = xr[c] - m;
-                squares += centred * centred;
+                for (int64_t c = 0; c < d; ++c)
+                {
+                    const float centred = xr[c] - m;
+                    squares += centred * centred;
+                }
+                rstd[row] = 1 / std::sqrt(squares / static_cast<float>(d) + eps);
             }
-            rstd[row] = 1 / std::sqrt(squares / static_cast<float>(d) + eps);
         }
         for (int64_t row = first; row < last; ++row)
         {
@@ -154,6 +156,7 @@ Forward(int64_t features, int64_t begin, int64_t end, float eps, const float* __
                 yr[c] = (xr[c] - m) * r * weight[c] + bias[c];
             }
         }
+        first = last;
     }
 }
 
