@@ -16,8 +16,9 @@ namespace tadlora
 uint32_t Cores();
 
 /**
- * @brief Set LibTorch's intra-op threads, keep freed tensor memory in the process, and start
- * oneDNN (its first product generates its kernels).
+ * @brief Set LibTorch's intra-op threads (on every thread: each thread's first parallel_for
+ * would set them again, re-creating LibTorch's pthreadpool, whose new worker spins ~45 ms), keep
+ * freed tensor memory in the process, and start oneDNN (its first product generates its kernels).
  *
  * LibTorch's CPU tensors come straight from malloc, and glibc by default returns every freed
  * block over 128 KiB to the kernel, so each training step page-faulted its activations anew
