@@ -359,9 +359,9 @@ LaneSums(const Piece* x, const float* __restrict y, Piece& sums)
  * Scores as above for sequences of one query: each key's score a dot product over the
  * features, without transposing the keys (one query does not repay it). At a width of whole
  * pieces, each key's product is summed per lane (LaneSums) and its lanes added in order from
- * lane 0, the order GCC gave the OpenMP reduction of the generic width (kD = 0) here; a block
- * of as many keys as lanes is transposed so that those additions run for all of its keys at
- * once, not as a chain of one lane at a time per key.
+ * lane 0, the order GCC 12 gives an OpenMP reduction over these widths (the generic width's
+ * loop below still is one); a block of as many keys as lanes is transposed so that those
+ * additions run for all of its keys at once, not as a chain of one lane at a time per key.
  */
 template<int kD, typename Piece>
 TADLORA_KERNEL void

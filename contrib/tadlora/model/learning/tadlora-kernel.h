@@ -7,7 +7,9 @@
  * What the hand-written CPU kernels (attention, GELU, layer norm) share. Their innermost loops run
  * over one token's contiguous features; with the width known at compile time they become a few
  * vector instructions, and the reductions are OpenMP SIMD reductions (the compiler may reorder
- * their sums). On x86-64 the clones pick AVX2 with FMA or AVX-512 where the CPU has them.
+ * their sums), or, where a kernel adds the lanes of many rows' sums at once, lane sums and a
+ * transpose (TransposeBlock) that add them in the order GCC 12 gives such a reduction. On x86-64
+ * the clones pick AVX2 with FMA or AVX-512 where the CPU has them.
  */
 
 #if defined(__x86_64__) && defined(__GNUC__)
