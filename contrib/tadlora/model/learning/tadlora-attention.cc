@@ -390,14 +390,11 @@ ScoresOfOneQuery(Sizes n, int64_t begin, int64_t end, float scale, bool shift,
                 {
                     LaneSums<kD>(xp, yb + (j + k) * yl.token, sums[k]);
                 }
-                TransposeBlock(sums); // sums[l]: lane l of every key's
-                Piece dot = {};
-                for (int l = 0; l < kLanes; ++l)
+                RowSums(sums, row + j);
+                for (int k = 0; k < kLanes; ++k)
                 {
-                    dot += sums[l];
+                    row[j + k] *= scale;
                 }
-                const Piece scaled = dot * scale;
-                std::memcpy(row + j, &scaled, sizeof(scaled));
             }
             for (; j < s; ++j)
             {

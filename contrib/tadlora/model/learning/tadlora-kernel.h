@@ -19,6 +19,7 @@
 #endif
 
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 namespace tadlora
@@ -84,6 +85,25 @@ TransposeBlock(Piece* rows)
     TransposeStage<4>(rows, lanes);
     TransposeStage<2>(rows, lanes);
     TransposeStage<1>(rows, lanes);
+}
+
+/**
+ * out[r] = the sum of row r's lanes for a block of Lanes<Piece>() rows, given each row's lane
+ * sums (sums[r] lane l: row r's lane l): each row's lanes added from lane 0 up, the order GCC 12
+ * gives an OpenMP reduction's lanes, for all rows at once after a transpose (sums is
+ * overwritten)
+ */
+template<typename Piece>
+__attribute__((always_inline)) inline void
+RowSums(Piece* sums, float* __restrict out)
+{
+    TransposeBlock(sums); // sums[l]: lane l of every row's
+    Piece total = {};
+    for (int l = 0; l < Lanes<Piece>(); ++l)
+    {
+        total += sums[l];
+    }
+    std::memcpy(out, &total, sizeof(total));
 }
 
 /** @return whether the CPU runs the kernels' AVX-512 clones, which sum in Piece16 */

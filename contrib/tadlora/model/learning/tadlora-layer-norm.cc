@@ -27,24 +27,6 @@ Grain(int64_t features)
 constexpr int64_t kRowBlock = 8;
 
 /**
- * The sums of a block of Lanes<Piece>() rows, given each row's lanes' sums: sums[r] lane l holds
- * row r's lane l; each row's lanes are added from lane 0 up (the order GCC gives the OpenMP
- * reduction of the rows Forward takes one at a time), all rows at once after a transpose.
- */
-template<typename Piece>
-__attribute__((always_inline)) inline void
-RowSums(Piece* sums, float* __restrict out)
-{
-    TransposeBlock(sums); // sums[l]: lane l of every row's
-    Piece total = {};
-    for (int l = 0; l < Lanes<Piece>(); ++l)
-    {
-        total += sums[l];
-    }
-    std::memcpy(out, &total, sizeof(total));
-}
-
-/**
  * mean and rstd of the rows [first, first + Lanes<Piece>()) of x [rows, kD], kD a whole number of
  * pieces: each row summed per lane, then the rows' lanes added for all of them at once (RowSums)
  */
