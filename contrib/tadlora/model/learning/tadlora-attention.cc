@@ -359,8 +359,8 @@ LaneSums(const Piece* x, const float* __restrict y, Piece& sums)
  * Scores as above for sequences of one query: each key's score a dot product over the
  * features, without transposing the keys (one query does not repay it). At a width of whole
  * pieces, each key's product is summed per lane (LaneSums) and its lanes added in order from
- * lane 0, the order GCC 12 gives an OpenMP reduction over these widths (the generic width's
- * loop below still is one); a block of as many keys as lanes is transposed so that those
+ * lane 0, the order GCC 12 gives the OpenMP reduction below at these widths (which takes the
+ * keys past the last whole block); a block of as many keys as lanes is transposed so that those
  * additions run for all of its keys at once, not as a chain of one lane at a time per key.
  */
 template<int kD, typename Piece>
@@ -396,19 +396,8 @@ ScoresOfOneQuery(Sizes n, int64_t begin, int64_t end, float scale, bool shift,
                     row[j + k] *= scale;
                 }
             }
-            for (; j < s; ++j)
-            {
-                Piece sums;
-                LaneSums<kD>(xp, yb + j * yl.token, sums);
-                float dot = 0;
-                for (int l = 0; l < kLanes; ++l)
-                {
-                    dot += sums[l];
-                }
-                row[j] = dot * scale;
-            }
         }
-        for (; j < s; ++j)
+        for (; j < s; ++j) // the keys past the last whole block, one at a time
         {
             const float* yj = yb + j * yl.token;
             float dot = 0;
