@@ -22,7 +22,7 @@ namespace tadlora
  * those wrappers taking most of a training step. Here the scores, the softmax's row sums and the
  * weighted sums (and, backward, their gradients) are short loops over each sequence's few
  * kilobytes, the sequences spread over LibTorch's threads; forward and backward together run
- * 3.7 times faster than matmul and softmax on two threads (README, "Performance"). They read
+ * 3.7 times faster than matmul and softmax on two threads (doc/performance-history.md). They read
  * each head's features where the projections wrote them and write the result where the output
  * projection reads it: no copies to a per-head layout and back. Sequences of the default model's
  * first block take one fused pass each, scores to output, with the same arithmetic and LibTorch's

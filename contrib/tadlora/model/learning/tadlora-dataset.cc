@@ -53,7 +53,7 @@ Fail(const std::string& path, const std::string& problem)
  * @return a uint8 tensor of `bytes` bytes, uninitialized, in memory that the kernel may back
  * with 2 MB pages: a set's images are written once into fresh memory, and the first touch of
  * 4 KB pages cost about 14 us each on this project's virtual machines (47 MB: 160 ms; with
- * huge pages 6-107 ms, depending on what the kernel has free; README, "Performance")
+ * huge pages 6-107 ms, depending on what the kernel has free; doc/performance-history.md)
  */
 torch::Tensor
 UninitializedBytes(size_t bytes)
@@ -218,7 +218,7 @@ DecodeSplit(const std::string& dir, const std::string& prefix, int64_t limit, in
     // [16, 49] = [4 patch rows, 4 patch columns, 7 pixel rows, 7 pixel columns] (patch side 7).
     // In place, an image at a time through a copy of it (a second buffer of the whole set would
     // cost its fresh pages, UninitializedBytes), each patch's row of pixels one copy: faster
-    // than LibTorch's permuted copy of a block of images (README, "Performance").
+    // than LibTorch's permuted copy of a block of images (doc/performance-history.md).
     std::array<uint8_t, kImageSide * kImageSide> image;
     uint8_t* pixels = images.items.data_ptr<uint8_t>();
     for (int64_t i = 0; i < n; ++i)
@@ -270,7 +270,7 @@ constexpr char kCachedSplitMagic[] = "tadlora fashion-mnist tokens 1";
  *
  * The cache holds the decoded tokens and labels in a checked file, mapped read-only: the tensors
  * read it in place, so a later run neither inflates the files nor faults fresh memory in for
- * them (0.21-0.25 s of the default run before, README "Performance"), and runs side by side
+ * them (0.21-0.25 s of the default run before, doc/performance-history.md), and runs side by side
  * share one copy in the page cache.
  *
  * @param notice set to why a cached split could not be used, if it could not
@@ -373,7 +373,7 @@ LoadFashionMnist(const std::string& dir, int64_t trainLimit, int64_t testLimit, 
     // tasks of one parallel loop: LibTorch's operators inside then run on their own thread.
     // From a thread of our own they would start a second OpenMP team, whose threads spin at
     // its barriers against the first's: beside two busy processes, loading took 0.65-1.29 s
-    // instead of 0.23-0.35 s (README, "Performance"). A failure is reported as the training
+    // instead of 0.23-0.35 s (doc/performance-history.md). A failure is reported as the training
     // split's first.
     Dataset* splits[] = {&task.train, &task.test};
     std::exception_ptr failures[2];

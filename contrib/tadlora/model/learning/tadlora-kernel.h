@@ -29,7 +29,7 @@ namespace tadlora
  * Pieces of a row that a kernel sums in vector registers: GCC generic vectors of one register
  * each, 16 floats (AVX-512) or 8 (AVX2). GCC 12 keeps a generic vector wider than the target's
  * registers in memory, and the AVX2 clones of kernels summing in 16-float vectors moved every
- * sum through the stack at every term (README "Performance"); in 8-float pieces the AVX-512
+ * sum through the stack at every term (doc/performance-history.md); in 8-float pieces the AVX-512
  * clones trained about 5% slower (medians of seven interleaved pairs). So such kernels are
  * instantiated for both and called with WidePieces()'s. Pitfalls of GCC 12: a vector type declared
  * inside a template with a size that depends on a template parameter is silently a plain float

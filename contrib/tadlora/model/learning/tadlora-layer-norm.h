@@ -19,7 +19,7 @@ namespace tadlora
  * Why a kernel of our own: LibTorch 1.13 normalizes a row of the default model's 64 features in
  * about 45 ns forward (its rows' moments are a general reduction), 2.5 times what a loop over the
  * row in vector registers takes; the model normalizes every token's state three times per pass
- * (README, "Performance").
+ * (doc/performance-history.md).
  *
  * @param x [..., d] float32
  * @param weight [d]

@@ -19,8 +19,8 @@ namespace tadlora
  * Why a kernel of our own: LibTorch's baddbmm copies the shared product into each model's
  * output and then runs one OpenBLAS product of inner size r per model, each through a select
  * and its own packing; the kernel reads the product once per row and adds the r terms in one
- * pass over each output row (README, "Performance"). The r terms sum in rank order, then scale and
- * add: not OpenBLAS's order, so the last bit may differ from baddbmm's.
+ * pass over each output row (doc/performance-history.md). The r terms sum in rank order, then
+ * scale and add: not OpenBLAS's order, so the last bit may differ from baddbmm's.
  *
  * @param base [R, d] float32
  * @param down [G, R, r] float32: each model's A_g x

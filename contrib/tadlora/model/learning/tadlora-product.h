@@ -20,7 +20,7 @@ namespace tadlora
  * Why not LibTorch's matmul: it runs OpenBLAS, whose kernels are chosen by the processor (here
  * its AVX2 ones, the machine's environment pinning them); oneDNN picks its AVX-512 kernels where
  * the processor has them. On this repository's machine they ran the model's shapes about twice
- * as fast (README, "Performance"). The sums are a dot product over K per output either way, in
+ * as fast (doc/performance-history.md). The sums are a dot product over K per output either way, in
  * another order, so the last bit may differ from OpenBLAS's. Inside a parallel region it runs
  * on the calling thread; outside one, on LibTorch's threads.
  *
