@@ -15,6 +15,7 @@
 #include "tadlora-recorder.h"
 #include "tadlora-scenario.h"
 #include "tadlora-spam-assassin.h"
+#include "tadlora-stop-signals.h"
 #include "tadlora-topology.h"
 #include "tadlora-transformer.h"
 
@@ -30,7 +31,6 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -109,65 +109,6 @@ const TadLoraColumns<RoundRow> kRoundColumns{
     {"msgs_delivered", [](std::ostream& o, const RoundRow& r) { o << r.report.msgsDelivered; }},
     {"msgs_rejected", [](std::ostream& o, const RoundRow& r) { o << r.report.msgsRejected; }},
     {"bytes_sent", [](std::ostream& o, const RoundRow& r) { o << r.report.bytesSent; }},
-};
-
-/** The first SIGINT or SIGTERM a run received; 0 if none. */
-volatile std::sig_atomic_t g_stopSignal = 0;
-
-extern "C" void
-OnStopSignal(int signal)
-{
-    if (g_stopSignal != 0)
-    {
-        std::signal(signal, SIG_DFL); // a second one stops the process at once
-        std::raise(signal);
-        return;
-    }
-    g_stopSignal = signal;
-}
-
-/**
- * For its lifetime, SIGINT and SIGTERM ask the run to stop at the end of the current round
- * (the event loop is not interrupted in the middle of a handler); a second signal kills.
- */
-class StopSignals
-{
-public:
-    StopSignals()
-    {
-        g_stopSignal = 0;
-        m_int = Install(SIGINT);
-        m_term = Install(SIGTERM);
-    }
-
-    ~StopSignals()
-    {
-        std::signal(SIGINT, m_int);
-        std::signal(SIGTERM, m_term);
-    }
-
-    /** @return the signal received, or 0 */
-    int Received() const
-    {
-        return g_stopSignal;
-    }
-
-private:
-    using Handler = void (*)(int);
-
-    /** @return the signal's handler before; an ignored signal stays ignored (`cmd &`, nohup) */
-    static Handler Install(int signal)
-    {
-        const Handler before = std::signal(signal, OnStopSignal);
-        if (before == SIG_IGN)
-        {
-            std::signal(signal, SIG_IGN);
-        }
-        return before;
-    }
-
-    Handler m_int;  //!< SIGINT's handler before
-    Handler m_term; //!< SIGTERM's handler before
 };
 
 /** @return an output directory's path without a trailing separator ("out/" is "out") */
@@ -737,11 +678,11 @@ TadLoraExperiment::Run()
     };
 
     const tadlora::Method method(c.learning.method, c.learning.switchInterval);
+    tadlora::ConfigureCompute(c.run.threads); // before the signals' handler: see StopSignals
     StagingDir staging(c.run.out, "partial");
     const StopSignals signals;
     m_stoppedBy = 0;
 
-    tadlora::ConfigureCompute(c.run.threads);
     const Clock::time_point dataStart = Clock::now();
     auto task = std::make_shared<tadlora::TaskData>(LoadTask(c));
     tadlora::PretrainConfig recipe;
