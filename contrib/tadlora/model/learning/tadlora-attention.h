@@ -21,10 +21,9 @@ namespace tadlora
  * per matrix, one thread, with a select and a conjugation check around each: the profile showed
  * those wrappers taking most of a training step. Here the scores, the softmax's row sums and the
  * weighted sums (and, backward, their gradients) are short loops over each sequence's few
- * kilobytes, the sequences spread over LibTorch's threads; forward and backward together run
- * 3.7 times faster than matmul and softmax on two threads (doc/performance-history.md). They read
- * each head's features where the projections wrote them and write the result where the output
- * projection reads it: no copies to a per-head layout and back. Sequences of the default model's
+ * kilobytes, the sequences spread over LibTorch's threads. They read each head's features where
+ * the projections wrote them and write the result where the output projection reads it: no
+ * copies to a per-head layout and back. Sequences of the default model's
  * first block take one fused pass each, scores to output, with the same arithmetic and LibTorch's
  * own exp (tadlora-exp.h): the same bits, 1.2 times faster in evaluation; training's forward pass
  * stores the softmax on the way.
