@@ -15,9 +15,13 @@ namespace tadlora
 
 namespace
 {
-// Held-out samples per pass. Measured with build/bench/tadlora-bench (11 models, 2 threads):
-// 25 samples 78 k sample-models/s, 100 53 k, 1000 18 k; small passes stay in the caches.
-constexpr int64_t kEvalChunk = 25;
+// Rows (sample x model x token: the products' rows) per pass, so that a pass's activations stay in
+// a core's caches (the first feed-forward's output, rows x 128 floats, is 1 MB). Measured on
+// 2026-12-07's machine (Zen 4, 1 MB of L2 a core; doc/performance-history.md), evaluations at 2
+// threads against passes of 25 samples: 11 models 0.91 times the time (10 samples a pass), 16
+// models 0.86 (7), the base alone 0.87 (55 or 110); on 2026-12-06's Zen 5, passes of 10 to 20
+// samples for 11 models were within the noise of 25, and 40 slower.
+constexpr int64_t kRowsPerPass = 2000;
 // Models per pass, for the same reason: 501 models in one pass of 25 samples ran at a tenth
 // of the speed of 11 (tadlora-sim --clients 500 against 10; README, "Hundreds of clients").
 constexpr int64_t kMaxModelsPerPass = 16;
@@ -55,7 +59,10 @@ BatchedEvaluator::Accuracies(const LoraFactors& models)
             weights.push_back(m_model->AdaptedWeights(group));
         }
     }
-    const int64_t samplePasses = (samples + kEvalChunk - 1) / kEvalChunk;
+    const int64_t sequence = m_model->config.tokens + 1; // and the class token
+    const int64_t widest = (models.Models() + groups - 1) / groups;
+    const int64_t chunk = std::max<int64_t>(1, kRowsPerPass / (widest * sequence));
+    const int64_t samplePasses = (samples + chunk - 1) / chunk;
     const int64_t passes = samplePasses * groups;
     // The passes spread over the threads, each thread's passes with its operators on it. A
     // thread takes the next pass when it is done with one, so a thread slowed down (by another
@@ -75,11 +82,11 @@ BatchedEvaluator::Accuracies(const LoraFactors& models)
                 for (int64_t pass = next++; pass < passes; pass = next++)
                 {
                     const int64_t group = pass / samplePasses;
-                    const int64_t start = (pass % samplePasses) * kEvalChunk;
+                    const int64_t start = (pass % samplePasses) * chunk;
                     const int64_t first = group * models.Models() / groups;
                     const auto x =
-                        m_inputs.slice(0, start, start + kEvalChunk).unsqueeze(0);  // [1, N, ...]
-                    const auto y = test.labels.slice(0, start, start + kEvalChunk); // [N]
+                        m_inputs.slice(0, start, start + chunk).unsqueeze(0);  // [1, N, ...]
+                    const auto y = test.labels.slice(0, start, start + chunk); // [N]
                     const auto correct = m_model->forward(x, &modelGroups[group], &weights[group])
                                              .argmax(2)
                                              .eq(y)
