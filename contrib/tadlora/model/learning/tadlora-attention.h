@@ -23,10 +23,10 @@ namespace tadlora
  * weighted sums (and, backward, their gradients) are short loops over each sequence's few
  * kilobytes, the sequences spread over LibTorch's threads. They read each head's features where
  * the projections wrote them and write the result where the output projection reads it: no
- * copies to a per-head layout and back. Sequences of the default model's
- * first block take one fused pass each, scores to output, with the same arithmetic and LibTorch's
- * own exp (tadlora-exp.h): the same bits, 1.2 times faster in evaluation; training's forward pass
- * stores the softmax on the way.
+ * copies to a per-head layout and back. Sequences of the default model's first block take one
+ * fused pass each, scores to output, with the same arithmetic and LibTorch's own exp
+ * (tadlora-exp.h): the same bits, 1.2 times faster in evaluation; training's forward pass stores
+ * the softmax on the way.
  *
  * @param q [G_q, N, Sq, heads x dh] queries, float32, features contiguous
  * @param k [G_k, N, Sk, heads x dh] keys, or [G_k, N, Sk, dh] read by every head (whose
