@@ -28,6 +28,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <set>
 #include <tuple>
 
@@ -375,6 +376,9 @@ TEST(BatchedEvaluation, EqualsEvaluatingEachModelAlone)
         models.a[l] += torch::randn_like(models.a[l]) * 0.3;
         models.b[l].normal_(0, 0.3);
     }
+    // A model whose factors are NaN (as a Byzantine client's may be) has NaN logits: LibTorch's
+    // argmax takes the first NaN as the largest.
+    models.b.back()[kModels - 1].fill_(std::numeric_limits<float>::quiet_NaN());
     BatchedEvaluator evaluator(model, task);
     const std::vector<double> batched = evaluator.Accuracies(models);
     ASSERT_EQ(batched.size(), static_cast<size_t>(kModels));
@@ -542,6 +546,57 @@ TEST(Attention, EvaluationEqualsTrainingsForwardBitForBit)
                                .reshape({3, 5, 17, 64});
         EXPECT_LT((evaluation - plain).abs().max().item<double>(), 1e-5);
     }
+}
+
+TEST(Attention, FusedClassTokenEqualsItsDefinitionInDoublePrecision)
+{
+    if (!FusedClassTokenRuns(64, 4))
+    {
+        GTEST_SKIP() << "LibTorch's exp is not Sleef_expf8_u10 here: no fused kernel";
+    }
+    // Evaluation's last block: q = W_q x_0 + b_q, and per head h, W_v^h (sum_j p_j x_j) + b_v^h
+    // with p = softmax_j(scale (W_k^h^T q^h) . x_j), 17 tokens of 64 features, 4 heads of 16. Each
+    // of x and the three weights per model (3 models) or one shared; the result must be the
+    // definition's, computed in double precision, for every model, sample and head.
+    torch::manual_seed(12);
+    for (const int64_t shared : {0, 1, 2, 3, 4})
+    {
+        SCOPED_TRACE(testing::Message() << "shared operand " << shared);
+        auto models = [&](int64_t operand) { return operand == shared ? 1 : 3; };
+        const auto x = torch::randn({models(0), 5, 17, 64});
+        const auto wq = torch::randn({models(1), 64, 64}) * 0.2;
+        const auto wk = torch::randn({models(2), 64, 64}) * 0.2;
+        const auto wv = torch::randn({models(3), 64, 64}) * 0.2;
+        const auto bq = torch::randn({64});
+        const auto bv = torch::randn({64});
+        const auto out = FusedClassTokenAttention(x, wq, bq, wk, wv, bv, 4, 0.25);
+        ASSERT_EQ(out.sizes(), (std::vector<int64_t>{3, 5, 1, 64}));
+        // In double, one head at a time: [G, N, ...] by broadcasting over the models.
+        const auto xd = x.to(torch::kDouble).expand({3, 5, 17, 64});
+        const auto q = torch::matmul(xd.select(2, 0).unsqueeze(2), // [3, 5, 1, 64]
+                                     wq.to(torch::kDouble).transpose(1, 2).unsqueeze(1)) +
+                       bq.to(torch::kDouble);
+        std::vector<torch::Tensor> heads;
+        for (int64_t h = 0; h < 4; ++h)
+        {
+            const auto rows = torch::indexing::Slice(h * 16, (h + 1) * 16);
+            const auto keyed = torch::matmul(
+                q.index({"...", rows}),
+                wk.to(torch::kDouble).index({torch::indexing::Slice(), rows}).unsqueeze(1));
+            const auto p = torch::softmax(torch::matmul(keyed, xd.transpose(2, 3)) * 0.25, -1);
+            const auto mixed = torch::matmul(p, xd); // [3, 5, 1, 64]
+            heads.push_back(torch::matmul(mixed, wv.to(torch::kDouble)
+                                                     .index({torch::indexing::Slice(), rows})
+                                                     .transpose(1, 2)
+                                                     .unsqueeze(1)) +
+                            bv.to(torch::kDouble).index({rows}));
+        }
+        const auto expected = torch::cat(heads, -1);
+        EXPECT_GT(expected.abs().max().item<double>(), 1);
+        EXPECT_LT((out.to(torch::kDouble) - expected).abs().max().item<double>(), 1e-4);
+    }
+    EXPECT_FALSE(FusedClassTokenRuns(32, 2)); // the other widths: ClassTokenAttention's products
+    EXPECT_FALSE(FusedClassTokenRuns(64, 8));
 }
 
 TEST(LowRankUpdate, EqualsTheProductInDoublePrecisionInValuesAndGradients)

@@ -356,63 +356,70 @@ LaneSums(const Piece* x, const float* __restrict y, Piece& sums)
 }
 
 /**
- * Scores as above for sequences of one query: each key's score a dot product over the
- * features, without transposing the keys (one query does not repay it). At a width of whole
- * pieces, each key's product is summed per lane (LaneSums) and its lanes added in order from
- * lane 0, the order GCC 12 gives the OpenMP reduction below at these widths (which takes the
- * keys past the last whole block); a block of as many keys as lanes is transposed so that those
- * additions run for all of its keys at once, not as a chain of one lane at a time per key.
+ * One query's scores, row[j] = scale x . y_j for the s keys y_j (token apart), each a dot product
+ * over the features, without transposing the keys (one query does not repay it); with shift,
+ * less their maximum. At a width of whole pieces, each key's product is summed per lane
+ * (LaneSums) and its lanes added in order from lane 0, the order GCC 12 gives the OpenMP
+ * reduction below at these widths (which takes the keys past the last whole block); a block of as
+ * many keys as lanes is transposed so that those additions run for all of its keys at once, not
+ * as a chain of one lane at a time per key.
  */
+template<int kD, typename Piece>
+__attribute__((always_inline)) inline void
+OneQueryScores(int64_t d, int64_t s, float scale, bool shift, const float* __restrict x,
+               const float* __restrict y, int64_t token, float* __restrict row)
+{
+    constexpr int kLanes = Lanes<Piece>();
+    constexpr bool kWholePieces = kD > 0 && kD % kLanes == 0;
+    int64_t j = 0;
+    if constexpr (kWholePieces)
+    {
+        Piece xp[kD / kLanes];
+        std::memcpy(xp, x, sizeof(xp));
+        for (; j + kLanes <= s; j += kLanes)
+        {
+            Piece sums[kLanes]; // per key of the block
+            for (int k = 0; k < kLanes; ++k)
+            {
+                LaneSums<kD>(xp, y + (j + k) * token, sums[k]);
+            }
+            RowSums(sums, row + j);
+            for (int k = 0; k < kLanes; ++k)
+            {
+                row[j + k] *= scale;
+            }
+        }
+    }
+    for (; j < s; ++j) // the keys past the last whole block, one at a time
+    {
+        const float* yj = y + j * token;
+        float dot = 0;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t c = 0; c < d; ++c)
+        {
+            dot += x[c] * yj[c];
+        }
+        row[j] = dot * scale;
+    }
+    const float max = shift ? Largest(row, s) : 0.0f;
+    for (int64_t j = 0; j < s; ++j)
+    {
+        row[j] -= max;
+    }
+}
+
+/** Scores as above (Scores) for sequences of one query, by OneQueryScores. */
 template<int kD, typename Piece>
 TADLORA_KERNEL void
 ScoresOfOneQuery(Sizes n, int64_t begin, int64_t end, float scale, bool shift,
                  const float* __restrict x, Layout xl, const float* __restrict y, Layout yl,
                  float* __restrict scores)
 {
-    constexpr int kLanes = Lanes<Piece>();
-    constexpr bool kWholePieces = kD > 0 && kD % kLanes == 0;
     const int64_t d = kD > 0 ? kD : n.features;
-    const int64_t s = n.keys;
     for (int64_t b = begin; b < end; ++b)
     {
-        const float* xb = x + xl.Base(b);
-        const float* yb = y + yl.Base(b);
-        float* row = scores + b * s;
-        int64_t j = 0;
-        if constexpr (kWholePieces)
-        {
-            Piece xp[kD / kLanes];
-            std::memcpy(xp, xb, sizeof(xp));
-            for (; j + kLanes <= s; j += kLanes)
-            {
-                Piece sums[kLanes]; // per key of the block
-                for (int k = 0; k < kLanes; ++k)
-                {
-                    LaneSums<kD>(xp, yb + (j + k) * yl.token, sums[k]);
-                }
-                RowSums(sums, row + j);
-                for (int k = 0; k < kLanes; ++k)
-                {
-                    row[j + k] *= scale;
-                }
-            }
-        }
-        for (; j < s; ++j) // the keys past the last whole block, one at a time
-        {
-            const float* yj = yb + j * yl.token;
-            float dot = 0;
-#pragma omp simd reduction(+ : dot)
-            for (int64_t c = 0; c < d; ++c)
-            {
-                dot += xb[c] * yj[c];
-            }
-            row[j] = dot * scale;
-        }
-        const float max = shift ? Largest(row, s) : 0.0f;
-        for (int64_t j = 0; j < s; ++j)
-        {
-            row[j] -= max;
-        }
+        OneQueryScores<kD, Piece>(d, n.keys, scale, shift, x + xl.Base(b), y + yl.Base(b), yl.token,
+                                  scores + b * n.keys);
     }
 }
 
@@ -575,6 +582,130 @@ Fused(Sizes n, int64_t models, int64_t begin, int64_t end, float scale, const fl
             WeightedRows<kHeadWidth, Piece>(
                 n.queries, s, [&](int64_t i, int64_t f) { return softmax[i * s + f]; },
                 v + vl.Base(b), vl.token, out + outl.Base(b), outl.token);
+        }
+    }
+}
+
+/** Where a [G, N, S, d] tensor keeps sample n of model g: g gStride + n nStride (gStride 0:
+ * shared). */
+struct Rows
+{
+    int64_t gStride; //!< between models (0: shared)
+    int64_t nStride; //!< between samples
+    int64_t token;   //!< between tokens
+};
+
+/**
+ * out[i] = sum_c x[c] wT[c stride + i] (+ bias[i]) for the kOutputs outputs i and the inputs c,
+ * given the weight transposed (wT [inputs, kOutputs], rows stride apart): each output's sum from c
+ * = 0 up, its outputs in vector registers
+ */
+template<int kOutputs, typename Piece>
+__attribute__((always_inline)) inline void
+Project(int64_t inputs, const float* __restrict x, const float* __restrict wT, int64_t stride,
+        const float* __restrict bias, float* __restrict out)
+{
+    constexpr int kLanes = Lanes<Piece>();
+    constexpr int kPieces = kOutputs / kLanes;
+    Piece sums[kPieces] = {};
+    for (int64_t c = 0; c < inputs; ++c)
+    {
+        const float xc = x[c];
+        for (int p = 0; p < kPieces; ++p)
+        {
+            Piece w;
+            std::memcpy(&w, wT + c * stride + p * kLanes, sizeof(w));
+            sums[p] += xc * w;
+        }
+    }
+    if (bias != nullptr)
+    {
+        for (int p = 0; p < kPieces; ++p)
+        {
+            Piece b;
+            std::memcpy(&b, bias + p * kLanes, sizeof(b));
+            sums[p] += b;
+        }
+    }
+    std::memcpy(out, sums, sizeof(sums));
+}
+
+/**
+ * The class token's attention of a last block (FusedClassTokenAttention) for the units [begin,
+ * end), u = g N + n (model g, sample n), in the default model's widths (d = kModelWidth, heads of
+ * kHeadWidth): the query, each head's keyed query, the scores against every token, the softmax,
+ * the heads' weighted sums and the values, in one pass over the unit's tokens.
+ */
+template<typename Piece>
+TADLORA_KERNEL void
+ClassToken(int64_t samples, int64_t keys, int64_t heads, int64_t begin, int64_t end, float scale,
+           const float* __restrict x, Rows xr, const float* __restrict wq, int64_t wqStride,
+           const float* __restrict bq, const float* __restrict wk, int64_t wkStride,
+           const float* __restrict wv, int64_t wvStride, const float* __restrict bv,
+           float* __restrict out)
+{
+    constexpr int64_t d = kModelWidth;
+    constexpr int64_t dh = kHeadWidth;
+    std::vector<float> wqT(d * d);
+    std::vector<float> wvT(d * d);
+    const float* transposedQ = nullptr; // whose transposes wqT and wvT hold
+    const float* transposedV = nullptr;
+    std::vector<float> query(d);
+    std::vector<float> keyed(heads * d);
+    std::vector<float> mixed(heads * d);
+    // The heads' scores, rows of keys, padded to a whole number of ExpLikeLibTorch's widest
+    // vectors.
+    std::vector<float> p((heads * keys + 15) / 16 * 16);
+    for (int64_t u = begin; u < end; ++u)
+    {
+        const int64_t g = u / samples;
+        const float* xu = x + g * xr.gStride + u % samples * xr.nStride; // token 0: the class token
+        const float* wqg = wq + g * wqStride;
+        const float* wvg = wv + g * wvStride;
+        if (wqg != transposedQ)
+        {
+            Transpose<Piece>(wqg, d, d, d, d, wqT.data());
+            transposedQ = wqg;
+        }
+        if (wvg != transposedV)
+        {
+            Transpose<Piece>(wvg, d, d, d, d, wvT.data());
+            transposedV = wvg;
+        }
+        Project<d, Piece>(d, xu, wqT.data(), d, bq, query.data());
+        // Each head's query mapped back to the d features by its rows of W_k, scored against
+        // every token, as ClassTokenAttention's products and Attention do.
+        for (int64_t h = 0; h < heads; ++h)
+        {
+            // keyed[c] = sum_i query[h dh + i] W_k[h dh + i][c]: W_k's rows are W_k^T's columns
+            Project<d, Piece>(dh, query.data() + h * dh, wk + g * wkStride + h * dh * d, d, nullptr,
+                              keyed.data() + h * d);
+            OneQueryScores<d, Piece>(d, keys, scale, true, keyed.data() + h * d, xu, xr.token,
+                                     p.data() + h * keys);
+        }
+        ExpLikeLibTorch(p.data(), static_cast<int64_t>(p.size()));
+        for (int64_t h = 0; h < heads; ++h)
+        {
+            float* row = p.data() + h * keys;
+            const float inverse = InverseRowSum(row, keys);
+            for (int64_t j = 0; j < keys; ++j)
+            {
+                row[j] *= inverse;
+            }
+        }
+        WeightedRows<d, Piece>(
+            heads, keys, [&](int64_t h, int64_t f) { return p[h * keys + f]; }, xu, xr.token,
+            mixed.data(), d);
+        // Each head's dh values from its weighted sum: W_v's rows h dh .. h dh + dh - 1.
+        float* o = out + u * d;
+        for (int64_t h = 0; h < heads; ++h)
+        {
+            Project<dh, Piece>(d, mixed.data() + h * d, wvT.data() + h * dh, d, nullptr,
+                               o + h * dh);
+        }
+        for (int64_t c = 0; c < d; ++c)
+        {
+            o[c] += bv[c];
         }
     }
 }
@@ -822,6 +953,49 @@ Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t
         return BatchedFused(n, models, q, k, v, heads, scale, nullptr);
     }
     return AttentionFunction::apply(q, k, v, heads, scale);
+}
+
+bool
+FusedClassTokenRuns(int64_t d, int64_t heads)
+{
+    return d == kModelWidth && heads * kHeadWidth == d && HaveExpLikeLibTorch();
+}
+
+at::Tensor
+FusedClassTokenAttention(const at::Tensor& x, const at::Tensor& wq, const at::Tensor& bq,
+                         const at::Tensor& wk, const at::Tensor& wv, const at::Tensor& bv,
+                         int64_t heads, double scale)
+{
+    const int64_t d = x.size(3);
+    TORCH_CHECK(FusedClassTokenRuns(d, heads), "FusedClassTokenAttention: d ", d, " and ", heads,
+                " heads are not the default model's");
+    TORCH_CHECK(x.dim() == 4 && x.stride(3) == 1 && x.scalar_type() == torch::kFloat32,
+                "FusedClassTokenAttention: x must be float32 [G, N, S, d], features contiguous");
+    for (const auto* w : {&wq, &wk, &wv})
+    {
+        TORCH_CHECK(w->dim() == 3 && w->size(1) == d && w->size(2) == d && w->is_contiguous() &&
+                        w->scalar_type() == torch::kFloat32,
+                    "FusedClassTokenAttention: weights must be float32 [G, d, d], contiguous");
+    }
+    TORCH_CHECK(bq.is_contiguous() && bv.is_contiguous() && bq.numel() == d && bv.numel() == d,
+                "FusedClassTokenAttention: biases of d floats");
+    const int64_t models = std::max({x.size(0), wq.size(0), wk.size(0), wv.size(0)});
+    const int64_t samples = x.size(1);
+    auto out = torch::empty({models, samples, 1, d});
+    const auto stride = [&](const at::Tensor& t, int64_t perModel)
+    { return t.size(0) == 1 ? 0 : perModel; };
+    const Rows xr{stride(x, x.stride(0)), x.stride(1), x.stride(2)};
+    const auto kernel = ForPieces(&ClassToken<Piece16>, &ClassToken<Piece8>);
+    at::parallel_for(0, models * samples, 16,
+                     [&](int64_t begin, int64_t end)
+                     {
+                         kernel(samples, x.size(2), heads, begin, end, static_cast<float>(scale),
+                                x.data_ptr<float>(), xr, wq.data_ptr<float>(), stride(wq, d * d),
+                                bq.data_ptr<float>(), wk.data_ptr<float>(), stride(wk, d * d),
+                                wv.data_ptr<float>(), stride(wv, d * d), bv.data_ptr<float>(),
+                                out.data_ptr<float>());
+                     });
+    return out;
 }
 
 } // namespace tadlora

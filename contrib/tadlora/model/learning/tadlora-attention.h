@@ -40,6 +40,39 @@ namespace tadlora
 at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads,
                      double scale);
 
+/**
+ * @return whether FusedClassTokenAttention runs models of width d with these heads here: the
+ * default model's widths (d = 64, heads of 16), where ExpLikeLibTorch runs (tadlora-exp.h)
+ */
+bool FusedClassTokenRuns(int64_t d, int64_t heads);
+
+/**
+ * @brief The class token's attention output in a model's last block, evaluating (no autograd):
+ * q = W_q x_0 + b_q and, per head h, W_v^h (sum_j p_j x_j) + b_v^h with p =
+ * softmax_j(scale (W_k^h^T q^h) . x_j): the form ClassTokenAttention composes from products and
+ * Attention for training (tadlora-transformer.cc), here one pass per model and sample.
+ *
+ * Why: evaluating, a pass holds a few samples per model, and the composed form ran the query and
+ * value products as one small oneDNN call per model and head, with copies between the heads'
+ * layouts; it took about a tenth of an evaluation. The scores, softmax and weighted sums are
+ * Attention's arithmetic in its order; the products sum over their inputs in order.
+ *
+ * @param x [G_x, N, S, d] the block's normalized input (token 0 the class token), features
+ *          contiguous
+ * @param wq [G_q, d, d] each model's query weight (W + s B A where LoRA adapts it), or one shared;
+ *           contiguous, like wk and wv
+ * @param bq [d] the query bias
+ * @param wk [G_k, d, d] the key weight (the key bias adds the same to every score: not needed)
+ * @param wv [G_v, d, d] the value weight
+ * @param bv [d] the value bias
+ * @param heads heads of d / heads features; FusedClassTokenRuns(d, heads) must hold
+ * @param scale the scores' factor
+ * @return [G, N, 1, d], G the largest of the G's
+ */
+at::Tensor FusedClassTokenAttention(const at::Tensor& x, const at::Tensor& wq, const at::Tensor& bq,
+                                    const at::Tensor& wk, const at::Tensor& wv,
+                                    const at::Tensor& bv, int64_t heads, double scale);
+
 } // namespace tadlora
 
 #endif // TADLORA_ATTENTION_H

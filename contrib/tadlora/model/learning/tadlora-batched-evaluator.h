@@ -46,6 +46,7 @@ private:
     TransformerClassifier m_model;          //!< frozen base and head
     std::shared_ptr<const TaskData> m_data; //!< the task
     torch::Tensor m_inputs;                 //!< the held-out set as the model takes it
+    torch::Tensor m_labels;                 //!< its labels, contiguous
 };
 
 } // namespace tadlora

@@ -341,20 +341,29 @@ EncoderBlockImpl::forward(const torch::Tensor& x, const LoraFactors* lora, size_
         return weights != nullptr ? (*weights)[*l]
                                   : AdaptedWeights(Layer(p), lora->a[*l], lora->b[*l], scaling);
     };
-    const auto h = Normalize(norm1, x);      // [G_x, N, S, d]
-    const auto hq = h.narrow(2, 0, outputs); // [G_x, N, outputs, d]: the queries' tokens
-    const auto q = project(Projection::Query, hq);
+    const auto h = Normalize(norm1, x); // [G_x, N, S, d]
     const double scale = 1 / std::sqrt(double(dh));
     // [G, N, outputs, d]; in a last block, the cheaper form of the same attention, except where
     // the base itself trains (pretraining): the form rounds otherwise, and a base pretrained now
-    // must be the one that earlier runs cached.
+    // must be the one that earlier runs cached. Evaluating, that form is one kernel.
     const bool baseTrains = torch::GradMode::is_enabled() && key->bias.requires_grad();
-    const auto mixed =
-        outputs == 1 && !baseTrains
-            ? ClassTokenAttention(q, h, weight(Projection::Key), weight(Projection::Value),
-                                  value->bias, heads, scale)
-            : Attention(q, project(Projection::Key, h), project(Projection::Value, h), heads,
-                        scale);
+    torch::Tensor mixed;
+    if (outputs == 1 && !torch::GradMode::is_enabled() && FusedClassTokenRuns(d, heads))
+    {
+        mixed = FusedClassTokenAttention(h, weight(Projection::Query), query->bias,
+                                         weight(Projection::Key), weight(Projection::Value),
+                                         value->bias, heads, scale);
+    }
+    else
+    {
+        // the queries of the first `outputs` tokens
+        const auto q = project(Projection::Query, h.narrow(2, 0, outputs));
+        mixed = outputs == 1 && !baseTrains
+                    ? ClassTokenAttention(q, h, weight(Projection::Key), weight(Projection::Value),
+                                          value->bias, heads, scale)
+                    : Attention(q, project(Projection::Key, h), project(Projection::Value, h),
+                                heads, scale);
+    }
     // base + the projection p of input. Evaluating, a frozen projection's product and bias
     // accumulate onto base in oneDNN's matmul (fewer passes over the outputs than adding its
     // result to base; the sums round in another order, which evaluation's accuracies do not
