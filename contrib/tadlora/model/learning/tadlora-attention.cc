@@ -597,8 +597,7 @@ struct Rows
 
 /**
  * out[i] = sum_c x[c] wT[c stride + i] (+ bias[i]) for the kOutputs outputs i and the inputs c,
- * given the weight transposed (wT [inputs, kOutputs], rows stride apart): each output's sum from c
- * = 0 up, its outputs in vector registers
+ * given the weight transposed (wT [inputs, kOutputs], rows stride apart)
  */
 template<int kOutputs, typename Piece>
 __attribute__((always_inline)) inline void
@@ -606,26 +605,13 @@ Project(int64_t inputs, const float* __restrict x, const float* __restrict wT, i
         const float* __restrict bias, float* __restrict out)
 {
     constexpr int kLanes = Lanes<Piece>();
-    constexpr int kPieces = kOutputs / kLanes;
-    Piece sums[kPieces] = {};
-    for (int64_t c = 0; c < inputs; ++c)
+    Piece sums[kOutputs / kLanes];
+    RowCombination<kOutputs>(inputs, x, wT, stride, sums);
+    for (int p = 0; p < kOutputs / kLanes && bias != nullptr; ++p)
     {
-        const float xc = x[c];
-        for (int p = 0; p < kPieces; ++p)
-        {
-            Piece w;
-            std::memcpy(&w, wT + c * stride + p * kLanes, sizeof(w));
-            sums[p] += xc * w;
-        }
-    }
-    if (bias != nullptr)
-    {
-        for (int p = 0; p < kPieces; ++p)
-        {
-            Piece b;
-            std::memcpy(&b, bias + p * kLanes, sizeof(b));
-            sums[p] += b;
-        }
+        Piece b;
+        std::memcpy(&b, bias + p * kLanes, sizeof(b));
+        sums[p] += b;
     }
     std::memcpy(out, sums, sizeof(sums));
 }

@@ -106,6 +106,33 @@ RowSums(Piece* sums, float* __restrict out)
     std::memcpy(out, &total, sizeof(total));
 }
 
+/**
+ * sums = sum_c x[c] rows[c stride, c stride + kWidth): `count` rows of kWidth floats (stride
+ * apart) weighted and added from c = 0 up, in kWidth / Lanes<Piece>() vector registers (a
+ * row-vector times matrix product, or a rank-r term)
+ */
+template<int kWidth, typename Piece>
+__attribute__((always_inline)) inline void
+RowCombination(int64_t count, const float* __restrict x, const float* __restrict rows,
+               int64_t stride, Piece* sums)
+{
+    constexpr int kLanes = Lanes<Piece>();
+    for (int p = 0; p < kWidth / kLanes; ++p)
+    {
+        sums[p] = Piece{};
+    }
+    for (int64_t c = 0; c < count; ++c)
+    {
+        const float xc = x[c];
+        for (int p = 0; p < kWidth / kLanes; ++p)
+        {
+            Piece row;
+            std::memcpy(&row, rows + c * stride + p * kLanes, sizeof(row));
+            sums[p] += xc * row;
+        }
+    }
+}
+
 /** @return whether the CPU runs the kernels' AVX-512 clones, which sum in Piece16 */
 inline bool
 WidePieces()

@@ -46,22 +46,7 @@ Update(int64_t width, int64_t rank, int64_t rows, int64_t begin, int64_t end, fl
             constexpr int kLanes = Lanes<Piece>();
             constexpr int kPieces = kD / kLanes;
             Piece sums[kPieces];
-            for (int p = 0; p < kPieces; ++p)
-            {
-                Piece v;
-                std::memcpy(&v, ug + p * kLanes, sizeof(v));
-                sums[p] = dr[0] * v;
-            }
-            for (int64_t k = 1; k < rank; ++k)
-            {
-                const float w = dr[k];
-                for (int p = 0; p < kPieces; ++p)
-                {
-                    Piece v;
-                    std::memcpy(&v, ug + k * kD + p * kLanes, sizeof(v));
-                    sums[p] += w * v;
-                }
-            }
+            RowCombination<kD>(rank, dr, ug, kD, sums);
             for (int p = 0; p < kPieces; ++p)
             {
                 Piece b;
