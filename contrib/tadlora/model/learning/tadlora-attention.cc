@@ -586,15 +586,6 @@ Fused(Sizes n, int64_t models, int64_t begin, int64_t end, float scale, const fl
     }
 }
 
-/** Where a [G, N, S, d] tensor keeps sample n of model g: g gStride + n nStride (gStride 0:
- * shared). */
-struct Rows
-{
-    int64_t gStride; //!< between models (0: shared)
-    int64_t nStride; //!< between samples
-    int64_t token;   //!< between tokens
-};
-
 /**
  * out[i] = sum_c x[c] wT[c stride + i] (+ bias[i]) for the kOutputs outputs i and the inputs c,
  * given the weight transposed (wT [inputs, kOutputs], rows stride apart)
@@ -625,7 +616,7 @@ Project(int64_t inputs, const float* __restrict x, const float* __restrict wT, i
 template<typename Piece>
 TADLORA_KERNEL void
 ClassToken(int64_t samples, int64_t keys, int64_t heads, int64_t begin, int64_t end, float scale,
-           const float* __restrict x, Rows xr, const float* __restrict wq, int64_t wqStride,
+           const float* __restrict x, Layout xl, const float* __restrict wq, int64_t wqStride,
            const float* __restrict bq, const float* __restrict wk, int64_t wkStride,
            const float* __restrict wv, int64_t wvStride, const float* __restrict bv,
            float* __restrict out)
@@ -637,7 +628,7 @@ ClassToken(int64_t samples, int64_t keys, int64_t heads, int64_t begin, int64_t 
     const float* transposedQ = nullptr; // whose transposes wqT and wvT hold
     const float* transposedV = nullptr;
     std::vector<float> query(d);
-    std::vector<float> keyed(heads * d);
+    std::vector<float> keyed(d); // a head's query mapped back to the d features
     std::vector<float> mixed(heads * d);
     // The heads' scores, rows of keys, padded to a whole number of ExpLikeLibTorch's widest
     // vectors.
@@ -645,7 +636,7 @@ ClassToken(int64_t samples, int64_t keys, int64_t heads, int64_t begin, int64_t 
     for (int64_t u = begin; u < end; ++u)
     {
         const int64_t g = u / samples;
-        const float* xu = x + g * xr.gStride + u % samples * xr.nStride; // token 0: the class token
+        const float* xu = x + xl.Base(u); // token 0: the class token
         const float* wqg = wq + g * wqStride;
         const float* wvg = wv + g * wvStride;
         if (wqg != transposedQ)
@@ -665,8 +656,8 @@ ClassToken(int64_t samples, int64_t keys, int64_t heads, int64_t begin, int64_t 
         {
             // keyed[c] = sum_i query[h dh + i] W_k[h dh + i][c]: W_k's rows are W_k^T's columns
             Project<d, Piece>(dh, query.data() + h * dh, wk + g * wkStride + h * dh * d, d, nullptr,
-                              keyed.data() + h * d);
-            OneQueryScores<d, Piece>(d, keys, scale, true, keyed.data() + h * d, xu, xr.token,
+                              keyed.data());
+            OneQueryScores<d, Piece>(d, keys, scale, true, keyed.data(), xu, xl.token,
                                      p.data() + h * keys);
         }
         ExpLikeLibTorch(p.data(), static_cast<int64_t>(p.size()));
@@ -680,7 +671,7 @@ ClassToken(int64_t samples, int64_t keys, int64_t heads, int64_t begin, int64_t 
             }
         }
         WeightedRows<d, Piece>(
-            heads, keys, [&](int64_t h, int64_t f) { return p[h * keys + f]; }, xu, xr.token,
+            heads, keys, [&](int64_t h, int64_t f) { return p[h * keys + f]; }, xu, xl.token,
             mixed.data(), d);
         // Each head's dh values from its weighted sum: W_v's rows h dh .. h dh + dh - 1.
         float* o = out + u * d;
@@ -955,8 +946,6 @@ FusedClassTokenAttention(const at::Tensor& x, const at::Tensor& wq, const at::Te
     const int64_t d = x.size(3);
     TORCH_CHECK(FusedClassTokenRuns(d, heads), "FusedClassTokenAttention: d ", d, " and ", heads,
                 " heads are not the default model's");
-    TORCH_CHECK(x.dim() == 4 && x.stride(3) == 1 && x.scalar_type() == torch::kFloat32,
-                "FusedClassTokenAttention: x must be float32 [G, N, S, d], features contiguous");
     for (const auto* w : {&wq, &wk, &wv})
     {
         TORCH_CHECK(w->dim() == 3 && w->size(1) == d && w->size(2) == d && w->is_contiguous() &&
@@ -970,13 +959,13 @@ FusedClassTokenAttention(const at::Tensor& x, const at::Tensor& wq, const at::Te
     auto out = torch::empty({models, samples, 1, d});
     const auto stride = [&](const at::Tensor& t, int64_t perModel)
     { return t.size(0) == 1 ? 0 : perModel; };
-    const Rows xr{stride(x, x.stride(0)), x.stride(1), x.stride(2)};
+    const Layout xl = LayoutOf(x, 1, d); // one sequence per model and sample
     const auto kernel = ForPieces(&ClassToken<Piece16>, &ClassToken<Piece8>);
     at::parallel_for(0, models * samples, 16,
                      [&](int64_t begin, int64_t end)
                      {
                          kernel(samples, x.size(2), heads, begin, end, static_cast<float>(scale),
-                                x.data_ptr<float>(), xr, wq.data_ptr<float>(), stride(wq, d * d),
+                                x.data_ptr<float>(), xl, wq.data_ptr<float>(), stride(wq, d * d),
                                 bq.data_ptr<float>(), wk.data_ptr<float>(), stride(wk, d * d),
                                 wv.data_ptr<float>(), stride(wv, d * d), bv.data_ptr<float>(),
                                 out.data_ptr<float>());
