@@ -548,6 +548,51 @@ TEST(Attention, EvaluationEqualsTrainingsForwardBitForBit)
     }
 }
 
+TEST(Attention, QueriesInBlocksOfLanesComputeTheSameBitsAsRowsOfScores)
+{
+    if (!HaveExpLikeLibTorch())
+    {
+        GTEST_SKIP() << "LibTorch's exp is not Sleef_expf8_u10 here: no fused kernel";
+    }
+    // The fused kernel takes a sequence's queries in blocks of a vector's lanes (8 or 16), and
+    // those past the last block a model in each lane where the models share the keys, else as
+    // rows of scores; a sequence of two queries with each model's own keys is rows of scores.
+    // Every query of 17 tokens (4 heads of 16 features), in outputs and in the query gradient
+    // (from the softmax the forward pass stored), is the bits of its pair of queries taken so;
+    // for 3 models and for 20 (two groups of a vector's lanes).
+    for (const int64_t models : {3, 20})
+    {
+        for (const bool sharedKeys : {true, false})
+        {
+            SCOPED_TRACE(testing::Message()
+                         << models << " models, keys " << (sharedKeys ? "shared" : "each model's"));
+            torch::manual_seed(8);
+            const int64_t samples = 2;
+            const auto q = torch::randn({models, samples, 17, 64}, torch::requires_grad());
+            const auto keys = torch::randn({1, samples, 17, 64});
+            const auto k = sharedKeys ? keys : keys.expand({models, samples, 17, 64}).contiguous();
+            const auto v = torch::randn({models, samples, 17, 64});
+            const auto probe = torch::randn({models, samples, 17, 64});
+            const auto out = Attention(q, k, v, 4, 0.25);
+            const auto dq = torch::autograd::grad({(out * probe).sum()}, {q})[0];
+            const auto ownKeys = keys.expand({models, samples, 17, 64}).contiguous();
+            for (int64_t i = 0; i < 17; ++i)
+            {
+                const int64_t first = std::min<int64_t>(i, 15); // the pair [first, first + 2)
+                const auto pair = q.narrow(2, first, 2).detach().requires_grad_();
+                const auto rows = Attention(pair, ownKeys, v, 4, 0.25);
+                const auto rowsDq =
+                    torch::autograd::grad({(rows * probe.narrow(2, first, 2)).sum()}, {pair})[0];
+                EXPECT_TRUE(torch::equal(out.select(2, i), rows.select(2, i - first)))
+                    << "query " << i;
+                EXPECT_TRUE(torch::equal(dq.select(2, i), rowsDq.select(2, i - first)))
+                    << "query " << i;
+            }
+            EXPECT_GT(dq.abs().max().item<double>(), 0.1);
+        }
+    }
+}
+
 TEST(Attention, FusedClassTokenEqualsItsDefinitionInDoublePrecision)
 {
     if (!FusedClassTokenRuns(64, 4))

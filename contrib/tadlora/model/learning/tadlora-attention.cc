@@ -531,13 +531,197 @@ Weighted(Sizes n, int64_t begin, int64_t end, bool transposed, float scale,
 }
 
 /**
+ * rows[0, kLanes): kLanes rows of kHeadWidth features (rows[t] at x + t stride; past count,
+ * the last again), as kHeadWidth columns of kLanes lanes, each times scale: a query's features
+ * as SequenceScores takes them, one query in each lane
+ */
+template<typename Piece>
+__attribute__((always_inline)) inline void
+ScaledColumns(const float* __restrict x, int64_t stride, int64_t count, float scale,
+              Piece* __restrict columns)
+{
+    constexpr int kLanes = Lanes<Piece>();
+    for (int blk = 0; blk < kHeadWidth / kLanes; ++blk)
+    {
+        Piece rows[kLanes];
+        for (int t = 0; t < kLanes; ++t)
+        {
+            std::memcpy(&rows[t], x + std::min<int64_t>(t, count - 1) * stride + blk * kLanes,
+                        sizeof(Piece));
+        }
+        TransposeBlock(rows);
+        for (int c = 0; c < kLanes; ++c)
+        {
+            columns[blk * kLanes + c] = rows[c] * scale;
+        }
+    }
+}
+
+/**
+ * exps[j] = softmax_j(q . k_j) for one query in each lane, given the queries' features as
+ * columns (ScaledColumns) and s keys of kHeadWidth features (kToken apart), with the arithmetic
+ * of SequenceScores, LibTorch's exp and SoftmaxRows for each lane's query: its scores the same
+ * chains of products over the features, its maximum, sum and quotients the same operations in
+ * the same order, for all of the lanes at once instead of across a vector's lanes. exps: s
+ * pieces.
+ */
+template<typename Piece>
+__attribute__((always_inline)) inline void
+LaneSoftmax(int64_t s, const Piece* __restrict columns, const float* __restrict k, int64_t kToken,
+            float* __restrict exps)
+{
+    constexpr int kLanes = Lanes<Piece>();
+    constexpr int kKeysAtOnce = 4; // independent chains of products
+    Piece largest = Piece{} - std::numeric_limits<float>::infinity();
+    for (int64_t j0 = 0; j0 < s; j0 += kKeysAtOnce)
+    {
+        const float* kj[kKeysAtOnce];
+        for (int r = 0; r < kKeysAtOnce; ++r)
+        {
+            kj[r] = k + std::min<int64_t>(j0 + r, s - 1) * kToken;
+        }
+        Piece score[kKeysAtOnce] = {};
+        for (int c = 0; c < kHeadWidth; ++c)
+        {
+            for (int r = 0; r < kKeysAtOnce; ++r)
+            {
+                score[r] += columns[c] * kj[r][c];
+            }
+        }
+        for (int r = 0; r < kKeysAtOnce && j0 + r < s; ++r)
+        {
+            Raise(largest, score[r]);
+            std::memcpy(exps + (j0 + r) * kLanes, &score[r], sizeof(score[r]));
+        }
+    }
+    for (int64_t j = 0; j < s; ++j)
+    {
+        Piece e;
+        std::memcpy(&e, exps + j * kLanes, sizeof(e));
+        e -= largest;
+        std::memcpy(exps + j * kLanes, &e, sizeof(e));
+    }
+    ExpLikeLibTorch(exps, s * kLanes);
+    Piece sum = {};
+    for (int64_t j = 0; j < s; ++j)
+    {
+        Piece e;
+        std::memcpy(&e, exps + j * kLanes, sizeof(e));
+        sum += e;
+    }
+    const Piece inverse = 1.0f / sum;
+    for (int64_t j = 0; j < s; ++j)
+    {
+        Piece e;
+        std::memcpy(&e, exps + j * kLanes, sizeof(e));
+        e *= inverse;
+        std::memcpy(exps + j * kLanes, &e, sizeof(e));
+    }
+}
+
+/**
+ * softmax(scale q k^T) v for Lanes<Piece>() queries of a sequence at once, one in each lane
+ * (queries qToken apart, keys kToken, values vToken, outputs oToken): LaneSoftmax, then each
+ * query's weighted sum of the values as WeightedRows sums it, for all of the queries' features at
+ * once, transposed back to the queries' rows. The softmax's rows go to saved (s apart) if it
+ * is not null. exps: s pieces of scratch.
+ */
+template<typename Piece>
+__attribute__((always_inline)) inline void
+QueryBlock(int64_t s, float scale, const float* __restrict q, int64_t qToken,
+           const float* __restrict k, int64_t kToken, const float* __restrict v, int64_t vToken,
+           float* __restrict out, int64_t oToken, float* __restrict exps, float* __restrict saved)
+{
+    constexpr int kLanes = Lanes<Piece>();
+    Piece columns[kHeadWidth];
+    ScaledColumns(q, qToken, kLanes, scale, columns);
+    LaneSoftmax(s, columns, k, kToken, exps);
+    if (saved != nullptr) // keys in blocks of kLanes transposed, the rest one at a time
+    {
+        int64_t j = 0;
+        for (; j + kLanes <= s; j += kLanes)
+        {
+            Piece block[kLanes];
+            std::memcpy(block, exps + j * kLanes, sizeof(block));
+            TransposeBlock(block);
+            for (int t = 0; t < kLanes; ++t)
+            {
+                std::memcpy(saved + t * s + j, &block[t], sizeof(Piece));
+            }
+        }
+        for (; j < s; ++j)
+        {
+            for (int t = 0; t < kLanes; ++t)
+            {
+                saved[t * s + j] = exps[j * kLanes + t];
+            }
+        }
+    }
+    Piece weighted[kHeadWidth] = {}; // feature c of every query's output
+    for (int64_t f = 0; f < s; ++f)
+    {
+        Piece pf;
+        std::memcpy(&pf, exps + f * kLanes, sizeof(pf));
+        const float* vf = v + f * vToken;
+        for (int c = 0; c < kHeadWidth; ++c)
+        {
+            weighted[c] += pf * vf[c];
+        }
+    }
+    for (int blk = 0; blk < kHeadWidth / kLanes; ++blk)
+    {
+        TransposeBlock(weighted + blk * kLanes);
+        for (int t = 0; t < kLanes; ++t)
+        {
+            std::memcpy(out + t * oToken + blk * kLanes, &weighted[blk * kLanes + t],
+                        sizeof(Piece));
+        }
+    }
+}
+
+/**
+ * The same for one query of `count` <= Lanes<Piece>() models that share the keys, one model in
+ * each lane (the models' queries, values, outputs and saved softmax rows qModel, vModel, oModel
+ * and sModel apart): a sequence's queries past its last whole block, which would otherwise be a
+ * row of scores each.
+ */
+template<typename Piece>
+__attribute__((always_inline)) inline void
+ModelBlock(int64_t count, int64_t s, float scale, const float* __restrict q, int64_t qModel,
+           const float* __restrict k, int64_t kToken, const float* __restrict v, int64_t vModel,
+           int64_t vToken, float* __restrict out, int64_t oModel, float* __restrict exps,
+           float* __restrict saved, int64_t sModel)
+{
+    constexpr int kLanes = Lanes<Piece>();
+    Piece columns[kHeadWidth];
+    ScaledColumns(q, qModel, count, scale, columns);
+    LaneSoftmax(s, columns, k, kToken, exps);
+    for (int64_t m = 0; m < count; ++m)
+    {
+        if (saved != nullptr)
+        {
+            for (int64_t j = 0; j < s; ++j)
+            {
+                saved[m * sModel + j] = exps[j * kLanes + m];
+            }
+        }
+        WeightedRows<kHeadWidth, Piece>(
+            1, s, [&](int64_t, int64_t f) { return exps[f * kLanes + m]; }, v + m * vModel, vToken,
+            out + m * oModel, 0);
+    }
+}
+
+/**
  * For sequences of more than one query, at most kRegisterKeys keys and kHeadWidth features:
  * softmax(scale q k^T) v in one pass over each sequence, from the scores to the output, with the
  * arithmetic of Scores, LibTorch's exp, SoftmaxRows and Weighted in the same order: the same
  * bits, without the passes over memory and LibTorch's exp operator between them. With saved,
  * each sequence's softmax p [Sq, Sk] is stored there for the backward pass (saved + b Sq Sk for
- * sequence b, as BatchedScores lays it out). The units [begin, end) are (sample, head) pairs, each
- * run for every model in turn, so that keys shared by the models are transposed once.
+ * sequence b, as BatchedScores lays it out). The units [begin, end) are (sample, head) pairs,
+ * each run for every model in turn. A sequence's queries go in blocks of a vector's lanes
+ * (QueryBlock); those past the last whole block, where the models share the keys, a model in
+ * each lane (ModelBlock), else a row of scores each, with the keys transposed once for all
+ * models that share them.
  */
 template<typename Piece>
 TADLORA_KERNEL void
@@ -546,32 +730,49 @@ Fused(Sizes n, int64_t models, int64_t begin, int64_t end, float scale, const fl
       float* __restrict out, Layout outl, float* __restrict saved)
 {
     constexpr int64_t width = kRegisterKeys;
+    constexpr int64_t kLanes = Lanes<Piece>();
     const int64_t s = n.keys;
     const auto padding = KeyPadding<Piece>(s);
     const int64_t units = n.sequences / models; // N x heads
+    const int64_t blocked = n.queries / kLanes * kLanes;
+    const int64_t rows = n.queries - blocked;
+    const int64_t perSequence = n.queries * s; // a sequence's saved softmax
+    std::vector<float> exps(kRegisterKeys * kLanes);
     std::vector<float> columns(kHeadWidth * width, 0.0f);
     std::vector<float> sum(width);
-    // A sequence's scores, rows of s, padded to a whole number of ExpLikeLibTorch's widest
-    // vectors.
-    std::vector<float> scores((n.queries * s + 15) / 16 * 16);
+    // A sequence's rows of scores, rows of s, padded to a whole number of ExpLikeLibTorch's
+    // widest vectors.
+    std::vector<float> scores((rows * s + 15) / 16 * 16);
     float* __restrict p = scores.data();
     for (int64_t u = begin; u < end; ++u)
     {
         for (int64_t g = 0; g < models; ++g)
         {
             const int64_t b = g * units + u;
-            if (g == 0 || kl.gStride != 0)
+            const float* qb = q + ql.Base(b);
+            const float* kb = k + kl.Base(b);
+            const float* vb = v + vl.Base(b);
+            float* ob = out + outl.Base(b);
+            float* sb = saved != nullptr ? saved + b * perSequence : nullptr;
+            for (int64_t i = 0; i < blocked; i += kLanes)
             {
-                Transpose<Piece>(k + kl.Base(b), kl.token, s, kHeadWidth, width, columns.data());
+                QueryBlock<Piece>(s, scale, qb + i * ql.token, ql.token, kb, kl.token, vb, vl.token,
+                                  ob + i * outl.token, outl.token, exps.data(),
+                                  sb != nullptr ? sb + i * s : nullptr);
             }
+            if (rows == 0 || kl.gStride == 0)
+            {
+                continue;
+            }
+            Transpose<Piece>(kb, kl.token, s, kHeadWidth, width, columns.data());
             SequenceScores<kHeadWidth, kRegisterKeys, Piece>(
-                n.queries, s, kHeadWidth, scale, true, q + ql.Base(b), ql.token, columns.data(),
+                rows, s, kHeadWidth, scale, true, qb + blocked * ql.token, ql.token, columns.data(),
                 width, padding.data(), sum.data(), p);
             ExpLikeLibTorch(p, static_cast<int64_t>(scores.size()));
             // The softmax, row by row as SoftmaxRows: into saved for the backward pass, or over
             // the scores in place (so softmax may alias p, and is not __restrict).
-            float* softmax = saved != nullptr ? saved + b * n.queries * s : p;
-            for (int64_t i = 0; i < n.queries; ++i)
+            float* softmax = sb != nullptr ? sb + blocked * s : p;
+            for (int64_t i = 0; i < rows; ++i)
             {
                 const float inverse = InverseRowSum(p + i * s, s);
                 for (int64_t j = 0; j < s; ++j)
@@ -580,8 +781,25 @@ Fused(Sizes n, int64_t models, int64_t begin, int64_t end, float scale, const fl
                 }
             }
             WeightedRows<kHeadWidth, Piece>(
-                n.queries, s, [&](int64_t i, int64_t f) { return softmax[i * s + f]; },
-                v + vl.Base(b), vl.token, out + outl.Base(b), outl.token);
+                rows, s, [&](int64_t i, int64_t f) { return softmax[i * s + f]; }, vb, vl.token,
+                ob + blocked * outl.token, outl.token);
+        }
+        if (kl.gStride != 0)
+        {
+            continue;
+        }
+        for (int64_t i = blocked; i < n.queries; ++i) // the models share the keys
+        {
+            for (int64_t g = 0; g < models; g += kLanes)
+            {
+                const int64_t b = g * units + u;
+                ModelBlock<Piece>(std::min(kLanes, models - g), s, scale,
+                                  q + ql.Base(b) + i * ql.token, ql.gStride, k + kl.Base(b),
+                                  kl.token, v + vl.Base(b), vl.gStride, vl.token,
+                                  out + outl.Base(b) + i * outl.token, outl.gStride, exps.data(),
+                                  saved != nullptr ? saved + b * perSequence + i * s : nullptr,
+                                  units * perSequence);
+            }
         }
     }
 }
