@@ -833,7 +833,7 @@ Project(int64_t inputs, const float* __restrict x, const float* __restrict wT, i
  */
 template<typename Piece>
 TADLORA_KERNEL void
-ClassToken(int64_t samples, int64_t keys, int64_t heads, int64_t begin, int64_t end, float scale,
+ClassToken(int64_t samples, int64_t keys, int64_t begin, int64_t end, float scale,
            const float* __restrict x, Layout xl, const float* __restrict wq, int64_t wqStride,
            const float* __restrict bq, const float* __restrict wk, int64_t wkStride,
            const float* __restrict wv, int64_t wvStride, const float* __restrict bv,
@@ -841,16 +841,17 @@ ClassToken(int64_t samples, int64_t keys, int64_t heads, int64_t begin, int64_t 
 {
     constexpr int64_t d = kModelWidth;
     constexpr int64_t dh = kHeadWidth;
+    constexpr int kHeads = d / dh;
     std::vector<float> wqT(d * d);
     std::vector<float> wvT(d * d);
     const float* transposedQ = nullptr; // whose transposes wqT and wvT hold
     const float* transposedV = nullptr;
+    constexpr int kPiecesOfD = d / Lanes<Piece>();
+    constexpr int kPiecesOfHead = dh / Lanes<Piece>();
     std::vector<float> query(d);
-    std::vector<float> keyed(d); // a head's query mapped back to the d features
-    std::vector<float> mixed(heads * d);
     // The heads' scores, rows of keys, padded to a whole number of ExpLikeLibTorch's widest
     // vectors.
-    std::vector<float> p((heads * keys + 15) / 16 * 16);
+    std::vector<float> p((kHeads * keys + 15) / 16 * 16);
     for (int64_t u = begin; u < end; ++u)
     {
         const int64_t g = u / samples;
@@ -868,18 +869,19 @@ ClassToken(int64_t samples, int64_t keys, int64_t heads, int64_t begin, int64_t 
             transposedV = wvg;
         }
         Project<d, Piece>(d, xu, wqT.data(), d, bq, query.data());
-        // Each head's query mapped back to the d features by its rows of W_k, scored against
-        // every token, as ClassTokenAttention's products and Attention do.
-        for (int64_t h = 0; h < heads; ++h)
+        // Each head's query mapped back to the d features by its rows of W_k (keyed[h][c] =
+        // sum_i query[h dh + i] W_k[h dh + i][c]: W_k's rows are W_k^T's columns), the heads side
+        // by side, then scored against every token, as ClassTokenAttention's products and
+        // Attention do.
+        Piece keyed[kHeads][kPiecesOfD];
+        RowCombinations<d, kHeads>(dh, query.data(), dh, wk + g * wkStride, dh * d, d, keyed);
+        for (int h = 0; h < kHeads; ++h)
         {
-            // keyed[c] = sum_i query[h dh + i] W_k[h dh + i][c]: W_k's rows are W_k^T's columns
-            Project<d, Piece>(dh, query.data() + h * dh, wk + g * wkStride + h * dh * d, d, nullptr,
-                              keyed.data());
-            OneQueryScores<d, Piece>(d, keys, scale, true, keyed.data(), xu, xl.token,
-                                     p.data() + h * keys);
+            OneQueryScores<d, Piece>(d, keys, scale, true, reinterpret_cast<float*>(keyed[h]), xu,
+                                     xl.token, p.data() + h * keys);
         }
         ExpLikeLibTorch(p.data(), static_cast<int64_t>(p.size()));
-        for (int64_t h = 0; h < heads; ++h)
+        for (int h = 0; h < kHeads; ++h)
         {
             float* row = p.data() + h * keys;
             const float inverse = InverseRowSum(row, keys);
@@ -888,16 +890,16 @@ ClassToken(int64_t samples, int64_t keys, int64_t heads, int64_t begin, int64_t 
                 row[j] *= inverse;
             }
         }
+        float mixed[kHeads * d];
         WeightedRows<d, Piece>(
-            heads, keys, [&](int64_t h, int64_t f) { return p[h * keys + f]; }, xu, xl.token,
-            mixed.data(), d);
-        // Each head's dh values from its weighted sum: W_v's rows h dh .. h dh + dh - 1.
+            kHeads, keys, [&](int64_t h, int64_t f) { return p[h * keys + f]; }, xu, xl.token,
+            mixed, d);
+        // Each head's dh values from its weighted sum by W_v's rows h dh .. h dh + dh - 1, the
+        // heads side by side.
+        Piece values[kHeads][kPiecesOfHead];
+        RowCombinations<dh, kHeads>(d, mixed, d, wvT.data(), dh, d, values);
         float* o = out + u * d;
-        for (int64_t h = 0; h < heads; ++h)
-        {
-            Project<dh, Piece>(d, mixed.data() + h * d, wvT.data() + h * dh, d, nullptr,
-                               o + h * dh);
-        }
+        std::memcpy(o, values, sizeof(values));
         for (int64_t c = 0; c < d; ++c)
         {
             o[c] += bv[c];
@@ -1182,7 +1184,7 @@ FusedClassTokenAttention(const at::Tensor& x, const at::Tensor& wq, const at::Te
     at::parallel_for(0, models * samples, 16,
                      [&](int64_t begin, int64_t end)
                      {
-                         kernel(samples, x.size(2), heads, begin, end, static_cast<float>(scale),
+                         kernel(samples, x.size(2), begin, end, static_cast<float>(scale),
                                 x.data_ptr<float>(), xl, wq.data_ptr<float>(), stride(wq, d * d),
                                 bq.data_ptr<float>(), wk.data_ptr<float>(), stride(wk, d * d),
                                 wv.data_ptr<float>(), stride(wv, d * d), bv.data_ptr<float>(),

@@ -107,30 +107,48 @@ RowSums(Piece* sums, float* __restrict out)
 }
 
 /**
- * sums = sum_c x[c] rows[c stride, c stride + kWidth): `count` rows of kWidth floats (stride
- * apart) weighted and added from c = 0 up, in kWidth / Lanes<Piece>() vector registers (a
- * row-vector times matrix product, or a rank-r term)
+ * sums[r] = sum_c x[r xStep + c] rows[r rowsStep + c stride, ... + kWidth) for r < kRows:
+ * kRows row combinations side by side (each `count` rows of kWidth floats, stride apart, weighted
+ * and added from c = 0 up, in kWidth / Lanes<Piece>() vector registers: a row-vector times matrix
+ * product, or a rank-r term), so that their chains of products run at once
  */
+template<int kWidth, int kRows, typename Piece>
+__attribute__((always_inline)) inline void
+RowCombinations(int64_t count, const float* __restrict x, int64_t xStep,
+                const float* __restrict rows, int64_t rowsStep, int64_t stride,
+                Piece (*sums)[kWidth / Lanes<Piece>()])
+{
+    constexpr int kLanes = Lanes<Piece>();
+    for (int r = 0; r < kRows; ++r)
+    {
+        for (int p = 0; p < kWidth / kLanes; ++p)
+        {
+            sums[r][p] = Piece{};
+        }
+    }
+    for (int64_t c = 0; c < count; ++c)
+    {
+        for (int r = 0; r < kRows; ++r)
+        {
+            const float xc = x[r * xStep + c];
+            for (int p = 0; p < kWidth / kLanes; ++p)
+            {
+                Piece row;
+                std::memcpy(&row, rows + r * rowsStep + c * stride + p * kLanes, sizeof(row));
+                sums[r][p] += xc * row;
+            }
+        }
+    }
+}
+
+/** sums = sum_c x[c] rows[c stride, c stride + kWidth): one row combination (RowCombinations) */
 template<int kWidth, typename Piece>
 __attribute__((always_inline)) inline void
 RowCombination(int64_t count, const float* __restrict x, const float* __restrict rows,
                int64_t stride, Piece* sums)
 {
-    constexpr int kLanes = Lanes<Piece>();
-    for (int p = 0; p < kWidth / kLanes; ++p)
-    {
-        sums[p] = Piece{};
-    }
-    for (int64_t c = 0; c < count; ++c)
-    {
-        const float xc = x[c];
-        for (int p = 0; p < kWidth / kLanes; ++p)
-        {
-            Piece row;
-            std::memcpy(&row, rows + c * stride + p * kLanes, sizeof(row));
-            sums[p] += xc * row;
-        }
-    }
+    RowCombinations<kWidth, 1>(count, x, 0, rows, 0, stride,
+                               reinterpret_cast<Piece(*)[kWidth / Lanes<Piece>()]>(sums));
 }
 
 /** @return whether the CPU runs the kernels' AVX-512 clones, which sum in Piece16 */
