@@ -9,6 +9,7 @@
 #include <array>
 #include <map>
 #include <optional>
+#include <unordered_map>
 
 namespace tadlora
 {
@@ -119,22 +120,25 @@ Engine()
     return engine;
 }
 
-/** A matmul primitive for one shape and epilogue, with its operands' descriptions. */
+/**
+ * A matmul primitive for one shape and epilogue, with its operands' memory objects (x [M, K],
+ * rows ldx apart; w [K, N]: w^T of a contiguous [N, K]; the bias; y), made once and pointed at
+ * each call's tensors: making the four objects and the map of arguments for every call cost about
+ * as much as a small product itself.
+ */
 struct AffinePrimitive
 {
     dnnl::matmul matmul;
-    dnnl::memory::desc x; //!< [M, K], rows ldx apart
-    dnnl::memory::desc w; //!< [K, N]: w^T of a contiguous [N, K]
-    dnnl::memory::desc bias;
-    dnnl::memory::desc y;
+    std::unordered_map<int, dnnl::memory> arguments; //!< DNNL_ARG_SRC, _WEIGHTS, _BIAS, _DST
 };
 
 /**
  * @return the matmul of x [M, K] (rows ldx apart) by w^T (w [N, K] contiguous) onto y [M, N]
- * (contiguous) with a bias and then's epilogue: each thread's own, made once per shape (making
- * one costs microseconds even when oneDNN's own cache has it; a pass makes a dozen products)
+ * (contiguous) with a bias and then's epilogue: each thread's own (so a call may point its
+ * memory objects at its tensors), made once per shape (making one costs microseconds even when
+ * oneDNN's own cache has it; a pass makes a dozen products)
  */
-const AffinePrimitive&
+AffinePrimitive&
 PrimitiveFor(int64_t m, int64_t k, int64_t n, int64_t ldx, Epilogue then)
 {
     thread_local std::map<std::array<int64_t, 5>, AffinePrimitive> made;
@@ -167,7 +171,16 @@ PrimitiveFor(int64_t m, int64_t k, int64_t n, int64_t ldx, Epilogue then)
     const dnnl::memory::desc y(Dims{m, n}, f32, Dims{n, 1});
     const dnnl::matmul::primitive_desc primitive(dnnl::matmul::desc(x, w, bias, y), attributes,
                                                  Engine());
-    return made.emplace(key, AffinePrimitive{dnnl::matmul(primitive), x, w, bias, y}).first->second;
+    // Each memory object gets its data handle at every call (AffineInto); none here.
+    const auto memory = [](const dnnl::memory::desc& d)
+    { return dnnl::memory(d, Engine(), DNNL_MEMORY_NONE); };
+    return made
+        .emplace(key, AffinePrimitive{dnnl::matmul(primitive),
+                                      {{DNNL_ARG_SRC, memory(x)},
+                                       {DNNL_ARG_WEIGHTS, memory(w)},
+                                       {DNNL_ARG_BIAS, memory(bias)},
+                                       {DNNL_ARG_DST, memory(y)}}})
+        .first->second;
 }
 
 /** bias + x w^T, differentiable in x: the input gradient dy w, by oneDNN too. */
@@ -297,15 +310,18 @@ AffineInto(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, Epi
     // x's rows as oneDNN reads them: contiguous, each after the one before.
     const bool rowsReadable = (x.stride(1) == 1 || k == 1) && (m == 1 || x.stride(0) >= k);
     const auto rows = rowsReadable ? x : x.contiguous();
-    const auto& primitive = PrimitiveFor(m, k, n, m == 1 ? k : rows.stride(0), then);
+    auto& primitive = PrimitiveFor(m, k, n, m == 1 ? k : rows.stride(0), then);
     thread_local dnnl::stream stream(Engine());
     // oneDNN's memory objects take non-const pointers; it does not write its inputs.
-    const auto memory = [&](const dnnl::memory::desc& d, const at::Tensor& t)
-    { return dnnl::memory(d, Engine(), const_cast<float*>(t.data_ptr<float>())); };
-    primitive.matmul.execute(stream, {{DNNL_ARG_SRC, memory(primitive.x, rows)},
-                                      {DNNL_ARG_WEIGHTS, memory(primitive.w, w)},
-                                      {DNNL_ARG_BIAS, memory(primitive.bias, bias)},
-                                      {DNNL_ARG_DST, memory(primitive.y, y)}});
+    for (const auto& [argument, tensor] : {std::pair<int, const at::Tensor*>{DNNL_ARG_SRC, &rows},
+                                           {DNNL_ARG_WEIGHTS, &w},
+                                           {DNNL_ARG_BIAS, &bias},
+                                           {DNNL_ARG_DST, &y}})
+    {
+        primitive.arguments.at(argument).set_data_handle(
+            const_cast<float*>(tensor->data_ptr<float>()));
+    }
+    primitive.matmul.execute(stream, primitive.arguments);
     stream.wait();
 }
 
