@@ -182,30 +182,48 @@ Backward(int64_t features, int64_t begin, int64_t end, const float* __restrict x
 /** The width the kernels are compiled for: the default model's 64. */
 constexpr int kWidth = 64;
 
+/** A normalization's output and what its backward pass reads. */
+struct Normalized
+{
+    torch::Tensor y;
+    torch::Tensor input; //!< x, contiguous
+    torch::Tensor weight;
+    torch::Tensor mean;
+    torch::Tensor rstd;
+};
+
+/** @return the layer norm of x's rows (LayerNorm) and the statistics it took */
+Normalized
+Normalize(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+          double eps)
+{
+    const int64_t d = x.size(-1);
+    const auto input = x.contiguous();
+    const int64_t rows = input.numel() / d;
+    Normalized n{torch::empty_like(input), input, weight.contiguous(), torch::empty({rows}),
+                 torch::empty({rows})};
+    const auto b = bias.contiguous();
+    const auto kernel = ForWidth<kWidth>(
+        d, ForPieces(&Forward<kWidth, Piece16>, &Forward<kWidth, Piece8>), &Forward<0, Piece8>);
+    at::parallel_for(0, rows, Grain(d),
+                     [&](int64_t begin, int64_t end)
+                     {
+                         kernel(d, begin, end, static_cast<float>(eps), input.data_ptr<float>(),
+                                n.weight.data_ptr<float>(), b.data_ptr<float>(),
+                                n.y.data_ptr<float>(), n.mean.data_ptr<float>(),
+                                n.rstd.data_ptr<float>());
+                     });
+    return n;
+}
+
 struct LayerNormFunction : torch::autograd::Function<LayerNormFunction>
 {
     static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                  const torch::Tensor& weight, const torch::Tensor& bias, double eps)
     {
-        const int64_t d = x.size(-1);
-        const auto input = x.contiguous();
-        const int64_t rows = input.numel() / d;
-        auto y = torch::empty_like(input);
-        auto mean = torch::empty({rows});
-        auto rstd = torch::empty({rows});
-        const auto w = weight.contiguous();
-        const auto b = bias.contiguous();
-        const auto kernel = ForWidth<kWidth>(
-            d, ForPieces(&Forward<kWidth, Piece16>, &Forward<kWidth, Piece8>), &Forward<0, Piece8>);
-        at::parallel_for(0, rows, Grain(d),
-                         [&](int64_t begin, int64_t end)
-                         {
-                             kernel(d, begin, end, static_cast<float>(eps), input.data_ptr<float>(),
-                                    w.data_ptr<float>(), b.data_ptr<float>(), y.data_ptr<float>(),
-                                    mean.data_ptr<float>(), rstd.data_ptr<float>());
-                         });
-        ctx->save_for_backward({input, w, mean, rstd});
-        return y;
+        const Normalized n = Normalize(x, weight, bias, eps);
+        ctx->save_for_backward({n.input, n.weight, n.mean, n.rstd});
+        return n.y;
     }
 
     static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
@@ -255,7 +273,9 @@ struct LayerNormFunction : torch::autograd::Function<LayerNormFunction>
 at::Tensor
 LayerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps)
 {
-    return LayerNormFunction::apply(x, weight, bias, eps);
+    // Without autograd (evaluation), the kernel alone: a function's node costs a microsecond.
+    return torch::GradMode::is_enabled() ? LayerNormFunction::apply(x, weight, bias, eps)
+                                         : Normalize(x, weight, bias, eps).y;
 }
 
 } // namespace tadlora

@@ -183,6 +183,15 @@ PrimitiveFor(int64_t m, int64_t k, int64_t n, int64_t ldx, Epilogue then)
         .first->second;
 }
 
+/** @return bias + x w^T (AffineInto copies x if it must) */
+at::Tensor
+Affined(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias)
+{
+    auto y = torch::empty({x.size(0), w.size(0)}, x.options());
+    AffineInto(x, w, bias, Epilogue::Store, y);
+    return y;
+}
+
 /** bias + x w^T, differentiable in x: the input gradient dy w, by oneDNN too. */
 struct FrozenAffineFunction : torch::autograd::Function<FrozenAffineFunction>
 {
@@ -190,9 +199,7 @@ struct FrozenAffineFunction : torch::autograd::Function<FrozenAffineFunction>
                               const at::Tensor& w, const at::Tensor& bias)
     {
         ctx->save_for_backward({w});
-        auto y = torch::empty({x.size(0), w.size(0)}, x.options());
-        AffineInto(x, w, bias, Epilogue::Store, y);
-        return y;
+        return Affined(x, w, bias);
     }
 
     static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
@@ -206,19 +213,26 @@ struct FrozenAffineFunction : torch::autograd::Function<FrozenAffineFunction>
     }
 };
 
-/** x w + bias for every matrix of x and w (an empty bias: none), differentiable in all three. */
+/** @return x w + bias for every matrix of x and w (an empty bias: none) */
+at::Tensor
+Multiplied(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias)
+{
+    auto sizes = x.sizes().vec();
+    sizes.back() = w.size(-1);
+    const bool biased = bias.numel() > 0;
+    auto y = biased ? bias.expand(sizes).contiguous() : torch::empty(sizes, x.options());
+    Gemms(x, w, biased ? 1 : 0, y);
+    return y;
+}
+
+/** Multiplied, differentiable in all three. */
 struct ProductsFunction : torch::autograd::Function<ProductsFunction>
 {
     static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
                               const at::Tensor& w, const at::Tensor& bias)
     {
-        auto sizes = x.sizes().vec();
-        sizes.back() = w.size(-1);
-        const bool biased = bias.numel() > 0;
-        auto y = biased ? bias.expand(sizes).contiguous() : torch::empty(sizes, x.options());
-        Gemms(x, w, biased ? 1 : 0, y);
         ctx->save_for_backward({x, w});
-        return y;
+        return Multiplied(x, w, bias);
     }
 
     static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
@@ -269,7 +283,9 @@ FrozenAffine(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias)
 {
     TORCH_CHECK(!w.requires_grad() && !bias.requires_grad(),
                 "FrozenAffine: the weight and bias must be frozen");
-    return FrozenAffineFunction::apply(x, w, bias); // AffineInto copies x if it must
+    // Without autograd (evaluation), the product alone: a function's node costs a microsecond.
+    return torch::GradMode::is_enabled() ? FrozenAffineFunction::apply(x, w, bias)
+                                         : Affined(x, w, bias);
 }
 
 void
@@ -336,7 +352,9 @@ Products(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias)
     TORCH_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == w.size(-1)),
                 "Products: the bias must have one value per output column");
     // No bias is an empty one: autograd takes no undefined tensor.
-    return ProductsFunction::apply(x, w, bias.defined() ? bias : at::empty({0}, x.options()));
+    const auto biases = bias.defined() ? bias : at::empty({0}, x.options());
+    return torch::GradMode::is_enabled() ? ProductsFunction::apply(x, w, biases)
+                                         : Multiplied(x, w, biases);
 }
 
 } // namespace tadlora
