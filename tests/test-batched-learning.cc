@@ -962,6 +962,42 @@ TEST(LayerNorm, RowsInBlocksEqualRowsAloneBitForBit)
     }
 }
 
+TEST(Kernels, WithoutAutogradGiveTheirForwardPassesBitForBit)
+{
+    // Evaluation runs the kernels without autograd's functions around them (no graph is
+    // recorded): each must give the bits of its forward pass under autograd, with a shared
+    // (broadcast) input where evaluation passes one.
+    torch::manual_seed(9);
+    const auto x = torch::randn({3, 5, 17, 64}, torch::requires_grad());
+    const auto weight = torch::randn({64});
+    const auto bias = torch::randn({64});
+    const auto w = torch::randn({32, 64});
+    const auto rows = x.reshape({-1, 64});
+    const auto down = torch::randn({3, 255, 8}, torch::requires_grad());
+    const auto b = torch::randn({3, 64, 8}, torch::requires_grad());
+    const auto factors = torch::randn({3, 64, 8}, torch::requires_grad());
+    const std::vector<std::function<torch::Tensor()>> kernels{
+        [&] { return LayerNorm(x, weight, bias, 1e-5); },
+        [&] { return Gelu(x); },
+        [&] { return FrozenAffine(rows, w, w.select(1, 0).contiguous()); },
+        [&] { return LowRankUpdate(rows.narrow(0, 0, 255), down, b, 2.0); },
+        [&] { return Products(x.select(2, 0), factors); },
+        [&] { return Products(x.select(2, 0), factors, torch::randn({8})); }};
+    for (size_t i = 0; i < kernels.size(); ++i)
+    {
+        SCOPED_TRACE(testing::Message() << "kernel " << i);
+        torch::manual_seed(10);
+        const auto recorded = kernels[i]();
+        ASSERT_TRUE(recorded.requires_grad());
+        torch::NoGradGuard off;
+        torch::manual_seed(10);
+        const auto alone = kernels[i]();
+        EXPECT_FALSE(alone.requires_grad());
+        EXPECT_TRUE(torch::equal(alone, recorded));
+        EXPECT_GT(alone.abs().max().item<double>(), 0.1);
+    }
+}
+
 TEST(Gelu, KernelEqualsLibTorchsInValuesAndGradients)
 {
     torch::manual_seed(7);

@@ -32,7 +32,7 @@ ExpNonPositive(float x)
     // rounds to an integer (in float arithmetic; what std::nearbyint does, but vectorizes).
     constexpr float kRound = 12582912.0f;
     const float n = (x * 1.44269504088896341f + kRound) - kRound;
-    const float r = x - n * 0.693359375f + n * 2.12194440e-4f;   // ln 2 in two parts
+    const float r = x - n * 0.693359375f + n * 2.12194440e-4f; // ln 2 in two parts
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
@@ -89,17 +89,24 @@ Backward(int64_t begin, int64_t end, const float* __restrict x, const float* __r
     }
 }
 
+/** @return GELU(input) for a contiguous input */
+torch::Tensor
+Activated(const torch::Tensor& input)
+{
+    auto y = torch::empty_like(input);
+    at::parallel_for(0, input.numel(), kGrain,
+                     [&](int64_t begin, int64_t end)
+                     { Forward(begin, end, input.data_ptr<float>(), y.data_ptr<float>()); });
+    return y;
+}
+
 struct GeluFunction : torch::autograd::Function<GeluFunction>
 {
     static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x)
     {
         const auto input = x.contiguous();
-        auto y = torch::empty_like(input);
-        at::parallel_for(0, input.numel(), kGrain, [&](int64_t begin, int64_t end) {
-            Forward(begin, end, input.data_ptr<float>(), y.data_ptr<float>());
-        });
         ctx->save_for_backward({input});
-        return y;
+        return Activated(input);
     }
 
     static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
@@ -108,9 +115,11 @@ struct GeluFunction : torch::autograd::Function<GeluFunction>
         const auto x = ctx->get_saved_variables()[0];
         const auto dy = grads[0].contiguous();
         auto dx = torch::empty_like(x);
-        at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
-            Backward(begin, end, x.data_ptr<float>(), dy.data_ptr<float>(), dx.data_ptr<float>());
-        });
+        at::parallel_for(0, x.numel(), kGrain,
+                         [&](int64_t begin, int64_t end) {
+                             Backward(begin, end, x.data_ptr<float>(), dy.data_ptr<float>(),
+                                      dx.data_ptr<float>());
+                         });
         return {dx};
     }
 };
@@ -120,7 +129,8 @@ struct GeluFunction : torch::autograd::Function<GeluFunction>
 at::Tensor
 Gelu(const at::Tensor& x)
 {
-    return GeluFunction::apply(x);
+    // Without autograd (evaluation), the kernel alone: a function's node costs a microsecond.
+    return torch::GradMode::is_enabled() ? GeluFunction::apply(x) : Activated(x.contiguous());
 }
 
 } // namespace tadlora
